@@ -20,13 +20,13 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy flows ingest transforms warehouse reports
+	$(BIN)/mypy flows ingest transforms warehouse reports synth
 
 bench: $(STAMP)
 	$(BIN)/python bench/backfill.py
 
 sample-data: $(STAMP)
-	$(BIN)/python -m ingest.generate --out sample_data
+	$(BIN)/python -m synth.generate --out sample_data --seed 42
 
 clean:
 	rm -rf $(VENV) out
