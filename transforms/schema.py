@@ -60,6 +60,10 @@ ACTIVITY_GAIT_SCHEMA: dict[str, pl.DataType] = {
     "balance_share": pl.Float64(),  # 0-1, share of analysed time with GCT balance
     "cadence_share": pl.Float64(),  # 0-1, share with cadence
     "trimp": pl.Float64(),  # training load of the run (session RPE-free proxy; see docs/metrics.md)
+    # appended by the transforms helper (issue 4):
+    "cadence_mean_spm": pl.Float64(),  # steps / running timer time incl. stops (comparable to the device's session average)
+    "hr_share": pl.Float64(),  # 0-1, share of moving running time with heart rate
+    "load_method": pl.String(),  # "hr_trimp" (Banister TRIMP from HR) | "pace_duration" (no HR; see docs/metrics.md)
 }
 
 # Grain: one row per athlete per ISO week (athlete's local time) from the first to the last week with data.
@@ -94,4 +98,6 @@ WEEKLY_RISK_SCHEMA: dict[str, pl.DataType] = {
     "flags": pl.List(pl.String()),  # codes: compact_gait, asymmetry, load_spike, monotony, no_sprints, no_strength, ...
     "flag_details": pl.String(),  # JSON list of {code, severity, reason, numbers{...}, recommendation}
     "missing_data": pl.List(pl.String()),  # e.g. "no_running_dynamics", "no_gct_balance", "no_cadence"
+    # appended by the transforms helper (issue 4):
+    "distance_progression_pct": pl.Float64(),  # run distance vs mean of the 2 previous weeks, % change (Nielsen 2014)
 }

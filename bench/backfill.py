@@ -1,0 +1,423 @@
+"""Issue 7 benchmark: full backfill, nightly incremental run, analyst queries, decoding
+on processes / Dask / prefect-dask, and the straightforward fitparse pipeline, measured
+side by side in one run on this machine. ``make bench`` runs it with the defaults.
+
+Every measurement runs in its own child process (``--child``) so that peak memory,
+including worker processes, is measured per pipeline (see bench/measure.py), and the
+incremental run's start-up is separated from its work.
+
+    .venv/bin/python bench/backfill.py                  # 2,000 one-hour runs (the goal)
+    .venv/bin/python bench/backfill.py --runs 5         # smoke run
+    .venv/bin/python bench/backfill.py --json out.json  # also write the numbers
+
+The fitparse baseline runs on an evenly spaced subset when the whole set would take more
+than ``--baseline-budget`` seconds, and its time is extrapolated linearly in samples; the
+table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+for p in (str(REPO), str(BENCH)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from data import discover, ensure_generated  # noqa: E402
+from measure import ChildRun, machine, print_json, run_child  # noqa: E402
+
+GOALS = {"backfill_s": 60.0, "speedup": 10.0, "peak_mb": 1536.0, "incremental_s": 2.0}
+
+
+# ---------------------------------------------------------------- children
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _load_files(spec: dict[str, Any]) -> list[tuple[Path, str]]:
+    return [(Path(p), a) for p, a in json.loads(Path(spec["files"]).read_text())]
+
+
+def child_main(name: str, spec_path: Path) -> None:
+    t_start = time.perf_counter()
+    spec = json.loads(spec_path.read_text())
+    out: dict[str, Any] = {}
+    if name == "baseline":
+        import baseline_fitparse
+
+        out["stages"] = baseline_fitparse.run(_load_files(spec), Path(spec["work"]))
+    elif name.startswith("decode-"):
+        import decode_modes
+
+        out = decode_modes.run(name.removeprefix("decode-"), _load_files(spec), spec["workers"])
+    elif name == "real":
+        import real_path
+
+        out = real_path.backfill(_load_files(spec), Path(spec["work"]), spec["workers"])
+    elif name == "incremental":
+        import real_path
+
+        out = real_path.incremental(_load_files(spec), Path(spec["work"]))
+    elif name == "queries":
+        import real_path
+
+        out = real_path.queries(Path(spec["work"]))
+    else:
+        raise SystemExit(f"unknown child {name}")
+    out["child_total_s"] = time.perf_counter() - t_start
+    print_json(out)
+
+
+def _spawn(name: str, spec: dict[str, Any], tmp: Path) -> ChildRun:
+    spec_path = tmp / f"{name}.spec.json"
+    spec_path.write_text(json.dumps(spec))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--spec", str(spec_path)]
+    return run_child(cmd, env=_child_env())
+
+
+def _write_files(files: list[tuple[Path, str]], dest: Path) -> str:
+    dest.write_text(json.dumps([(str(p), a) for p, a in files]))
+    return str(dest)
+
+
+# ---------------------------------------------------------------- driver
+
+
+def _subset(files: list[tuple[Path, str]], n: int) -> list[tuple[Path, str]]:
+    if n >= len(files):
+        return list(files)
+    step = len(files) / n
+    return [files[int(i * step)] for i in range(n)]
+
+
+def _fmt(x: float | None, spec: str = ".2f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=2000)
+    ap.add_argument("--minutes", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data", type=Path, help="existing input folder (default: generated)")
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a temp dir)")
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument(
+        "--baseline-budget",
+        type=float,
+        default=120.0,
+        help="seconds the fitparse baseline may take before it is sampled",
+    )
+    ap.add_argument(
+        "--skip",
+        default="",
+        help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling",
+    )
+    ap.add_argument("--json", type=Path, help="write all numbers here")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        child_main(args.child, args.spec)
+        return 0
+
+    skip = set(filter(None, args.skip.split(",")))
+    tmp = Path(tempfile.mkdtemp(prefix="gaitwatch-bench-"))
+    data_root = args.data or Path(tempfile.gettempdir()) / (
+        f"gaitwatch-bench-data-{args.runs}x{args.minutes}-s{args.seed}"
+    )
+    work = args.work or tmp / "work"
+    work.mkdir(parents=True, exist_ok=True)
+
+    t = time.perf_counter()
+    source = (
+        "given folder"
+        if args.data
+        else ensure_generated(data_root, args.runs, args.minutes, args.seed)
+    )
+    gen_s = time.perf_counter() - t
+    files = discover(data_root)
+    if not files:
+        raise SystemExit(f"no activity files under {data_root}")
+    print(f"inputs: {len(files)} files from {source} ({gen_s:.1f} s to prepare)", flush=True)
+    all_files = _write_files(files, tmp / "files.json")
+    mach = machine()
+    results: dict[str, Any] = {"machine": mach, "source": source, "files": len(files)}
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+
+    def attempt(label: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # a missing stage must not hide the others' numbers
+            msg = str(exc).strip().splitlines()
+            notes.append(f"{label}: FAILED: {msg[-1] if msg else type(exc).__name__}")
+            print(f"{label} failed:\n{exc}", file=sys.stderr, flush=True)
+            return None
+
+    # 1. the real pipeline, full set
+    real = None
+    if "real" not in skip:
+        real = attempt(
+            "real",
+            lambda: _spawn(
+                "real", {"files": all_files, "work": str(work), "workers": args.workers}, tmp
+            ),
+        )
+    samples_total = real.result["samples"] if real else None
+
+    # 2. decode-only comparisons (same files)
+    decode_runs: dict[str, ChildRun] = {}
+    modes = [
+        m
+        for m, k in (("local", "decode"), ("dask", "dask"), ("prefect-dask", "prefect"))
+        if k not in skip
+    ]
+    for mode in modes:
+        r = attempt(
+            f"decode-{mode}",
+            lambda m=mode: _spawn(
+                f"decode-{m}", {"files": all_files, "workers": args.workers}, tmp
+            ),
+        )
+        if r:
+            decode_runs[mode] = r
+            samples_total = samples_total or r.result["samples"]
+    # single-process decode on a subset (rate only)
+    if "decode" not in skip:
+        sub = _subset(files, max(1, min(len(files), 200)))
+        r = attempt(
+            "decode-single",
+            lambda: _spawn(
+                "decode-single",
+                {"files": _write_files(sub, tmp / "single.json"), "workers": 1},
+                tmp,
+            ),
+        )
+        if r:
+            decode_runs["single"] = r
+
+    # 3. fitparse baseline (subset when it would take longer than the budget)
+    base = None
+    base_scale = 1.0
+    if "baseline" not in skip:
+        probe = _subset(files, min(len(files), 3))
+        pr = attempt(
+            "baseline-probe",
+            lambda: _spawn(
+                "baseline",
+                {"files": _write_files(probe, tmp / "probe.json"), "work": str(tmp / "b0")},
+                tmp,
+            ),
+        )
+        if pr:
+            per_file = sum(v for k, v in pr.result["stages"].items() if k != "samples") / len(probe)
+            n_base = len(files)
+            if per_file * len(files) > args.baseline_budget:
+                n_base = max(3, int(args.baseline_budget / per_file))
+            sub = _subset(files, n_base)
+            base = attempt(
+                "baseline",
+                lambda: _spawn(
+                    "baseline",
+                    {"files": _write_files(sub, tmp / "base.json"), "work": str(tmp / "b1")},
+                    tmp,
+                ),
+            )
+            if base:
+                total_samples = (
+                    samples_total or base.result["stages"]["samples"] * len(files) / n_base
+                )
+                base_scale = total_samples / base.result["stages"]["samples"]
+                if n_base < len(files):
+                    notes.append(
+                        f"fitparse baseline measured on {n_base} of {len(files)} files "
+                        f"({int(base.result['stages']['samples'])} samples) and extrapolated "
+                        f"linearly in samples (x{base_scale:.1f})"
+                    )
+
+    # 4. nightly incremental run, 5. analyst queries (on the real run's warehouse)
+    inc = qry = None
+    if real and "incremental" not in skip:
+        inc = attempt(
+            "incremental",
+            lambda: _spawn("incremental", {"files": all_files, "work": str(work)}, tmp),
+        )
+    if real and "queries" not in skip:
+        qry = attempt("queries", lambda: _spawn("queries", {"work": str(work)}, tmp))
+
+    # 6. does peak memory grow with the number of files? same pipeline on a quarter
+    small = None
+    if real and "scaling" not in skip and len(files) >= 8:
+        q = _subset(files, len(files) // 4)
+        small = attempt(
+            "real-quarter",
+            lambda: _spawn(
+                "real",
+                {
+                    "files": _write_files(q, tmp / "quarter.json"),
+                    "work": str(tmp / "work-q"),
+                    "workers": args.workers,
+                },
+                tmp,
+            ),
+        )
+
+    # ------------------------------------------------------------ table
+    bstages = base.result["stages"] if base else {}
+
+    def base_s(*stages: str) -> float | None:
+        if not bstages:
+            return None
+        return sum(bstages.get(s, 0.0) for s in stages) * base_scale
+
+    def add(
+        stage: str, secs: float | None, samples: float | None, peak: float | None, ref: float | None
+    ) -> None:
+        rows.append(
+            {
+                "stage": stage,
+                "wall_s": secs,
+                "samples_per_s": (samples / secs) if (samples and secs) else None,
+                "peak_mb": peak,
+                "baseline_s": ref,
+                "ratio": (ref / secs) if (ref and secs) else None,
+            }
+        )
+
+    if real:
+        st = real.result["stages"]
+        n = real.result["samples"]
+        stage_map = {
+            "decode": ("decode",),
+            "load": ("load",),
+            "derive": ("derive",),
+            "weekly": ("weekly",),
+            "publish": ("publish",),
+        }
+        for stage, secs in st.items():
+            add(f"backfill: {stage}", secs, n, None, base_s(*stage_map.get(stage, ())) or None)
+        add(
+            "backfill: TOTAL (in process)",
+            real.result["work_s"],
+            n,
+            real.peak_mb,
+            base_s("decode", "load", "derive", "weekly", "publish"),
+        )
+        add("backfill: TOTAL (process wall)", real.wall_s, n, real.peak_mb, None)
+    if small:
+        add(
+            f"backfill, {len(files) // 4} files (memory check)",
+            small.result["work_s"],
+            small.result["samples"],
+            small.peak_mb,
+            None,
+        )
+    if base:
+        btot = base_s("decode", "load", "derive", "weekly", "publish")
+        add(
+            "fitparse baseline TOTAL" + (" (extrapolated)" if base_scale > 1 else ""),
+            btot,
+            samples_total,
+            base.peak_mb,
+            btot,
+        )
+    for mode, r in decode_runs.items():
+        label = {
+            "single": "decode only, 1 process (subset)",
+            "local": "decode only, process pool",
+            "dask": "decode only, distributed LocalCluster",
+            "prefect-dask": "decode only, prefect-dask DaskTaskRunner",
+        }[mode]
+        scale = (
+            (samples_total / r.result["samples"]) if (samples_total and r.result["samples"]) else 1
+        )
+        add(
+            f"{label} (setup {r.result['setup_s']:.1f} s incl.)",
+            r.result["seconds"],
+            r.result["samples"],
+            r.peak_mb,
+            base_s("decode") / scale if bstages else None,
+        )
+    if inc:
+        add(
+            "incremental: +1 activity, work",
+            inc.result["work_s"],
+            inc.result.get("samples"),
+            inc.peak_mb,
+            None,
+        )
+        add("incremental: process start-up", inc.result["startup_s"], None, None, None)
+    if qry:
+        for qname, secs in qry.result["queries"].items():
+            add(f"query: {qname}", secs, None, None, None)
+
+    print()
+    print(
+        f"machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['ram_gb']} GB RAM; "
+        + ", ".join(f"{k} {v}" for k, v in mach["versions"].items())
+    )
+    print(f"inputs: {len(files)} files, {samples_total or '?'} samples; {source}")
+    hdr = f"{'stage':58} {'wall s':>9} {'samples/s':>11} {'peak MB':>8} {'base s':>9} {'ratio':>7}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        print(
+            f"{r['stage'][:58]:58} {_fmt(r['wall_s'], '.3f'):>9} "
+            f"{_fmt(r['samples_per_s'], ',.0f'):>11} {_fmt(r['peak_mb'], '.0f'):>8} "
+            f"{_fmt(r['baseline_s'], '.1f'):>9} {_fmt(r['ratio'], '.1f'):>7}"
+        )
+    for n_ in notes:
+        print("note:", n_)
+    if real:
+        ok = {
+            "backfill < 60 s": real.result["work_s"] < GOALS["backfill_s"],
+            "peak < 1.5 GB": real.peak_mb < GOALS["peak_mb"],
+        }
+        if base:
+            btot = base_s("decode", "load", "derive", "weekly", "publish") or 0
+            ok[">= 10x fitparse"] = btot / real.result["work_s"] >= GOALS["speedup"]
+        if inc:
+            ok["incremental < 2 s"] = inc.result["work_s"] < GOALS["incremental_s"]
+        print("goals:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in ok.items()))
+        results["goals"] = ok
+    results.update(
+        {
+            "rows": rows,
+            "notes": notes,
+            "children": {
+                k: (v.result if v else None)
+                for k, v in {
+                    "real": real,
+                    "quarter": small,
+                    "baseline": base,
+                    "incremental": inc,
+                    "queries": qry,
+                    **{f"decode-{m}": r for m, r in decode_runs.items()},
+                }.items()
+            },
+        }
+    )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

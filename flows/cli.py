@@ -1,0 +1,363 @@
+"""The ``gaitwatch`` command.
+
+Exit codes (docs/operations.md):
+
+- 0: all good (including "nothing new").
+- 1: at least one input was rejected (one line per rejected file says why).
+- 2: usage or configuration error, or the database is in use by another process.
+- 3: a data test failed after loading; nothing was published.
+
+Our own errors (:class:`ingest.errors.GaitwatchError`) are printed as one line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from flows.config import ConfigError, load_config
+from ingest.errors import GaitwatchError
+
+if TYPE_CHECKING:
+    from flows.config import Config
+    from flows.pipeline import IngestReport
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DATA_TESTS = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="gaitwatch",
+    help="Gait and load early warning from running-watch files (FIT, GPX, TCX).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="gaitwatch.toml (default: ./gaitwatch.toml if present, else built-in defaults).",
+        dir_okay=False,
+    ),
+]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="Working DuckDB file [config: database].")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Set before Prefect is imported: quiet logs, no telemetry (see FACTS.md)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _err(message: str) -> None:
+    typer.echo(" ".join(message.split()), err=True)
+
+
+@contextmanager
+def _handled() -> Iterator[None]:
+    """Our errors -> one line and the documented exit code."""
+    from flows.pipeline import DataTestsFailed, is_transient_io_error
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ConfigError as exc:
+        _err(f"gaitwatch: configuration error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except DataTestsFailed as exc:
+        for f in exc.failures:
+            _err(f"gaitwatch: data test failed: {f}")
+        _err("gaitwatch: nothing was published")
+        raise typer.Exit(EXIT_DATA_TESTS) from None
+    except GaitwatchError as exc:
+        _err(f"gaitwatch: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:
+        if is_transient_io_error(exc) and "lock" in str(exc).lower():
+            _err(
+                "gaitwatch: the database is in use by another process "
+                "(a running `gaitwatch watch` or `run`?); try again when it is done"
+            )
+            raise typer.Exit(EXIT_USAGE) from None
+        raise
+
+
+def _config(config: Path | None, **paths: Path | None) -> Config:
+    cfg = load_config(config, must_exist=config is not None)
+    return cfg.with_paths(**paths)
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[None]:
+    """A rich progress bar for long work, on a terminal only (cron logs stay clean)."""
+    from flows.pipeline import Progress
+
+    if not enabled or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[what]}", style="dim"),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def start(stage: str, total: int) -> None:
+        if total:
+            tasks[stage] = bar.add_task(stage, total=total, what="")
+
+    def advance(stage: str, n: int, what: str) -> None:
+        if stage in tasks:
+            bar.update(tasks[stage], advance=n, what=what[-50:])
+
+    def done(stage: str) -> None:
+        if stage in tasks:
+            bar.remove_task(tasks.pop(stage))
+
+    Progress.start, Progress.advance, Progress.done = start, advance, done
+    try:
+        with bar:
+            yield
+    finally:
+        Progress.start = Progress.advance = Progress.done = None
+
+
+def _print_ingest(report: IngestReport) -> int:
+    """One line of totals, one line per rejected file; returns the exit code."""
+    typer.echo(f"ingest: {report.one_line()}")
+    for o in report.outcomes:
+        if o.status == "changed":
+            typer.echo(f"  waiting: {o.rel}: {o.reason}")
+    for rel in report.unsettled:
+        typer.echo(f"  waiting: {rel}: still being copied; left for the next run")
+    rejected = report.rejected
+    for o in rejected:
+        _err(f"rejected: {o.rel}: {o.reason}")
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder [config: inbox].")] = None,
+    db: DbOpt = None,
+    reports: Annotated[Path | None, typer.Option(help="Reports folder [config: reports].")] = None,
+    published_db: Annotated[
+        Path | None, typer.Option(help="Published (analyst) DuckDB file [config: published_database].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Decoding processes, 0 = one per CPU [config: ingest.workers].")
+    ] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """The main job, once: ingest the inbox, compute metrics, write the reports, run the
+    data tests, publish the analyst database."""
+    _quiet_prefect(verbose)
+    with _handled():
+        cfg = _config(
+            config,
+            inbox=inbox,
+            database=db,
+            reports_dir=reports,
+            published_database=published_db,
+        )
+        from flows.flows import nightly
+
+        with _progress(True):
+            result = nightly(
+                config=cfg.source,
+                inbox=cfg.inbox,
+                database=cfg.database,
+                reports_dir=cfg.reports_dir,
+                published_database=cfg.published_database,
+                workers=workers,
+            )
+        code = _print_ingest(result.ingest)
+        typer.echo(f"metrics: {result.metrics.one_line()}")
+        index = next((p for p in result.reports if p.name == "index.html"), None)
+        typer.echo(f"reports: {len(result.reports)} files in {cfg.reports_dir}" + (f" (open {index})" if index else ""))
+        typer.echo(f"published: {result.published}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or .zip/.gz archives.")],
+    athlete: Annotated[
+        str | None, typer.Option(help="Whose files these are [config: default_athlete].")
+    ] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    workers: Annotated[int | None, typer.Option(min=0, help="Decoding processes.")] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Load files, folders or archives for one athlete now (then update the metrics)."""
+    _quiet_prefect(verbose)
+    with _handled():
+        cfg = _config(config, database=db)
+        if athlete is not None:
+            from ingest.safety import normalize_athlete_id
+
+            athlete = normalize_athlete_id(athlete)
+        from flows.flows import ingest_paths
+
+        with _progress(True):
+            report = ingest_paths(
+                paths=[p.resolve() for p in paths],
+                athlete=athlete,
+                config=cfg.source,
+                database=cfg.database,
+                workers=workers,
+            )
+        code = _print_ingest(report)
+    raise typer.Exit(code)
+
+
+_WEEK = re.compile(r"^\d{4}-W(0[1-9]|[1-4]\d|5[0-3])$")
+
+
+@app.command()
+def report(
+    athlete: Annotated[list[str] | None, typer.Option(help="Athlete id (repeatable; default all).")] = None,
+    week: Annotated[
+        list[str] | None, typer.Option(help="ISO week such as 2026-W47 (repeatable; default all).")
+    ] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    reports: Annotated[Path | None, typer.Option(help="Reports folder [config: reports].")] = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write the weekly reports (HTML and Markdown) from the database."""
+    _quiet_prefect(verbose)
+    for w in week or []:
+        if not _WEEK.match(w):
+            _err(f"gaitwatch: --week must look like 2026-W47, got {w!r}")
+            raise typer.Exit(EXIT_USAGE)
+    with _handled():
+        cfg = _config(config, database=db, reports_dir=reports)
+        if not cfg.database.exists():
+            raise ConfigError(f"no database at {cfg.database}: run `gaitwatch run` or `ingest` first")
+        ids = None
+        if athlete:
+            from ingest.safety import normalize_athlete_id
+
+            ids = [normalize_athlete_id(a) for a in athlete]
+        from flows.flows import weekly_reports
+
+        paths = weekly_reports(
+            config=cfg.source,
+            database=cfg.database,
+            reports_dir=cfg.reports_dir,
+            athletes=ids,
+            weeks=week or None,
+        )
+        for p in paths:
+            typer.echo(str(p))
+        if not paths:
+            typer.echo("no report: no data for that athlete/week")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def watch(
+    config: ConfigOpt = None,
+    inbox: Annotated[Path | None, typer.Option(help="Folder to watch [config: inbox].")] = None,
+    db: DbOpt = None,
+    settle: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="Seconds a file must be unchanged [config: inbox_options.settle_seconds]."),
+    ] = None,
+    nightly_each_time: Annotated[
+        bool, typer.Option("--full", help="Run the whole nightly job (reports, publish) after each drop.")
+    ] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Watch the inbox and load files once they have finished copying (Ctrl-C to stop)."""
+    _quiet_prefect(verbose)
+    with _handled():
+        cfg = _config(config, inbox=inbox, database=db)
+        if settle is not None:
+            from dataclasses import replace
+
+            cfg = replace(cfg, settle_seconds=settle)
+        from flows.watch import watch_inbox
+
+        code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
+    """Serve the nightly and inbox-poll deployments (schedules from the configuration)
+    to a running Prefect server (PREFECT_API_URL). Ctrl-C to stop."""
+    _quiet_prefect(verbose)
+    with _handled():
+        cfg = _config(config)
+        from flows.serve import serve_deployments
+
+        serve_deployments(cfg)
+    raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def status(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    athlete: Annotated[str | None, typer.Option(help="Only this athlete.")] = None,
+    all_files: Annotated[bool, typer.Option("--all", help="List every file, not only rejected ones.")] = False,
+) -> None:
+    """What was loaded, what was rejected and why (from the database's ingest_log)."""
+    with _handled():
+        cfg = _config(config, database=db)
+        if not cfg.database.exists():
+            raise ConfigError(f"no database at {cfg.database}: nothing loaded yet")
+        from flows.pipeline import ingest_status
+
+        st = ingest_status(cfg, athlete)
+        _render_status(st, all_files)
+    raise typer.Exit(EXIT_OK)
+
+
+def _render_status(st: Any, all_files: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    totals = Table(title="Loaded, per athlete")
+    for col in st.totals_columns:
+        totals.add_column(col)
+    for row in st.totals_rows:
+        totals.add_row(*[str(v) for v in row])
+    console.print(totals)
+    rows = st.files if all_files else [r for r in st.files if r["status"] == "rejected"]
+    title = "Files" if all_files else "Rejected files"
+    table = Table(title=f"{title} ({len(rows)})")
+    for col in ("file", "athlete", "status", "reason", "when"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["file"], r["athlete"], r["status"], r["reason"] or "", r["when"])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,287 @@
+"""Prefect flows: orchestration only. Every step is one function of ingest, transforms,
+warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
+
+- ``ingest_inbox``: new or changed files of the inbox -> parsed -> loaded (one task per
+  batch of files of one athlete; retried when the database is busy).
+- ``compute_metrics``: incremental gait metrics and weekly risk.
+- ``weekly_reports``: HTML + Markdown reports, a markdown artifact with the summary.
+- ``nightly``: the three above, then the data tests, then publish.
+
+Parameters are typed and validated by Prefect (pydantic). Tasks pass paths and small
+summaries, never frames; result persistence and caching are off because every step is
+idempotent against the warehouse (re-running is a no-op), which is the real cache.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from pydantic import Field
+
+from flows import pipeline
+from flows.config import Config, load_config
+from flows.inbox import InboxFile
+
+BatchSize = Annotated[int, Field(ge=1, le=10_000)]
+Workers = Annotated[int, Field(ge=0, le=256)]
+
+
+def settings(
+    config: Path | None,
+    inbox: Path | None = None,
+    database: Path | None = None,
+    reports_dir: Path | None = None,
+    published_database: Path | None = None,
+) -> Config:
+    """The configuration file plus per-run path overrides."""
+    cfg = load_config(config, must_exist=config is not None)
+    return cfg.with_paths(
+        inbox=inbox,
+        database=database,
+        reports_dir=reports_dir,
+        published_database=published_database,
+    )
+
+
+def _run_name(prefix: str) -> Any:
+    """flow_run_name callable: what the run does, on what, when."""
+
+    def name() -> str:
+        params = flow_run.parameters or {}
+        cfg = params.get("config")
+        where = f" {Path(str(cfg)).name}" if cfg else ""
+        return f"{prefix}{where} {datetime.now(UTC):%Y-%m-%d %H:%M}Z"
+
+    return name
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry only when the database file was busy (another process held the lock)."""
+    try:
+        state.result()
+    except Exception as exc:  # noqa: BLE001 - classifying the failure
+        return pipeline.is_transient_io_error(exc)
+    return False
+
+
+# ------------------------------------------------------------------ tasks
+
+
+@task(
+    name="scan-inbox",
+    task_run_name="scan {cfg.inbox.name}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def scan_inbox_task(cfg: Config) -> pipeline.NewFiles:
+    return pipeline.scan_new_files(cfg)
+
+
+@task(
+    name="ingest-batch",
+    task_run_name="ingest {athlete_id}: {label}",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def ingest_batch(
+    cfg: Config, athlete_id: str, files: list[InboxFile], label: str, workers: int
+) -> list[pipeline.FileOutcome]:
+    logger = get_run_logger()
+    outcomes = pipeline.ingest_files(cfg, files, workers=workers)
+    for o in outcomes:
+        if o.status == "rejected":
+            logger.warning("rejected %s: %s", o.rel, o.reason)
+    logger.info("%s", pipeline.outcome_counts(outcomes))
+    return outcomes
+
+
+@task(
+    name="compute-metrics",
+    task_run_name="metrics {cfg.database.name}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def metrics_task(cfg: Config, full: bool) -> pipeline.MetricsSummary:
+    return pipeline.compute_metrics(cfg, full=full)
+
+
+@task(
+    name="render-reports",
+    task_run_name="reports -> {cfg.reports_dir.name}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
+    return pipeline.write_reports(cfg, athletes=athletes, weeks=weeks)
+
+
+@task(
+    name="data-tests",
+    task_run_name="data tests {cfg.database.name}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def data_tests_task(cfg: Config) -> list[str]:
+    return pipeline.run_data_tests(cfg)
+
+
+@task(
+    name="publish",
+    task_run_name="publish -> {cfg.published_database.name}",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def publish_task(cfg: Config) -> Path:
+    return pipeline.publish(cfg)
+
+
+# ------------------------------------------------------------------ flows
+
+
+@flow(name="ingest-inbox", flow_run_name=_run_name("ingest inbox"), persist_result=False)
+def ingest_inbox(
+    config: Path | None = None,
+    inbox: Path | None = None,
+    database: Path | None = None,
+    batch_size: BatchSize | None = None,
+    workers: Workers | None = None,
+) -> pipeline.IngestReport:
+    """Load new or changed inbox files; unchanged ones are skipped without parsing.
+
+    ``batch_size`` files per task and ``workers`` decoding processes (0: one per CPU)
+    default to the configuration's ``[ingest]`` table.
+    """
+    logger = get_run_logger()
+    cfg = settings(config, inbox=inbox, database=database)
+    scan = scan_inbox_task(cfg)
+    report = pipeline.IngestReport(
+        unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
+    )
+    pipeline.progress_start("ingest", len(scan.ready))
+    size = batch_size or cfg.batch_size
+    n_workers = cfg.workers if workers is None else workers
+    for athlete_id, batch in pipeline.batches(scan.ready, size):
+        label = pipeline.batch_label(batch)
+        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
+    pipeline.progress_done("ingest")
+    logger.info("ingest: %s", report.one_line())
+    if report.rejected:
+        create_table_artifact(
+            [
+                {"file": r.rel, "athlete": r.athlete_id, "reason": r.reason}
+                for r in report.rejected
+            ],
+            key="rejected-files",
+            description=f"Files rejected by {cfg.inbox}",
+        )
+    return report
+
+
+@flow(name="compute-metrics", flow_run_name=_run_name("compute metrics"), persist_result=False)
+def compute_metrics(
+    config: Path | None = None,
+    database: Path | None = None,
+    full: bool = False,
+) -> pipeline.MetricsSummary:
+    """Gait metrics of activities that have none yet, then weekly risk from the first
+    affected week on (``full=True`` recomputes everything, e.g. after a threshold change)."""
+    cfg = settings(config, database=database)
+    summary = metrics_task(cfg, full)
+    get_run_logger().info("metrics: %s", summary.one_line())
+    return summary
+
+
+@flow(name="weekly-reports", flow_run_name=_run_name("weekly reports"), persist_result=False)
+def weekly_reports(
+    config: Path | None = None,
+    database: Path | None = None,
+    reports_dir: Path | None = None,
+    athletes: list[str] | None = None,
+    weeks: list[Annotated[str, Field(pattern=r"^\d{4}-W\d{2}$")]] | None = None,
+) -> list[Path]:
+    """Render the weekly reports; a markdown artifact carries the week's summary."""
+    cfg = settings(config, database=database, reports_dir=reports_dir)
+    paths = reports_task(cfg, athletes, weeks)
+    summary = pipeline.summary_markdown(cfg, athletes, weeks)
+    if summary:
+        create_markdown_artifact(summary, key="weekly-summary", description="gaitwatch weekly summary")
+    get_run_logger().info("reports: %d files in %s", len(paths), cfg.reports_dir)
+    return paths
+
+
+@flow(name="nightly", flow_run_name=_run_name("nightly"), persist_result=False)
+def nightly(
+    config: Path | None = None,
+    inbox: Path | None = None,
+    database: Path | None = None,
+    reports_dir: Path | None = None,
+    published_database: Path | None = None,
+    batch_size: BatchSize | None = None,
+    workers: Workers | None = None,
+) -> pipeline.RunReport:
+    """Ingest the inbox, compute metrics, write reports, run the data tests, publish.
+
+    A failing data test stops the run before publishing
+    (:class:`flows.pipeline.DataTestsFailed`; the CLI exits with 3).
+    """
+    logger = get_run_logger()
+    ingest = ingest_inbox(
+        config=config, inbox=inbox, database=database, batch_size=batch_size, workers=workers
+    )
+    metrics = compute_metrics(config=config, database=database)
+    reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
+    cfg = settings(config, inbox, database, reports_dir, published_database)
+    failures = data_tests_task(cfg)
+    if failures:
+        for f in failures:
+            logger.error("data test failed: %s", f)
+        raise pipeline.DataTestsFailed(failures)
+    published = publish_task(cfg)
+    report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
+    logger.info("nightly: %s", report.one_line())
+    return report
+
+
+@flow(name="ingest-paths", flow_run_name=_run_name("ingest files"), persist_result=False)
+def ingest_paths(
+    paths: list[Path],
+    athlete: str | None = None,
+    config: Path | None = None,
+    database: Path | None = None,
+    batch_size: BatchSize | None = None,
+    workers: Workers | None = None,
+) -> pipeline.IngestReport:
+    """``gaitwatch ingest``: load given files, folders or archives for one athlete, then
+    update the metrics."""
+    cfg = settings(config, database=database)
+    files, missing = pipeline.explicit_files(cfg, paths, athlete)
+    report = pipeline.IngestReport(invalid=missing)
+    pipeline.progress_start("ingest", len(files))
+    size = batch_size or cfg.batch_size
+    n_workers = cfg.workers if workers is None else workers
+    for athlete_id, batch in pipeline.batches(files, size):
+        label = pipeline.batch_label(batch)
+        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
+    pipeline.progress_done("ingest")
+    if report.rejected:
+        create_table_artifact(
+            [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected],
+            key="rejected-files",
+        )
+    metrics_task(cfg, False)
+    return report

@@ -1,0 +1,205 @@
+"""The inbox convention: which dropped files are ready, whose they are, and what happens
+to them after a run. Plain functions (no Prefect), used by the flows and the watcher.
+
+- ``inbox/<athlete>/...``: the first folder names the athlete (normalised with
+  :func:`ingest.safety.normalize_athlete_id`); deeper folders are free-form.
+- Files at the top level belong to the configured default athlete.
+- Hidden files and folders (``.name``) and the temporary names copy tools and browsers
+  use (``*.part``, ``*.crdownload``, ``*.tmp``, ``*.partial``, ``~`` suffix) are not
+  inputs yet: they are renamed when the copy completes.
+- A file whose modification time is younger than ``settle_seconds`` is still being
+  copied and is left for the next run; the ingest step looks again (size and mtime)
+  right before and right after reading, and drops what it read if the file changed.
+- Inputs are never deleted. Processed and rejected files stay where they are or are moved
+  to the configured ``processed``/``rejected`` folders, keeping their relative path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.config import Config
+from ingest.errors import GaitwatchError
+
+TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """One dropped file as first seen: identity for the cheap "unchanged" check."""
+
+    path: Path  # absolute
+    rel: str  # relative to ``root`` (posix): the name recorded in ingest_log
+    athlete_id: str
+    size: int
+    mtime_ns: int
+    root: Path  # the inbox, or the parent of a path given to ``gaitwatch ingest``
+
+    def still_same(self) -> bool:
+        """Second look: same size and mtime as at discovery (and still there)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
+@dataclass
+class InboxScan:
+    ready: list[InboxFile] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)  # rel paths left for the next run
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+
+
+def is_temporary(name: str) -> bool:
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
+    """Athlete of a file from its path relative to the inbox (raises GaitwatchError)."""
+    from ingest.safety import normalize_athlete_id
+
+    if len(rel_parts) <= 1:
+        return default_athlete
+    return normalize_athlete_id(rel_parts[0])
+
+
+def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
+    """List the inbox's input files, split into ready, still-being-copied and invalid.
+
+    Folders configured for processed/rejected files are skipped when they lie inside
+    the inbox. Symlinked folders are not followed (loops, and files outside the inbox).
+    """
+    scan = InboxScan()
+    inbox = cfg.inbox
+    if not inbox.is_dir():
+        return scan
+    now = time.time() if now is None else now
+    excluded = {cfg.processed_dir.resolve(), cfg.rejected_dir.resolve()}
+    for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
+        )
+        for name in sorted(filenames):
+            if is_temporary(name):
+                continue
+            path = here / name
+            rel_path = path.relative_to(inbox)
+            rel = rel_path.as_posix()
+            try:
+                st = path.stat()
+            except OSError:  # vanished between listing and stat: next run sees it or not
+                continue
+            if now - st.st_mtime < cfg.settle_seconds:
+                scan.unsettled.append(rel)
+                continue
+            try:
+                athlete = athlete_for(rel_path.parts, cfg.default_athlete)
+            except GaitwatchError as exc:
+                scan.invalid.append((rel, f"folder name is not a valid athlete id: {exc}"))
+                continue
+            scan.ready.append(InboxFile(path, rel, athlete, st.st_size, st.st_mtime_ns, inbox))
+    return scan
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of the raw file, streamed (never the whole file in memory)."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
+    """Move processed/rejected files when configured; never delete. Returns (rel, new path).
+
+    ``files`` holds ``(file, disposition)`` with disposition ``"processed"`` or
+    ``"rejected"``. An existing file of the same name at the destination is kept: the
+    moved file gets a numbered suffix.
+    """
+    moved: list[tuple[str, Path]] = []
+    for f, disposition in files:
+        action = cfg.on_processed if disposition == "processed" else cfg.on_rejected
+        if action != "move":
+            continue
+        root = cfg.processed_dir if disposition == "processed" else cfg.rejected_dir
+        dest = root / f.rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while dest.exists():
+            dest = dest.with_name(f"{Path(f.rel).stem}.{n}{Path(f.rel).suffix}")
+            n += 1
+        try:
+            shutil.move(str(f.path), dest)
+        except OSError:
+            continue  # left in place: the unchanged-file check skips it next time
+        moved.append((f.rel, dest))
+    return moved
+
+
+class FileState:
+    """Which dropped files were already done, by name, size and mtime: the cheap
+    "unchanged" check that avoids re-reading and re-parsing them on every run.
+
+    Kept next to the working database as an append-only JSON-lines file
+    (``<database>.files.jsonl``): one line per processed file, last line wins, a torn
+    last line (crash) is ignored. The warehouse stays the truth: an entry only counts
+    when ``ingest_log`` still knows the file (see :func:`flows.pipeline.scan_new_files`),
+    so deleting the database never hides files from the next run. Writes happen while
+    the database is open for writing, so DuckDB's single-writer lock serialises them.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".files.jsonl")
+
+    def load(self) -> dict[str, tuple[int, int, str]]:
+        """rel -> (size, mtime_ns, sha256 of the raw file)."""
+        state: dict[str, tuple[int, int, str]] = {}
+        if not self.path.exists():
+            return state
+        with self.path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    rec = json.loads(line)
+                    state[rec["rel"]] = (int(rec["size"]), int(rec["mtime_ns"]), str(rec["sha256"]))
+                except (ValueError, KeyError, TypeError):
+                    continue  # torn line from a crash: the file is simply re-checked
+        return state
+
+    def record(self, entries: Iterable[tuple[InboxFile, str]]) -> None:
+        """Append ``(file, raw sha256)`` entries, flushed to disk."""
+        lines = [
+            json.dumps({"rel": f.rel, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": sha})
+            for f, sha in entries
+        ]
+        if not lines:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def lines(self) -> int:
+        if not self.path.exists():
+            return 0
+        with self.path.open("rb") as fh:
+            return sum(1 for _ in fh)
+
+    def compact(self) -> None:
+        """Rewrite with one line per file (atomic rename) when it has grown."""
+        state = self.load()
+        tmp = self.path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for rel, (size, mtime_ns, sha) in sorted(state.items()):
+                fh.write(json.dumps({"rel": rel, "size": size, "mtime_ns": mtime_ns, "sha256": sha}) + "\n")
+        os.replace(tmp, self.path)

@@ -1,0 +1,879 @@
+"""FIT reader: bytes of a ``.fit`` file -> :class:`ingest.schema.ParsedActivity` list.
+
+Two decoders feed one builder:
+
+- ``fitparse`` (the reference; about 7k records/s), and
+- the fast path in :mod:`ingest.fit_fast` (fitfast, Rust; ~100x faster), which refuses
+  any file it cannot decode exactly like fitparse; ``decoder="auto"`` then falls back.
+
+Both deliver :class:`ingest.fit_fields.RawSegment` per FIT file (a chained file holds
+several); the builder here converts units once (:mod:`ingest.fit_fields`), turns the
+device's placeholder zeros into nulls, repairs clock jumps, and attributes each sample to
+the session (sport) it falls in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from ingest.errors import (
+    CorruptFileError,
+    EmptyFileError,
+    IngestError,
+    NotAnActivityError,
+    ResourceLimitError,
+)
+from ingest.fit_fields import (
+    ACTIVITY_FILE_TYPES,
+    DEV_POWER_NAMES,
+    ENUM_SUPPLEMENT,
+    FIT_EPOCH_S,
+    FIT_MIN_WALL_TIME,
+    RECORD_FIELDS,
+    RECORD_POWER_FIELD_NUM,
+    RECORD_SOURCE_FIELDS,
+    RUNNING_CADENCE_SPM,
+    SEMICIRCLE_DEG,
+    SUMMARY_CADENCE_FIELDS,
+    SUMMARY_CYCLES_FIELDS,
+    SUMMARY_FIELDS,
+    DevColumn,
+    RawSegment,
+    is_foot_sport,
+)
+from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.schema import (
+    EXTRA_SCHEMA,
+    LAP_SCHEMA,
+    SAMPLE_SCHEMA,
+    SESSION_SCHEMA,
+    ActivityMeta,
+    ParsedActivity,
+    conform,
+)
+
+Decoder = Literal["auto", "fast", "fitparse"]
+
+#: A forward clock step is a jump (device clock reset, GPS time fix) only when it is
+#: longer than the whole activity's elapsed time and at least this long, and does not
+#: land on a session start. Real pauses and "resume later" gaps are inside elapsed time.
+MIN_CLOCK_JUMP_S = 3600.0
+#: How close (s) the sample after a gap must be to a session start_time to be a new session.
+SESSION_START_TOLERANCE_S = 120.0
+#: UTC offsets run from -12 h to +14 h; a larger local_timestamp offset is a device bug.
+MAX_LOCAL_OFFSET_S = 14 * 3600
+#: Every message counts against this multiple of ``Limits.max_records`` (hrv, gps_metadata
+#: and other per-second messages come on top of records).
+MAX_MESSAGES_PER_RECORD = 8
+#: Check the wall-time budget every this many messages.
+_BUDGET_CHECK_EVERY = 512
+#: Manufacturers whose product numbers are FIT ``garmin_product`` values.
+_GARMIN_FAMILY = frozenset({"garmin", "dynastream", "dynastream_oem", "tacx"})
+
+# fitparse keeps developer field definitions in a module-global dict (fitparse.records.
+# DEV_TYPES): one decode at a time, starting from an empty dict, or a file could use
+# another file's definitions.
+_FITPARSE_LOCK = threading.Lock()
+
+
+# --------------------------------------------------------------------------------------
+# Public API
+
+
+def read_fit(
+    source_file: str,
+    data: bytes,
+    limits: Limits | None = None,
+    *,
+    decoder: Decoder = "auto",
+) -> list[ParsedActivity]:
+    """Decode one FIT file into activities (one, unless chained files hold several).
+
+    Parameters
+    ----------
+    source_file:
+        Name as dropped, used in errors and ``ActivityMeta.source_file``.
+    data:
+        The file's bytes (decompressed).
+    limits:
+        Resource limits (``max_file_bytes``, ``max_records``, ``decode_timeout_s``).
+    decoder:
+        ``"auto"`` (fast path, fitparse when the fast path refuses the file),
+        ``"fast"`` (fast path only; raises where it refuses) or ``"fitparse"``.
+
+    Raises
+    ------
+    EmptyFileError, CorruptFileError, NotAnActivityError, ResourceLimitError
+        Always one of ours, with a one-line reason; never a decoder's own exception.
+    """
+    limits = limits or DEFAULT_LIMITS
+    if not data:
+        raise EmptyFileError(source_file, "empty file (0 bytes)")
+    if len(data) > limits.max_file_bytes:
+        raise ResourceLimitError(
+            source_file, f"FIT file of {len(data)} bytes exceeds the limit of {limits.max_file_bytes}"
+        )
+    budget = _Budget(source_file, limits)
+    warnings: list[str] = []
+    segments, truncation = split_segments(source_file, data, warnings)
+    raw = _decode(source_file, data, segments, budget, decoder, truncation)
+    groups = _group_segments(source_file, raw, warnings)
+    sha = hashlib.sha256(data).hexdigest()
+    activities = []
+    for group in groups:
+        try:
+            activities.append(_build(source_file, sha, group, list(warnings)))
+        except IngestError:
+            raise
+        except Exception as exc:  # a bug in a corner we did not foresee: still one line
+            raise CorruptFileError(source_file, f"FIT content not understood: {_exc_line(exc)}") from exc
+    return activities
+
+
+def enum_name(type_name: str, value: Any) -> str | None:
+    """FIT enum value -> profile name (fitparse's profile), unknown numbers as text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    from fitparse.profile import FIELD_TYPES
+
+    ftype = FIELD_TYPES.get(type_name)
+    values = getattr(ftype, "values", None) or {}
+    try:
+        key = int(value)
+    except (TypeError, ValueError):
+        return str(value)
+    name = values.get(key) or ENUM_SUPPLEMENT.get(type_name, {}).get(key)
+    return str(name if name is not None else key)
+
+
+# --------------------------------------------------------------------------------------
+# Framing: chained FIT files are split on their headers before decoding.
+
+_HEADER = struct.Struct("<BBHI4s")
+
+
+def split_segments(
+    source_file: str, data: bytes, warnings: list[str]
+) -> tuple[list[tuple[int, int]], CorruptFileError | None]:
+    """(start, end) byte ranges of each FIT file in ``data`` (chained files hold several).
+
+    Only header fields are read. A last file whose header claims more bytes than the file
+    holds is returned cut at the end of the data, together with the truncation error to
+    raise if decoding does not fail earlier for another reason (the first damage found in
+    the stream is the more useful reason); nothing of the claimed size is allocated.
+    """
+    segments: list[tuple[int, int]] = []
+    pos = 0
+    n = len(data)
+    while pos < n:
+        if segments and not any(data[pos:]):
+            # zero padding after the last file: harmless, but say so
+            warnings.append(f"{n - pos} zero bytes after the last FIT file ignored")
+            break
+        if n - pos < 12:
+            what = "FIT file" if not segments else "data after the FIT file"
+            raise CorruptFileError(
+                source_file, f"{what} truncated: {n - pos} bytes where a 12-byte header was expected", pos
+            )
+        header_size, _proto, _profile, data_size, magic = _HEADER.unpack_from(data, pos)
+        if magic != b".FIT" or header_size < 12:
+            if not segments:
+                raise CorruptFileError(source_file, "not a FIT file: bad header", pos)
+            prev_start, prev_end = segments[-1]
+            raise CorruptFileError(
+                source_file,
+                f"{n - prev_end} bytes after the end the FIT header declares "
+                f"({prev_end - prev_start} bytes) are not a chained FIT file",
+                pos,
+            )
+        end = pos + header_size + data_size + 2  # + file CRC
+        if end > n:
+            segments.append((pos, n))
+            return segments, CorruptFileError(
+                source_file,
+                f"FIT file truncated: header declares {data_size} data bytes, "
+                f"only {max(0, n - pos - header_size)} present",
+                n,
+            )
+        segments.append((pos, end))
+        pos = end
+    return segments, None
+
+
+# --------------------------------------------------------------------------------------
+# Decoding
+
+
+class _Budget:
+    """Wall time and message counts for one file; raises ResourceLimitError."""
+
+    def __init__(self, source_file: str, limits: Limits) -> None:
+        self.source_file = source_file
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.decode_timeout_s
+        self.records = 0
+        self.messages = 0
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise ResourceLimitError(
+                self.source_file, f"FIT decoding exceeded the {self.limits.decode_timeout_s:g} s limit"
+            )
+
+    def add(self, records: int, messages: int) -> None:
+        self.records += records
+        self.messages += messages
+        if self.records > self.limits.max_records:
+            raise ResourceLimitError(
+                self.source_file,
+                f"FIT file holds more than {self.limits.max_records} records (limit)",
+            )
+        if self.messages > self.limits.max_records * MAX_MESSAGES_PER_RECORD:
+            raise ResourceLimitError(
+                self.source_file,
+                f"FIT file holds more than {self.limits.max_records * MAX_MESSAGES_PER_RECORD} "
+                "messages (limit)",
+            )
+
+
+def _decode(
+    source_file: str,
+    data: bytes,
+    segments: list[tuple[int, int]],
+    budget: _Budget,
+    decoder: Decoder,
+    truncation: CorruptFileError | None,
+) -> list[RawSegment]:
+    if decoder in ("auto", "fast") and truncation is None:
+        from ingest import fit_fast
+
+        try:
+            return fit_fast.decode(data, segments, budget)
+        except fit_fast.FastPathRefused as refusal:
+            if decoder == "fast":
+                raise CorruptFileError(source_file, f"fast FIT decoder refused the file: {refusal}") from None
+        except IngestError:
+            raise
+        except Exception:  # fitfast failing unexpectedly: fitparse decides
+            if decoder == "fast":
+                raise
+    out = _decode_fitparse_all(source_file, data, segments, budget, truncation)
+    if truncation is not None:  # fitparse cannot have read past the end; be sure anyway
+        raise truncation
+    return out
+
+
+def _decode_fitparse_all(
+    source_file: str,
+    data: bytes,
+    segments: list[tuple[int, int]],
+    budget: _Budget,
+    truncation: CorruptFileError | None,
+) -> list[RawSegment]:
+    import fitparse.records
+    from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
+
+    out: list[RawSegment] = []
+    with _FITPARSE_LOCK:
+        fitparse.records.DEV_TYPES.clear()
+        try:
+            for start, end in segments:
+                stream = io.BytesIO(data[start:end])
+                try:
+                    out.append(_decode_fitparse(stream, budget))
+                except (IngestError, MemoryError):
+                    raise
+                except FitCRCError as exc:
+                    raise CorruptFileError(
+                        source_file, f"FIT checksum mismatch, the file is damaged ({exc})", start + _tell(stream)
+                    ) from None
+                except FitEOFError:
+                    if truncation is not None:
+                        raise truncation from None
+                    raise CorruptFileError(
+                        source_file, "FIT file truncated: data ends inside a message", start + _tell(stream)
+                    ) from None
+                except FitHeaderError as exc:
+                    raise CorruptFileError(source_file, f"bad FIT header: {exc}", start) from None
+                except FitParseError as exc:
+                    raise CorruptFileError(
+                        source_file, f"malformed FIT message: {_exc_line(exc)}", start + _tell(stream)
+                    ) from None
+                except Exception as exc:  # fitparse's KeyError/struct.error/IndexError/...
+                    raise CorruptFileError(
+                        source_file,
+                        f"FIT decoder failed: {type(exc).__name__}: {_exc_line(exc)}",
+                        start + _tell(stream),
+                    ) from None
+        finally:
+            fitparse.records.DEV_TYPES.clear()
+    return out
+
+
+def _tell(stream: io.BytesIO) -> int:
+    try:
+        return stream.tell()
+    except ValueError:  # closed by fitparse at the end of the data
+        return len(stream.getbuffer()) if not stream.closed else 0
+
+
+def _exc_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]
+
+
+_WANTED_RECORD = frozenset(RECORD_SOURCE_FIELDS)
+_TIME_TYPES = frozenset({"date_time", "local_date_time"})
+
+
+def _decode_fitparse(stream: io.BytesIO, budget: _Budget) -> RawSegment:
+    """One FIT file (one header) with fitparse, into the decoder-independent form."""
+    import fitparse
+    from fitparse.records import DevFieldDefinition
+
+    ff = fitparse.FitFile(stream, check_crc=True)
+    raw = RawSegment()
+    rows: list[dict[str, float]] = []
+    dev_values: dict[tuple[int, int], dict[int, float]] = {}
+    dev_meta: dict[tuple[int, int], tuple[str, str | None, int | None]] = {}
+    dev_sources: dict[int, str] = {}
+    n_msgs = 0
+    for msg in ff.get_messages():
+        n_msgs += 1
+        if n_msgs % _BUDGET_CHECK_EVERY == 0:
+            budget.add(0, _BUDGET_CHECK_EVERY)
+            budget.check_time()
+        name = msg.name
+        if name == "record":
+            budget.add(1, 0)
+            row: dict[str, float] = {}
+            for fd in msg.fields:
+                fdef = fd.field_def
+                if isinstance(fdef, DevFieldDefinition):
+                    value = fd.value
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        key = (fdef.dev_data_index, fdef.def_num)
+                        dev_values.setdefault(key, {})[len(rows)] = float(value)
+                        if key not in dev_meta:
+                            dev_meta[key] = (
+                                str(fd.field.name),
+                                fd.field.units,
+                                fd.field.native_field_num,
+                            )
+                    continue
+                fname = fd.name
+                if fname not in _WANTED_RECORD:
+                    continue
+                if fname == "timestamp":
+                    value = fd.raw_value
+                    value = None if value is None else value + FIT_EPOCH_S
+                elif fname in ("position_lat", "position_long"):
+                    value = fd.raw_value
+                    value = None if value is None else value * SEMICIRCLE_DEG
+                else:
+                    value = fd.value
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    continue
+                # a field the device wrote beats the same field expanded from a component
+                if fdef is None and fname in row:
+                    continue
+                row[fname] = float(value)
+            rows.append(row)
+        elif name in ("session", "lap"):
+            summary = _summary_from_fitparse(msg, raw, dev_sources, DevFieldDefinition)
+            (raw.sessions if name == "session" else raw.laps).append(summary)
+        elif name == "file_id" and raw.file_id is None:
+            raw.file_id = _file_id_from_fitparse(msg)
+        elif name == "activity" and raw.activity is None:
+            raw.activity = {
+                fd.name: fd.raw_value + FIT_EPOCH_S
+                for fd in msg.fields
+                if fd.name in ("timestamp", "local_timestamp") and isinstance(fd.raw_value, int)
+            }
+        elif name == "developer_data_id":
+            index = msg.get_raw_value("developer_data_index")
+            maker = msg.get_raw_value("manufacturer_id")
+            if index is not None:
+                dev_sources[int(index)] = (
+                    enum_name("manufacturer", maker) if maker is not None else f"dev{index}"
+                ) or f"dev{index}"
+    budget.add(0, n_msgs % _BUDGET_CHECK_EVERY)
+    raw.n_records = len(rows)
+    raw.records = _rows_to_columns(rows)
+    for key, values in dev_values.items():
+        col = np.full(len(rows), np.nan)
+        col[np.fromiter(values.keys(), dtype=np.int64)] = np.fromiter(values.values(), dtype=np.float64)
+        fname, units, native = dev_meta[key]
+        raw.dev_records.append(
+            DevColumn(
+                source=dev_sources.get(key[0], f"dev{key[0]}"),
+                name=fname,
+                units=units,
+                native_field_num=native,
+                values=col,
+            )
+        )
+    return raw
+
+
+def _rows_to_columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
+    present = {k for row in rows for k in row}
+    return {
+        name: np.array([row.get(name, np.nan) for row in rows], dtype=np.float64)
+        for name in RECORD_SOURCE_FIELDS
+        if name in present
+    }
+
+
+def _summary_from_fitparse(
+    msg: Any, raw: RawSegment, dev_sources: dict[int, str], dev_def_type: type
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    devs: list[tuple[str, str, float, str | None]] = []
+    for fd in msg.fields:
+        if isinstance(fd.field_def, dev_def_type):
+            if isinstance(fd.value, (int, float)) and not isinstance(fd.value, bool):
+                src = dev_sources.get(fd.field_def.dev_data_index, f"dev{fd.field_def.dev_data_index}")
+                devs.append((src, str(fd.field.name), float(fd.value), fd.field.units))
+            continue
+        if fd.field is None:  # not in fitparse's profile
+            continue
+        if fd.type is not None and getattr(fd.type, "name", None) in _TIME_TYPES:
+            if isinstance(fd.raw_value, int) and fd.raw_value >= FIT_MIN_WALL_TIME:
+                out[fd.name] = fd.raw_value + FIT_EPOCH_S
+            continue
+        value = fd.value
+        if fd.name in ("sport", "sub_sport"):
+            out[fd.name] = enum_name(fd.name, value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[fd.name] = value
+    ts = out.get("timestamp", out.get("start_time"))
+    if devs and ts is not None:
+        kind = msg.name
+        raw.dev_summary.extend((float(ts), src, f"{kind}:{n}", v, u) for src, n, v, u in devs)
+    return out
+
+
+def _file_id_from_fitparse(msg: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fd in msg.fields:
+        name = fd.name
+        if name == "type":
+            out["type"] = enum_name("file", fd.raw_value)
+        elif name == "manufacturer":
+            out["manufacturer"] = enum_name("manufacturer", fd.raw_value)
+        elif name in ("product", "garmin_product", "favero_product"):
+            out["product"] = fd.raw_value
+        elif name == "product_name" and isinstance(fd.value, str):
+            out["product_name"] = fd.value
+        elif name == "serial_number" and isinstance(fd.raw_value, int):
+            out["serial_number"] = fd.raw_value
+        elif name == "time_created" and isinstance(fd.raw_value, int):
+            if fd.raw_value >= FIT_MIN_WALL_TIME:
+                out["time_created"] = fd.raw_value + FIT_EPOCH_S
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Chained files: which FIT files form one activity
+
+
+def _group_segments(source_file: str, raw: list[RawSegment], warnings: list[str]) -> list[list[RawSegment]]:
+    """Group chained FIT files into activities.
+
+    A FIT file without file_id continues the previous one (Garmin multisport chains write
+    one file_id); one with the same serial number and time_created too. A different
+    activity file_id starts a new activity; a non-activity file (settings chained after
+    an activity) is skipped with a warning.
+    """
+    groups: list[list[RawSegment]] = []
+    current_key: tuple[Any, Any] | None = None
+    skipped: list[str] = []
+    for seg in raw:
+        fid = seg.file_id
+        if fid is not None and str(fid.get("type")) not in ACTIVITY_FILE_TYPES:
+            skipped.append(str(fid.get("type")))
+            current_key = None
+            continue
+        key = (fid.get("serial_number"), fid.get("time_created")) if fid else None
+        if groups and (fid is None or key == current_key):
+            groups[-1].append(seg)
+            continue
+        groups.append([seg])
+        current_key = key
+    if not groups:
+        kind = skipped[0] if skipped else "unknown"
+        raise NotAnActivityError(source_file, f"FIT {kind} file, not an activity")
+    if skipped:
+        warnings.append(f"chained non-activity FIT file(s) skipped: {', '.join(skipped)}")
+    kept = [g for g in groups if any(s.n_records or s.sessions for s in g)]
+    if not kept:
+        raise EmptyFileError(source_file, "FIT activity file holds no records and no sessions")
+    if len(kept) < len(groups):
+        warnings.append(f"{len(groups) - len(kept)} chained FIT file(s) without records or sessions skipped")
+    return kept
+
+
+# --------------------------------------------------------------------------------------
+# Building the canonical frames
+
+
+def _merge(group: list[RawSegment]) -> RawSegment:
+    if len(group) == 1:
+        return group[0]
+    merged = RawSegment(file_id=next((s.file_id for s in group if s.file_id), None))
+    merged.activity = next((s.activity for s in reversed(group) if s.activity), None)
+    offset = 0
+    columns: dict[str, list[np.ndarray]] = {}
+    total = sum(s.n_records for s in group)
+    for seg in group:
+        merged.sessions.extend(seg.sessions)
+        merged.laps.extend(seg.laps)
+        merged.dev_summary.extend(seg.dev_summary)
+        for name in RECORD_SOURCE_FIELDS:
+            col = seg.records.get(name)
+            columns.setdefault(name, []).append(col if col is not None else np.full(seg.n_records, np.nan))
+        for dev in seg.dev_records:
+            values = np.full(total, np.nan)
+            values[offset : offset + seg.n_records] = dev.values
+            merged.dev_records.append(
+                DevColumn(dev.source, dev.name, dev.units, dev.native_field_num, values)
+            )
+        offset += seg.n_records
+    merged.n_records = total
+    merged.records = {
+        name: np.concatenate(parts)
+        for name, parts in columns.items()
+        if any(np.isfinite(p).any() for p in parts)
+    }
+    return merged
+
+
+def _num(d: dict[str, Any], *names: str) -> float | None:
+    for name in names:
+        v = d.get(name)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+            return float(v)
+    return None
+
+
+def _session_starts(sessions: list[dict[str, Any]]) -> list[float | None]:
+    starts: list[float | None] = []
+    for s in sessions:
+        start = _num(s, "start_time")
+        if start is None:
+            end, elapsed = _num(s, "timestamp"), _num(s, "total_elapsed_time")
+            start = end - elapsed if end is not None and elapsed is not None else None
+        starts.append(start)
+    return starts
+
+
+def _repair_timestamps(ts: np.ndarray, sessions: list[dict[str, Any]], warnings: list[str]) -> np.ndarray:
+    """Non-decreasing timestamps, keeping every record.
+
+    - missing/invalid (device-relative) times take the previous record's time;
+    - a backward step, or a forward step longer than the activity's whole elapsed time
+      (and >= MIN_CLOCK_JUMP_S) that does not land on a session start, is a clock jump:
+      the records after it are shifted to continue one typical step after the record
+      before it. Anchored on the first records, which match the session start_time.
+    """
+    ts = ts.astype(np.float64, copy=True)
+    invalid = ~np.isfinite(ts) | (ts < FIT_EPOCH_S + FIT_MIN_WALL_TIME)
+    if invalid.all():
+        return ts  # caller decides (no usable time at all)
+    if invalid.any():
+        idx = np.where(~invalid, np.arange(len(ts)), 0)
+        np.maximum.accumulate(idx, out=idx)
+        first_valid = int(np.argmax(~invalid))
+        idx[:first_valid] = first_valid
+        ts = ts[idx]
+        warnings.append(f"{int(invalid.sum())} record(s) without a valid timestamp took the neighbouring record's time")
+    if len(ts) < 2:
+        return ts
+    d = np.diff(ts)
+    pos = d[d > 0]
+    step = float(np.median(pos)) if len(pos) else 1.0
+    elapsed = sum(_num(s, "total_elapsed_time") or 0.0 for s in sessions)
+    threshold = max(elapsed, MIN_CLOCK_JUMP_S)
+    starts = np.array([s for s in _session_starts(sessions) if s is not None], dtype=np.float64)
+    backward = d < 0
+    forward = d > threshold
+    if forward.any() and len(starts):
+        after = ts[1:][forward]
+        near_start = (np.abs(after[:, None] - starts[None, :]) <= SESSION_START_TOLERANCE_S).any(axis=1)
+        fwd_idx = np.where(forward)[0]
+        forward[fwd_idx[near_start]] = False
+    elif forward.any() and not len(starts):
+        forward[:] = False  # no session summary to judge a long gap against: keep it
+    jumps = backward | forward
+    if not jumps.any():
+        return ts
+    corr = np.zeros_like(ts)
+    corr[1:][jumps] = step - d[jumps]
+    ts = ts + np.cumsum(corr)
+    for i in np.where(jumps)[0][:5]:
+        warnings.append(
+            f"clock jump of {d[i]:+.0f} s after record {int(i)} repaired: "
+            f"later records shifted by {step - d[i]:+.0f} s"
+        )
+    if int(jumps.sum()) > 5:
+        warnings.append(f"... {int(jumps.sum()) - 5} more clock jumps repaired")
+    return ts
+
+
+def _assign_sessions(ts: np.ndarray, starts: list[float | None]) -> np.ndarray:
+    """Session index per sample: the last session whose start_time is <= the sample."""
+    if len(starts) <= 1:
+        return np.zeros(len(ts), dtype=np.int32)
+    known = [(s, i) for i, s in enumerate(starts) if s is not None]
+    if not known:
+        return np.zeros(len(ts), dtype=np.int32)
+    known.sort()
+    sorted_starts = np.array([s for s, _ in known])
+    order = np.array([i for _, i in known], dtype=np.int32)
+    pos = np.searchsorted(sorted_starts, ts, side="right") - 1
+    pos = np.clip(pos, 0, len(known) - 1)
+    return order[pos]
+
+
+def _col(records: dict[str, np.ndarray], n: int, *names: str) -> np.ndarray:
+    """First present source column, NaN where absent; falls back per row to later names."""
+    out = np.full(n, np.nan)
+    for name in reversed(names):
+        col = records.get(name)
+        if col is not None:
+            out = np.where(np.isfinite(col), col, out)
+    return out
+
+
+def _to_ts(seconds: np.ndarray) -> pl.Series:
+    micros = np.round(seconds * 1e6).astype(np.int64)
+    return pl.Series("ts", micros, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def _utc(seconds: float | None) -> datetime | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _summary_frame(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> pl.DataFrame:
+    cols: dict[str, list[Any]] = {k: list(v) for k, v in extra.items()}
+    sports = [r.get("sport") for r in rows]
+    subs = [r.get("sub_sport") for r in rows]
+    cols["sport"] = sports
+    cols["sub_sport"] = subs
+    cols["started_at"] = [_utc(s) for s in _session_starts(rows)]
+    for fm in SUMMARY_FIELDS:
+        vals: list[float | None] = []
+        for r in rows:
+            v = _num(r, *fm.sources)
+            if v is not None and fm.zero_is_null and v == 0:
+                v = None
+            vals.append(None if v is None else v * fm.scale)
+        cols[fm.column] = vals
+    cad: list[float | None] = []
+    strides: list[float | None] = []
+    for r, sport, sub in zip(rows, sports, subs, strict=True):
+        foot = is_foot_sport(sport, sub)
+        c = _num(r, *SUMMARY_CADENCE_FIELDS)
+        if c is not None and c > 0:
+            c = c + (_num(r, "avg_fractional_cadence") or 0.0)
+            # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional)
+            cad.append(2 * c if foot else c)
+        else:
+            cad.append(None)
+        cycles = _num(r, *SUMMARY_CYCLES_FIELDS)
+        strides.append(cycles if foot and cycles else None)  # cycling cycles are not strides
+    cols["avg_cadence_spm"] = cad
+    cols["total_strides"] = strides
+    schema = {k: v for k, v in {**SESSION_SCHEMA, **LAP_SCHEMA}.items() if k in cols}
+    return pl.DataFrame(cols, schema=schema)
+
+
+def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[str]) -> ParsedActivity:
+    raw = _merge(group)
+    n = raw.n_records
+    sessions = raw.sessions
+    if not sessions:
+        warnings.append("no session message: one session assumed, sport unknown ('generic')")
+        sessions = [{"sport": "generic"}]
+    starts = _session_starts(sessions)
+
+    ts = raw.records.get("timestamp", np.full(n, np.nan))
+    ts = _repair_timestamps(ts, raw.sessions, warnings)
+    if n and not np.isfinite(ts).all():
+        fallback = next((s for s in starts if s is not None), None)
+        if fallback is None:
+            raise CorruptFileError(source_file, "FIT records carry no usable timestamps")
+        ts = np.where(np.isfinite(ts), ts, fallback)
+        warnings.append("records without any valid timestamp placed at the session start")
+    sess_idx = _assign_sessions(ts, starts)
+    sess_sport = [str(s.get("sport") or "generic") for s in sessions]
+    sess_foot = np.array(
+        [is_foot_sport(s.get("sport"), s.get("sub_sport")) for s in sessions], dtype=bool
+    )
+    foot = sess_foot[sess_idx] if n else np.zeros(0, dtype=bool)
+
+    cols: dict[str, Any] = {
+        "ts": _to_ts(ts),
+        "session_index": pl.Series(sess_idx, dtype=pl.Int32),
+        "sport": pl.Series([sess_sport[i] for i in sess_idx] if n else [], dtype=pl.String),
+    }
+    for fm in RECORD_FIELDS:
+        v = _col(raw.records, n, *fm.sources) * fm.scale
+        if fm.zero_is_null:
+            v = np.where(v == 0, np.nan, v)
+        cols[fm.column] = v
+    # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional).
+    # Other sports keep the device's cadence (rpm, strokes/min). A foot cadence of 0 is a
+    # pause or a missing sensor ("no steps"): null. A pedalling cadence of 0 is coasting: kept.
+    cad = _col(raw.records, n, "cadence") + np.nan_to_num(_col(raw.records, n, "fractional_cadence"))
+    cad = np.where(foot, 2 * cad, cad)
+    cad = np.where(foot & (cad == 0), np.nan, cad)
+    # a running "cadence" outside a human step rate is a footpod/wrist estimate ramping
+    # up or down at a stop, not a gait cadence
+    running = np.array([sess_sport[i] == "running" for i in sess_idx], dtype=bool)
+    lo, hi = RUNNING_CADENCE_SPM
+    implausible = running & ((cad < lo) | (cad > hi))
+    if implausible.any():
+        warnings.append(
+            f"{int(implausible.sum())} running cadence value(s) outside {lo:g}-{hi:g} spm set to null"
+        )
+        cad = np.where(implausible, np.nan, cad)
+    cols["cadence_spm"] = cad
+    cols["power_w"] = _power(raw, n, warnings)
+
+    samples = pl.DataFrame(
+        {k: (v if isinstance(v, pl.Series) else pl.Series(k, v, dtype=pl.Float64)) for k, v in cols.items()}
+    ).fill_nan(None)
+    samples = conform(samples, SAMPLE_SCHEMA)
+
+    session_df = conform(
+        _summary_frame(sessions, {"session_index": list(range(len(sessions)))}), SESSION_SCHEMA
+    )
+    lap_starts = np.array([s if s is not None else np.nan for s in _session_starts(raw.laps)])
+    lap_sess = _assign_sessions(np.nan_to_num(lap_starts, nan=-np.inf), starts) if raw.laps else []
+    lap_df = conform(
+        _summary_frame(
+            raw.laps,
+            {"session_index": [int(i) for i in lap_sess], "lap_index": list(range(len(raw.laps)))},
+        ),
+        LAP_SCHEMA,
+    )
+    extras = _extras(raw, ts)
+
+    # primary sport: the longest session
+    durations = [_num(s, "total_elapsed_time", "total_timer_time") or 0.0 for s in sessions]
+    main = int(np.argmax(durations)) if durations else 0
+    fid = raw.file_id or {}
+    if raw.file_id is None:
+        warnings.append("no file_id message: device unknown")
+    manufacturer = fid.get("manufacturer")
+    product = _product_label(manufacturer, fid.get("product"), fid.get("product_name"))
+    started = (
+        _utc(float(ts[0])) if n else _utc(next((s for s in starts if s is not None), None))
+    )
+    if started is None:
+        raise CorruptFileError(source_file, "FIT activity has neither records nor a session start time")
+    act = raw.activity or {}
+    local_offset = None
+    if "local_timestamp" in act and "timestamp" in act:
+        local_offset = int(act["local_timestamp"] - act["timestamp"])
+        if abs(local_offset) > MAX_LOCAL_OFFSET_S:
+            warnings.append(f"activity local_timestamp offset of {local_offset} s ignored (not a time zone)")
+            local_offset = None
+    meta = ActivityMeta(
+        source_file=source_file,
+        sha256=sha,
+        format="fit",
+        started_at=started,
+        sport=sess_sport[main],
+        sub_sport=sessions[main].get("sub_sport"),
+        manufacturer=manufacturer,
+        product=product,
+        serial_number=fid.get("serial_number"),
+        time_created=_utc(fid.get("time_created")),
+        device=" ".join(p for p in (manufacturer, product) if p) or None,
+        local_offset_s=local_offset,
+        cadence_source="fit_per_foot" if samples["cadence_spm"].null_count() < n else "none",
+        warnings=warnings,
+    )
+    return ParsedActivity(meta=meta, samples=samples, sessions=session_df, laps=lap_df, extras=extras)
+
+
+def _product_label(manufacturer: str | None, product: Any, product_name: Any) -> str | None:
+    if isinstance(product_name, str) and product_name.strip():
+        return product_name.strip()
+    if product is None:
+        return None
+    if manufacturer in _GARMIN_FAMILY:
+        return enum_name("garmin_product", product)
+    return str(product)
+
+
+def _power(raw: RawSegment, n: int, warnings: list[str]) -> np.ndarray:
+    """Native power when the file has any; else one developer power field (never both)."""
+    native = raw.records.get("power")
+    if native is not None and np.isfinite(native).any():
+        return native
+    candidates = sorted(
+        (
+            d
+            for d in raw.dev_records
+            if d.native_field_num == RECORD_POWER_FIELD_NUM or d.name.strip().lower() in DEV_POWER_NAMES
+        ),
+        key=lambda d: (d.native_field_num != RECORD_POWER_FIELD_NUM, d.name),
+    )
+    for dev in candidates:
+        if np.isfinite(dev.values).any():
+            warnings.append(f"power_w from developer field '{dev.name}' ({dev.source}); no native power")
+            return dev.values
+    return np.full(n, np.nan)
+
+
+def _extras(raw: RawSegment, ts: np.ndarray) -> pl.DataFrame:
+    frames: list[pl.DataFrame] = []
+    for dev in raw.dev_records:
+        keep = np.isfinite(dev.values)
+        if not keep.any():
+            continue
+        k = int(keep.sum())
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ts": _to_ts(ts[keep]),
+                    "source": pl.Series([dev.source] * k, dtype=pl.String),
+                    "field": pl.Series([dev.name] * k, dtype=pl.String),
+                    "value": pl.Series(dev.values[keep], dtype=pl.Float64),
+                    "unit": pl.Series([dev.units] * k, dtype=pl.String),
+                }
+            )
+        )
+    if raw.dev_summary:
+        t, src, name, val, unit = zip(*raw.dev_summary, strict=True)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "ts": _to_ts(np.array(t, dtype=np.float64)),
+                    "source": pl.Series(src, dtype=pl.String),
+                    "field": pl.Series(name, dtype=pl.String),
+                    "value": pl.Series(val, dtype=pl.Float64),
+                    "unit": pl.Series(unit, dtype=pl.String),
+                }
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=EXTRA_SCHEMA)
+    return conform(pl.concat(frames, how="vertical"), EXTRA_SCHEMA)

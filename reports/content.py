@@ -1,0 +1,277 @@
+"""Fixed text of the reports: recommendation plans per flag, what each missing-data code
+means for the reader, and the evidence (with references) behind each rule.
+
+Plain text only (no markup): the templates decide how it looks, and escape it like any
+other value. Flag codes are the ones ``transforms`` writes into ``weekly_risk.flags``; a
+code not listed here still shows, with the reason and recommendation the rule gave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    prescription: str  # sets x reps (per leg where it applies)
+    cue: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A concrete recommendation: what to do, how much, how often, and when to stop."""
+
+    title: str
+    summary: str
+    frequency: str
+    exercises: tuple[Exercise, ...] = ()
+    steps: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = field(default=())  # keys of EVIDENCE
+
+
+STRENGTH = (
+    Exercise("Squats (goblet or back squat)", "3 sets x 8-10 reps",
+             "Hips back and down to a comfortable depth, knees over toes."),
+    Exercise("Reverse or walking lunges", "3 sets x 8 reps per leg",
+             "Long step, back knee towards the floor, upright trunk."),
+    Exercise("Step-ups onto a knee-high box", "3 sets x 10 reps per leg",
+             "Drive through the heel of the leg on the box; do not push off the floor foot."),
+    Exercise("Romanian deadlifts", "3 sets x 8-10 reps",
+             "Soft knees, hinge at the hips until the hamstrings stretch, flat back."),
+)
+
+SINGLE_LEG = (
+    Exercise("Step-ups onto a knee-high box", "3 sets x 10 reps per leg",
+             "Same load and reps on both legs; start with the leg that feels weaker."),
+    Exercise("Reverse lunges or split squats", "3 sets x 8 reps per leg",
+             "Control the way down for 2-3 seconds."),
+    Exercise("Single-leg Romanian deadlifts", "3 sets x 8 reps per leg",
+             "Hold a support at first; hips stay level."),
+    Exercise("Squats (goblet or back squat)", "3 sets x 8-10 reps",
+             "Watch that weight stays even over both feet."),
+)
+
+_LOAD_NOTE = (
+    "Use a load that leaves about 2 good reps in reserve at the end of each set; add load "
+    "when every set feels that easy. Rest 1-2 minutes between sets."
+)
+
+PLANS: dict[str, Plan] = {
+    "compact_gait": Plan(
+        title="Strength and strides for a shortened stride",
+        summary=(
+            "Your steps at the same running speed were shorter (and your stride more compact) "
+            "than your own baseline. That can follow fatigue, soreness or guarding; lower-body "
+            "strength and regular fast running help keep stride length."
+        ),
+        frequency="Strength twice a week on non-consecutive days for at least 6-8 weeks; strides once or twice a week.",
+        exercises=STRENGTH,
+        steps=(
+            _LOAD_NOTE,
+            "After an easy run: 6-8 strides of about 20 seconds, fast but relaxed, walking back to recover.",
+            "If step length stays below your baseline for two more weeks, or anything hurts, ask a physiotherapist or coach to look at your running.",
+        ),
+        evidence=("heiderscheit2011", "lauersen2014"),
+    ),
+    "asymmetry": Plan(
+        title="Single-leg strength and a sensor check for left/right imbalance",
+        summary=(
+            "One foot stayed on the ground noticeably longer than the other (ground contact "
+            "time balance outside Garmin's good zone)."
+        ),
+        frequency="Single-leg strength twice a week on non-consecutive days for at least 6 weeks.",
+        exercises=SINGLE_LEG,
+        steps=(
+            _LOAD_NOTE,
+            "Check the sensor first: a chest strap or pod that sits off-centre can shift the balance reading.",
+            "A one-off reading after a hard or hilly run means little; if the imbalance persists for two weeks, comes with pain, or follows an injury, get it assessed.",
+        ),
+        evidence=("garmin_gct", "lauersen2014"),
+    ),
+    "load_spike": Plan(
+        title="Deload week after a load spike",
+        summary="This week's training load jumped well above what you have been used to.",
+        frequency="Next week, then build back over 2-3 weeks.",
+        steps=(
+            "Next week: run about 30-40 % less distance than this week, all at easy, conversational pace.",
+            "Keep one short session of strides (6 x 20 s) so you stay used to running fast; drop other hard sessions.",
+            "Then build back gradually instead of jumping again: in one large cohort, novices who raised weekly distance by more than 30 % had more of some injuries.",
+            "Sleep, food and any niggles matter more than the number: stop and get advice if something hurts.",
+        ),
+        evidence=("gabbett2016", "acwr_criticism", "nielsen2014"),
+    ),
+    "monotony": Plan(
+        title="Vary hard and easy days",
+        summary="Your daily load was very similar from day to day (high monotony).",
+        frequency="Every week.",
+        steps=(
+            "Alternate hard and easy days, and keep at least one full rest day a week.",
+            "Make easy runs truly easy, so that the hard ones can be hard.",
+        ),
+        evidence=("foster1998",),
+    ),
+    "no_sprints": Plan(
+        title="A weekly sprint or strides session",
+        summary="You spent little or no time at high speed in recent weeks.",
+        frequency="Once a week, on a day you feel fresh.",
+        steps=(
+            "Warm up 10-15 minutes of easy running plus drills.",
+            "6-8 strides of 60-80 m building to about 90-95 % of top speed, walk back to recover fully.",
+            "Alternative: 6 x 10 s uphill sprints with 2 minutes' walking recovery.",
+            "Start with fewer repetitions if you have not sprinted for a while.",
+        ),
+        evidence=("heiderscheit2011",),
+    ),
+    "no_strength": Plan(
+        title="Add lower-body strength training",
+        summary="No strength session was recorded in recent weeks.",
+        frequency="Twice a week on non-consecutive days.",
+        exercises=STRENGTH,
+        steps=(_LOAD_NOTE,),
+        evidence=("lauersen2014",),
+    ),
+}
+
+
+# What each missing_data code means for the reader: said plainly instead of guessing.
+MISSING: dict[str, str] = {
+    "no_running_dynamics": (
+        "No running dynamics this week (no ground contact time, vertical oscillation or "
+        "left/right balance): the watch had no running dynamics sensor or does not record "
+        "them. Asymmetry could not be measured, so it is not rated."
+    ),
+    "no_gct_balance": (
+        "No ground contact time balance this week, so left/right asymmetry could not be "
+        "measured and is not rated."
+    ),
+    "no_cadence": (
+        "No cadence this week, so step length and the compact-gait check could not be computed."
+    ),
+    "no_step_length": "No step length or cadence with speed, so stride changes could not be checked.",
+    "no_heart_rate": (
+        "No heart rate, so training load for some sessions is estimated from duration or is "
+        "missing; load and ACWR may be too low."
+    ),
+    "no_speed": "No speed or distance samples, so pace, step length and sprint time are missing.",
+    "no_baseline": (
+        "Not enough earlier weeks to form your personal baseline yet, so changes against it are not rated."
+    ),
+    "short_baseline": (
+        "Only a few earlier weeks are available for your baseline, so comparisons against it are less certain."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    rule: str
+    note: str
+    references: tuple[str, ...]
+
+
+EVIDENCE: dict[str, Evidence] = {
+    "garmin_gct": Evidence(
+        rule="GCT balance zones (asymmetry)",
+        note=(
+            "Garmin colours ground contact time balance by the larger side's share: up to "
+            "50.7 % good, 50.8-52.2 % moderate, above 52.2 %. These are the manufacturer's "
+            "population-based zones, not injury thresholds; we also compare against your own "
+            "usual balance."
+        ),
+        references=(
+            "Garmin. Running Dynamics: Ground Contact Time Balance (owner's manuals of Forerunner and fenix watches, HRM-Run/HRM-Pro/Running Dynamics Pod).",
+        ),
+    ),
+    "foster1998": Evidence(
+        rule="Training monotony and strain",
+        note=(
+            "Monotony is the mean daily load divided by its standard deviation over the week, "
+            "and strain is weekly load times monotony. Foster linked high load with high "
+            "monotony to illness and overreaching in athletes."
+        ),
+        references=(
+            "Foster C. Monitoring training in athletes with reference to overtraining syndrome. Med Sci Sports Exerc. 1998;30(7):1164-1168.",
+        ),
+    ),
+    "gabbett2016": Evidence(
+        rule="Load spikes and the acute:chronic workload ratio (ACWR)",
+        note=(
+            "Gabbett proposed that rapid rises in load relative to what an athlete is used to "
+            "(ACWR well above about 1.5) come with more injuries."
+        ),
+        references=(
+            "Gabbett TJ. The training-injury prevention paradox: should athletes be training smarter and harder? Br J Sports Med. 2016;50(5):273-280.",
+        ),
+    ),
+    "acwr_criticism": Evidence(
+        rule="Limits of the ACWR",
+        note=(
+            "The ratio is contested: the acute load is part of the chronic load (mathematical "
+            "coupling), which can create spurious associations, and its predictive value for "
+            "injury has not held up. We show ACWR descriptively and treat a spike only as a "
+            "prompt to look at the week, not as a prediction."
+        ),
+        references=(
+            "Lolli L, Batterham AM, Hawkins R, et al. Mathematical coupling causes spurious correlation within the conventional acute-to-chronic workload ratio calculations. Br J Sports Med. 2019;53(15):921-922.",
+            "Impellizzeri FM, Woodcock S, Coutts AJ, Fanchini M, McCall A, Vigotsky AD. What role do chronic workloads play in the acute to chronic workload ratio? Time to dismiss ACWR and its underlying theory. Sports Med. 2021;51(3):581-592.",
+        ),
+    ),
+    "heiderscheit2011": Evidence(
+        rule="Step length, cadence and joint loading",
+        note=(
+            "Raising step rate by 5-10 % at the same speed (so shorter steps) reduced hip and "
+            "knee loading in healthy runners. Short steps are therefore not harmful in "
+            "themselves: the compact-gait flag is about a change against your own baseline, "
+            "which may reflect fatigue, pain or a loss of speed and strength."
+        ),
+        references=(
+            "Heiderscheit BC, Chumanov ES, Michalski MP, Wille CM, Ryan MB. Effects of step rate manipulation on joint mechanics during running. Med Sci Sports Exerc. 2011;43(2):296-302.",
+        ),
+    ),
+    "nielsen2014": Evidence(
+        rule="Weekly distance progression",
+        note=(
+            "In a cohort of novice runners, those who increased weekly distance by more than "
+            "30 % over two weeks had more distance-related injuries (such as patellofemoral pain and "
+            "iliotibial band syndrome) than those progressing by less than 10 %."
+        ),
+        references=(
+            "Nielsen RO, Parner ET, Nohr EA, Sørensen H, Lind M, Rasmussen S. Excessive progression in weekly running distance and risk of running-related injuries: an association which varies according to type of injury. J Orthop Sports Phys Ther. 2014;44(10):739-747.",
+        ),
+    ),
+    "lauersen2014": Evidence(
+        rule="Strength training for injury prevention",
+        note=(
+            "Across randomised trials in sport, strength training reduced sports injuries "
+            "markedly; stretching did not."
+        ),
+        references=(
+            "Lauersen JB, Bertelsen DM, Andersen LB. The effectiveness of exercise interventions to prevent sports injuries: a systematic review and meta-analysis of randomised controlled trials. Br J Sports Med. 2014;48(11):871-877.",
+        ),
+    ),
+}
+
+# Shown in every report, whatever was flagged, so the reader sees the basis of each rule.
+EVIDENCE_ORDER = (
+    "garmin_gct", "heiderscheit2011", "foster1998", "gabbett2016", "acwr_criticism",
+    "nielsen2014", "lauersen2014",
+)
+
+RISK_LABELS: dict[str, tuple[str, str]] = {
+    # level -> (label, symbol): the symbol carries the level without colour.
+    "high": ("High", "▲"),
+    "moderate": ("Moderate", "◆"),
+    "low": ("Low", "●"),
+    "insufficient_data": ("Insufficient data", "?"),
+}
+
+SEVERITY_ORDER = {"high": 0, "moderate": 1, "low": 2, "info": 3}
+
+DISCLAIMER_HEADLINE = "Screening aid, not a diagnosis."
+DISCLAIMER = (
+    "Flags are simple rules applied to "
+    "what your watch recorded; they can be wrong, and they cannot see pain, illness or "
+    "life outside training. If something hurts or worries you, talk to a physiotherapist, "
+    "doctor or coach."
+)

@@ -1,0 +1,329 @@
+"""Weekly risk reports: one self-contained HTML page and one Markdown file per athlete and
+ISO week with data, plus an index, rendered from the warehouse's DuckDB file.
+
+Everything that comes from the data (athlete and activity names, flag reasons) is
+untrusted text: the HTML templates autoescape it, and Markdown output goes through
+:func:`md_escape` (raw HTML in Markdown would otherwise pass straight through to a
+viewer). The HTML page loads nothing from the network and runs no script; its
+Content-Security-Policy forbids both, as a second line of defence.
+
+Public API
+----------
+- :func:`render_reports` (db path -> written files), used by ``gaitwatch run`` / ``report``.
+- :func:`render_week` (open connection, one athlete-week -> html and md paths).
+- :func:`summary_markdown` (open connection -> Markdown table for a Prefect artifact).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from reports import charts, content
+from reports.data import WeekData, list_weeks, load_week, parse_iso_week
+from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+FLAG_TITLES: dict[str, str] = {
+    "compact_gait": "Compact gait",
+    "asymmetry": "Left/right asymmetry",
+    "load_spike": "Load spike",
+    "monotony": "Monotonous training",
+    "no_sprints": "No fast running",
+    "no_strength": "No strength training",
+    "distance_progression": "Fast rise in weekly distance",
+}
+
+_SAFE_PART = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
+# Characters with a meaning in Markdown (CommonMark/GFM incl. tables) that must show literally.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(value: Any) -> str:
+    """Make untrusted text show literally in Markdown: HTML-escape it (so ``<script>``
+    stays text in any renderer), backslash-escape Markdown punctuation, flatten newlines.
+    ``Markup`` values are trusted template output and pass unchanged."""
+    if isinstance(value, Markup):
+        return str(value)
+    if value is None:
+        return ""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    text = str(escape(text))
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def safe_part(text: str) -> str:
+    """A path component for an athlete id: the id itself when it is a plain slug,
+    else a stable hash, so no value from the database can climb out of ``out_dir``."""
+    if _SAFE_PART.fullmatch(text):
+        return text
+    return "athlete-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# --- formatting filters (shared by both environments) ---------------------------------
+
+
+def _num(x: Any, spec: str = ".1f", unit: str = "") -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "–"
+    return format(x, spec) + unit
+
+
+def _km(m: float | None) -> str:
+    return _num(None if m is None else m / 1000.0, ".1f")
+
+
+def _duration(s: float | None) -> str:
+    if s is None:
+        return "–"
+    s = int(round(s))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _pace(distance_m: float | None, seconds: float | None) -> str:
+    """min:ss per km from distance and moving time."""
+    if not distance_m or not seconds or distance_m < 50:
+        return "–"
+    per_km = seconds / (distance_m / 1000.0)
+    m, s = divmod(int(round(per_km)), 60)
+    return f"{m}:{s:02d}"
+
+
+def _title(code: str) -> str:
+    return FLAG_TITLES.get(code, code.replace("_", " ").capitalize())
+
+
+def _environment(markdown: bool) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        # HTML: autoescape every value. Markdown: no HTML autoescape, but every {{ }}
+        # output goes through md_escape via finalize, so nothing can be forgotten.
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "html"),
+                                     default_for_string=True, default=True)
+        if not markdown else False,
+        finalize=md_escape if markdown else None,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=_num, km=_km, duration=_duration, pace=_pace, flag_title=_title)
+    return env
+
+
+_HTML_ENV = _environment(markdown=False)
+_MD_ENV = _environment(markdown=True)
+
+
+# --- report context -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    flag: Any  # reports.data.Flag
+    title: str
+    plan: content.Plan | None
+    plan_shown_above: str | None  # title of an identical plan already shown for another flag
+
+
+def _recommendations(week: WeekData) -> list[Recommendation]:
+    out: list[Recommendation] = []
+    shown: dict[tuple[content.Exercise, ...], str] = {}
+    for f in week.flags:
+        plan = content.PLANS.get(f.code)
+        above = None
+        if plan is not None and plan.exercises and plan.exercises in shown:
+            above = shown[plan.exercises]
+        elif plan is not None and plan.exercises:
+            shown[plan.exercises] = plan.title
+        out.append(Recommendation(f, _title(f.code), plan, above))
+    return out
+
+
+def _missing_notes(week: WeekData) -> list[str]:
+    notes = [content.MISSING.get(code, f"Not available this week: {code}.") for code in week.missing_data]
+    risk = week.risk or {}
+    balance_codes = {"no_running_dynamics", "no_gct_balance"}
+    if week.runs and risk.get("asymmetry_level") is None and not balance_codes & set(week.missing_data):
+        notes.append(content.MISSING["no_gct_balance"])
+    if week.risk is None:
+        notes.append("There is no weekly risk assessment for this week in the warehouse.")
+    if week.flag_details_error:
+        notes.append(f"The explanation of this week's flags could not be read: {week.flag_details_error}.")
+    if not week.runs:
+        notes.append("No runs were recorded this week, so no gait measures could be computed.")
+    return notes
+
+
+def _asymmetry_text(week: WeekData) -> str:
+    level = (week.risk or {}).get("asymmetry_level")
+    if level is None:
+        if "no_running_dynamics" in week.missing_data:
+            return "not measured: no running dynamics data this week"
+        return "not measured: no ground contact time balance data this week"
+    return str(level)
+
+
+def _charts(week: WeekData, th: Thresholds) -> list[charts.Chart]:
+    zones = charts.GctZones(th.balance_balanced_max_pct, th.balance_moderate_max_pct)
+    return [
+        charts.load_chart(week.history, (th.acwr_low, th.acwr_moderate, th.acwr_high)),
+        charts.step_length_chart(week.step_week, week.step_baseline, week.ref_speed_m_s),
+        charts.cadence_chart(week.cadence_week, week.cadence_baseline),
+        charts.gct_balance_chart(week.balance_runs, zones),
+        charts.speed_chart(week.speed_week, week.sprint_threshold_m_s),
+        charts.sessions_chart(week.history),
+    ]
+
+
+def _context(week: WeekData, th: Thresholds, chart_list: list[charts.Chart]) -> dict[str, Any]:
+    risk = week.risk or {}
+    level = str(risk.get("risk_level") or "insufficient_data")
+    label, symbol = content.RISK_LABELS.get(level, (level, "?"))
+    return {
+        "week": week,
+        "risk": risk,
+        "level": level,
+        "level_label": label,
+        "level_symbol": symbol,
+        "top_flags": week.flags[:3],
+        "asymmetry_text": _asymmetry_text(week),
+        "recommendations": _recommendations(week),
+        "missing_notes": _missing_notes(week),
+        "charts": chart_list,
+        "evidence": [content.EVIDENCE[k] for k in content.EVIDENCE_ORDER],
+        "disclaimer": content.DISCLAIMER,
+        "disclaimer_headline": content.DISCLAIMER_HEADLINE,
+        "th": th,
+        "display_name": week.athlete_name or week.athlete_id,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "week_end": (week.week_start + timedelta(days=6)).isoformat(),
+    }
+
+
+def render_week(
+    con: duckdb.DuckDBPyConnection,
+    athlete_id: str,
+    iso_week: str,
+    out_dir: Path,
+    thresholds: Thresholds | None = None,
+) -> tuple[Path, Path]:
+    """Render one athlete-week to ``out_dir/<athlete>/<iso_week>.html`` and ``.md``.
+
+    Works for any week, also one without data: the report then says what is missing.
+    """
+    if not _ISO_WEEK.fullmatch(iso_week):
+        raise ValueError(f"not an ISO week like 2026-W47: {iso_week!r}")
+    parse_iso_week(iso_week)
+    th = thresholds or DEFAULT_THRESHOLDS
+    week = load_week(con, athlete_id, iso_week, th)
+    chart_list = _charts(week, th)
+    ctx = _context(week, th, chart_list)
+    folder = Path(out_dir) / safe_part(athlete_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path = folder / f"{iso_week}.html"
+    md_path = folder / f"{iso_week}.md"
+    html_path.write_text(_HTML_ENV.get_template("week.html.j2").render(ctx), encoding="utf-8")
+    md_path.write_text(_MD_ENV.get_template("week.md.j2").render(ctx), encoding="utf-8")
+    return html_path, md_path
+
+
+def _index_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        g = groups.setdefault(
+            r["athlete_id"],
+            {
+                "athlete_id": r["athlete_id"],
+                "name": r.get("athlete_name") or r["athlete_id"],
+                "folder": Markup(safe_part(r["athlete_id"])),  # slug only: safe in a URL
+                "weeks": [],
+            },
+        )
+        level = str(r.get("risk_level") or "insufficient_data")
+        g["weeks"].append(
+            {
+                **r,
+                "level": level,
+                "level_label": content.RISK_LABELS.get(level, (level, "?"))[0],
+                "level_symbol": content.RISK_LABELS.get(level, (level, "?"))[1],
+                "flags": list(r.get("flags") or []),
+            }
+        )
+    for g in groups.values():
+        g["weeks"].sort(key=lambda w: w["week_start"], reverse=True)
+    return list(groups.values())
+
+
+def _write_index(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    ctx = {
+        "groups": _index_groups(rows),
+        "disclaimer": content.DISCLAIMER,
+        "disclaimer_headline": content.DISCLAIMER_HEADLINE,
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    html_path = out_dir / "index.html"
+    md_path = out_dir / "index.md"
+    html_path.write_text(_HTML_ENV.get_template("index.html.j2").render(ctx), encoding="utf-8")
+    md_path.write_text(_MD_ENV.get_template("index.md.j2").render(ctx), encoding="utf-8")
+    return [html_path, md_path]
+
+
+def render_reports(
+    db_path: Path | str,
+    out_dir: Path | str,
+    athletes: Iterable[str] | None = None,
+    weeks: Iterable[str] | None = None,
+    thresholds: Thresholds | None = None,
+) -> list[Path]:
+    """Render every athlete-week with data (optionally only some athletes / ISO weeks)
+    from the DuckDB file at ``db_path`` (opened read-only) into ``out_dir``.
+
+    Returns the written paths: per week an HTML and a Markdown file, then
+    ``index.html`` and ``index.md`` (which list the weeks rendered by this call).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = list_weeks(
+            con,
+            athletes=list(athletes) if athletes is not None else None,
+            weeks=list(weeks) if weeks is not None else None,
+        )
+        for r in rows:
+            written.extend(render_week(con, r["athlete_id"], r["iso_week"], out, thresholds))
+        written.extend(_write_index(rows, out))
+    return written
+
+
+def summary_markdown(
+    con: duckdb.DuckDBPyConnection,
+    athletes: Iterable[str] | None = None,
+    weeks: Iterable[str] | None = None,
+) -> str:
+    """A Markdown table of athlete-weeks with risk level and flags, for a Prefect artifact."""
+    rows = list_weeks(
+        con,
+        athletes=list(athletes) if athletes is not None else None,
+        weeks=list(weeks) if weeks is not None else None,
+    )
+    ctx = {
+        "groups": _index_groups(rows),
+        "disclaimer": content.DISCLAIMER,
+        "disclaimer_headline": content.DISCLAIMER_HEADLINE,
+    }
+    return _MD_ENV.get_template("summary.md.j2").render(ctx)

@@ -1,0 +1,500 @@
+"""Per-sample derived metrics and the per-activity gait summary, in pure polars.
+
+Input: samples read back from the warehouse (``activity_id``, ``athlete_id`` and the
+columns of :data:`ingest.schema.SAMPLE_SCHEMA`). Output of :func:`activity_gait`:
+:data:`transforms.schema.ACTIVITY_GAIT_SCHEMA`. Formulas, units and references of every
+metric are in docs/metrics.md; the numbers come from :mod:`transforms.thresholds`.
+
+Conventions
+-----------
+- Every sample carries the interval that *ends* at it (``dt_s``), 0 for the first sample
+  of a session and for gaps longer than ``max_sample_gap_s`` (a pause). Time-weighted
+  statistics weight by ``dt_s``, so smart recording (irregular sampling) is handled.
+- Rolling windows run on the *moving clock* (seconds of moving time), not wall time, so a
+  pause inserted anywhere changes no moving-only metric.
+- Weighted quantiles are "lower" quantiles: the smallest value whose cumulative time share
+  reaches q (for equal weights and an odd count, the ordinary median).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from transforms.load import LOAD_HR, LOAD_PACE, hr_reserve, trimp_per_sample
+from transforms.schema import ACTIVITY_GAIT_SCHEMA
+from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+PART = ["activity_id", "session_index"]  # sample windows never cross a session boundary
+RUNNING = "running"
+
+
+# ---------------------------------------------------------------------------- per sample
+
+
+def interval_s(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """Seconds since the previous sample of the same session; 0 for the first sample and
+    for gaps over ``max_sample_gap_s`` (treated as a pause). Unit: s. Requires ``ts``."""
+    raw = pl.col("ts").diff().dt.total_microseconds().over(PART) / 1e6
+    return (
+        pl.when(raw.is_null() | (raw <= 0) | (raw > th.max_sample_gap_s))
+        .then(0.0)
+        .otherwise(raw)
+        .alias("dt_s")
+    )
+
+
+def distance_step_m() -> pl.Expr:
+    """Horizontal distance covered in the interval ending at the sample, m: the increase of
+    cumulative ``distance_m``, else ``speed_m_s x dt_s``. Requires ``dt_s``."""
+    d = pl.col("distance_m").diff().over(PART)
+    return (
+        pl.when(d.is_not_null() & (d >= 0) & (pl.col("dt_s") > 0))
+        .then(d)
+        .when(pl.col("dt_s") > 0)
+        .then(pl.col("speed_m_s") * pl.col("dt_s"))
+        .otherwise(0.0)
+        .alias("dist_step_m")
+    )
+
+
+def speed_calc_m_s() -> pl.Expr:
+    """Speed used by all metrics, m/s: the device's ``speed_m_s``, else distance step / dt.
+    Requires ``dt_s`` and ``dist_step_m``."""
+    derived = pl.when(pl.col("dt_s") > 0).then(pl.col("dist_step_m") / pl.col("dt_s"))
+    return pl.coalesce(pl.col("speed_m_s"), derived).alias("speed_calc_m_s")
+
+
+def is_running() -> pl.Expr:
+    """True for samples of a running session (decided by session sport, never by the
+    presence of running-dynamics fields, which also appear in walking/cycling files)."""
+    return (pl.col("sport") == RUNNING).fill_null(False).alias("is_running")
+
+
+def is_moving(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """True when speed >= ``moving_speed_min_m_s`` and the sample closes a real interval.
+    Requires ``speed_calc_m_s`` and ``dt_s``."""
+    return (
+        ((pl.col("speed_calc_m_s") >= th.moving_speed_min_m_s) & (pl.col("dt_s") > 0))
+        .fill_null(False)
+        .alias("is_moving")
+    )
+
+
+def moving_clock_ms() -> pl.Expr:
+    """Cumulative moving time within the session, integer ms (the axis of every rolling
+    window). Requires ``dt_s`` and ``is_moving``."""
+    step = pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0)
+    return (step.cum_sum().over(PART) * 1000).round().cast(pl.Int64).alias("moving_clock_ms")
+
+
+def steps_per_min(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """Running step rate, steps/min (both feet). The device value (ingest converted FIT's
+    strides/min per foot: spm = 2 x (cadence + fractional)); null outside running or outside
+    ``cadence_valid_min_spm``-``cadence_valid_max_spm``. Range: [60, 260]."""
+    c = pl.col("cadence_spm")
+    ok = is_running() & c.is_between(th.cadence_valid_min_spm, th.cadence_valid_max_spm)
+    return pl.when(ok).then(c).alias("steps_per_min")
+
+
+def step_length_m(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    r"""Step length, m per step (one foot contact to the next).
+
+    .. math:: L = L_{device} \text{ if present, else } v / (f / 60)
+
+    with v speed (m/s) and f step rate (steps/min). Null outside running or outside
+    ``step_length_valid_min_m``-``step_length_valid_max_m``. Requires ``speed_calc_m_s``
+    and ``steps_per_min``.
+    """
+    dev = pl.col("step_length_m")
+    derived = pl.col("speed_calc_m_s") / (pl.col("steps_per_min") / 60.0)
+    lo, hi = th.step_length_valid_min_m, th.step_length_valid_max_m
+    return (
+        pl.when(is_running() & dev.is_between(lo, hi))
+        .then(dev)
+        .when(is_running() & derived.is_between(lo, hi))
+        .then(derived)
+        .alias("step_length_calc_m")
+    )
+
+
+def step_length_source() -> pl.Expr:
+    """``"device"`` when the device measured step length, ``"speed_cadence"`` when derived."""
+    return (
+        pl.when(pl.col("step_length_calc_m").is_null())
+        .then(None)
+        .when(pl.col("step_length_calc_m") == pl.col("step_length_m"))
+        .then(pl.lit("device"))
+        .otherwise(pl.lit("speed_cadence"))
+        .alias("step_length_source")
+    )
+
+
+def grade_pct(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    r"""Grade over the trailing ``grade_window_s`` of moving time, %.
+
+    .. math:: g = 100 \cdot \sum \Delta h / \sum \Delta d
+
+    Null without altitude or with less than ``grade_min_distance_m`` of distance in the
+    window. Requires ``moving_clock_ms``, ``dist_step_m``.
+    """
+    win = f"{int(th.grade_window_s * 1000)}i"
+    dh = pl.col("altitude_m").diff().over(PART).fill_null(0.0)
+    dh_sum = dh.rolling_sum_by("moving_clock_ms", win).over(PART)
+    dd_sum = pl.col("dist_step_m").rolling_sum_by("moving_clock_ms", win).over(PART)
+    return (
+        pl.when(pl.col("altitude_m").is_not_null() & (dd_sum >= th.grade_min_distance_m))
+        .then(100.0 * dh_sum / dd_sum)
+        .alias("grade_pct")
+    )
+
+
+def is_flat(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """|grade| <= ``flat_grade_max_pct``; unknown grade (no altitude, e.g. treadmill) counts
+    as flat. Requires ``grade_pct``."""
+    return (pl.col("grade_pct").abs() <= th.flat_grade_max_pct).fill_null(True).alias("is_flat")
+
+
+def _moving_speed() -> pl.Expr:
+    return pl.when(pl.col("is_moving")).then(pl.col("speed_calc_m_s"))
+
+
+def speed_smooth_m_s(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """Rolling median of moving speed over ``robust_max_window_s`` of moving time, m/s (a
+    single GPS spike cannot make a sprint). Null when not moving."""
+    win = f"{int(th.robust_max_window_s * 1000)}i"
+    med = _moving_speed().rolling_median_by("moving_clock_ms", win).over(PART)
+    return pl.when(pl.col("is_moving")).then(med).alias("speed_smooth_m_s")
+
+
+def speed_cv(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+    """Coefficient of variation of moving speed over the trailing ``steady_window_s`` of
+    moving time (SD / mean, dimensionless)."""
+    win = f"{int(th.steady_window_s * 1000)}i"
+    sd = _moving_speed().rolling_std_by("moving_clock_ms", win, min_samples=3).over(PART)
+    mean = _moving_speed().rolling_mean_by("moving_clock_ms", win, min_samples=3).over(PART)
+    return pl.when(pl.col("is_moving") & (mean > 0)).then(sd / mean).alias("speed_cv")
+
+
+def derive_samples(
+    lf: pl.LazyFrame | pl.DataFrame, th: Thresholds = DEFAULT_THRESHOLDS
+) -> pl.LazyFrame:
+    """Add the per-sample derived metrics to samples of any sport.
+
+    Added columns: ``dt_s``, ``dist_step_m``, ``speed_calc_m_s``, ``is_running``,
+    ``is_moving``, ``moving_clock_ms``, ``steps_per_min``, ``step_length_calc_m``,
+    ``step_length_source``, ``grade_pct``, ``is_flat``, ``speed_smooth_m_s``, ``speed_cv``,
+    ``is_steady`` (moving, in a steady-pace segment >= ``steady_min_s``), ``steady_segment``
+    (segment number within the session, null when not steady). Sorted by activity, session,
+    time. Lazy in, lazy out; nothing is collected.
+    """
+    lf = lf.lazy().sort(["activity_id", "session_index", "ts"])
+    lf = lf.with_columns(interval_s(th)).with_columns(distance_step_m())
+    lf = lf.with_columns(speed_calc_m_s(), is_running())
+    lf = lf.with_columns(is_moving(th)).with_columns(moving_clock_ms())
+    lf = lf.with_columns(steps_per_min(th))
+    lf = lf.with_columns(step_length_m(th), grade_pct(th))
+    lf = lf.with_columns(step_length_source(), is_flat(th), speed_smooth_m_s(th), speed_cv(th))
+    # Steady-pace segments: runs of consecutive moving samples with speed_cv <= max; paused
+    # samples neither start nor end a segment (pause invariance).
+    raw = pl.when(pl.col("is_moving")).then((pl.col("speed_cv") <= th.steady_cv_max).fill_null(False))
+    lf = lf.with_columns(_steady_raw=raw)
+    prev = pl.col("_steady_raw").forward_fill().shift(1).over(PART)
+    change = pl.col("is_moving") & (prev.is_null() | (pl.col("_steady_raw") != prev))
+    lf = lf.with_columns(_seg=change.cast(pl.Int32).cum_sum().over(PART))
+    seg_time = (
+        pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0).sum().over([*PART, "_seg"])
+    )
+    steady = (pl.col("_steady_raw") & (seg_time >= th.steady_min_s)).fill_null(False)
+    lf = lf.with_columns(is_steady=steady)
+    lf = lf.with_columns(steady_segment=pl.when(pl.col("is_steady")).then(pl.col("_seg")))
+    return lf.drop("_steady_raw", "_seg")
+
+
+# ---------------------------------------------------------------------------- aggregations
+
+
+def wquantile(value: pl.Expr, weight: pl.Expr, q: float) -> pl.Expr:
+    """Time-weighted lower quantile for use inside ``group_by().agg``: the smallest value
+    whose cumulative weight share reaches ``q``. Nulls and non-positive weights ignored."""
+    ok = value.is_not_null() & weight.is_not_null() & (weight > 0)
+    v = value.filter(ok)
+    w = weight.filter(ok)
+    vs = v.sort_by(v)
+    cw = w.sort_by(v).cum_sum()
+    return vs.filter(cw >= q * w.sum() - 1e-9).first()
+
+
+def wmean(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
+    """Time-weighted mean, nulls ignored; null when no weight."""
+    ok = value.is_not_null() & weight.is_not_null()
+    w = pl.when(ok).then(weight).otherwise(0.0)
+    tot = w.sum()
+    return pl.when(tot > 0).then((value.fill_null(0.0) * w).sum() / tot)
+
+
+def wcv_pct(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
+    """Time-weighted coefficient of variation, % (population SD / mean x 100)."""
+    ok = value.is_not_null() & weight.is_not_null()
+    w = pl.when(ok).then(weight).otherwise(0.0)
+    tot = w.sum()
+    x = value.fill_null(0.0)
+    mean = (x * w).sum() / tot
+    var = ((x - mean) ** 2 * w).sum() / tot
+    return pl.when((tot > 0) & (mean > 0)).then(var.clip(lower_bound=0).sqrt() / mean * 100.0)
+
+
+def symmetry_index_pct(left_pct: pl.Expr) -> pl.Expr:
+    r"""Robinson symmetry index from GCT balance, %.
+
+    .. math:: SI = \frac{L - R}{0.5 (L + R)} \times 100, \quad R = 100 - L
+
+    which with L + R = 100 is 4 L - 200. Positive = longer ground contact on the left.
+    Range [-200, 200]; 50 % balance gives 0. Reference: Robinson et al. 1987.
+    """
+    right = 100.0 - left_pct
+    return (left_pct - right) / (0.5 * (left_pct + right)) * 100.0
+
+
+def _share(mask: pl.Expr, base: pl.Expr) -> pl.Expr:
+    tot = (pl.col("dt_s") * base).sum()
+    return pl.when(tot > 0).then((pl.col("dt_s") * (base & mask)).sum() / tot)
+
+
+def activity_gait(
+    samples: pl.LazyFrame | pl.DataFrame,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    sprint_ref: pl.DataFrame | None = None,
+    athletes: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per activity with running samples (ACTIVITY_GAIT_SCHEMA).
+
+    Parameters
+    ----------
+    samples
+        ``activity_id``, ``athlete_id`` + SAMPLE_SCHEMA columns, any sports, any athletes.
+    thresholds
+        :class:`transforms.thresholds.Thresholds`.
+    sprint_ref
+        Earlier per-run summaries of the same athletes (rows of ``activity_gait``:
+        ``athlete_id``, ``started_at``, ``max_speed_m_s``, optional ``speed_p50_m_s``,
+        optional ``activity_id``), so that an incremental run sees the athlete's trailing
+        top speed. Runs in ``samples`` replace rows with the same ``activity_id``.
+    athletes
+        Optional ``athlete_id``, ``max_hr_bpm`` (TRIMP); defaults from thresholds.
+
+    Notes
+    -----
+    Gait metrics use *analysed* samples: running sport, moving, flat, not a walking break
+    (step rate below ``run_cadence_min_spm``). Cadence and step-length medians and CVs use
+    the steady-pace segments when they total ``steady_min_total_s``, else all analysed
+    samples. Speed percentiles, sprint exposure and load use all moving running samples.
+    """
+    th = thresholds
+    d = derive_samples(samples, th)
+    started = d.group_by("activity_id").agg(started_at=pl.col("ts").min())
+    run = (
+        d.filter(pl.col("is_running"))
+        .join(_hr_max(athletes, th), on="athlete_id", how="left")
+        .with_columns(pl.col("max_hr_bpm").fill_null(th.hr_max_default_bpm))
+        .sort(["activity_id", "ts"])
+    )
+    mov = pl.col("is_moving")
+    walk_break = (pl.col("steps_per_min") < th.run_cadence_min_spm).fill_null(False)
+    analysed = mov & pl.col("is_flat") & ~walk_break
+    run = run.with_columns(
+        _a=analysed,
+        _w=pl.when(mov).then(pl.col("dt_s")).otherwise(0.0),
+    )
+    run = run.with_columns(
+        _wa=pl.when(pl.col("_a")).then(pl.col("dt_s")).otherwise(0.0),
+        _ws=pl.when(pl.col("_a") & pl.col("is_steady")).then(pl.col("dt_s")).otherwise(0.0),
+        # position within the running part of the activity, by moving time (for thirds)
+        _clock=pl.col("_w").cum_sum().over("activity_id"),
+    )
+    use_steady = pl.col("_ws").sum().over("activity_id") >= th.steady_min_total_s
+    run = run.with_columns(
+        _wm=pl.when(use_steady).then(pl.col("_ws")).otherwise(pl.col("_wa")),
+        _third=(pl.col("_clock") / pl.col("_clock").max().over("activity_id") * 3)
+        .ceil()
+        .clip(1, 3)
+        .fill_nan(None),
+    )
+    hrr = hr_reserve(pl.col("heart_rate_bpm"), pl.lit(th.hr_rest_bpm), pl.col("max_hr_bpm"))
+    pace_hrr = (th.pace_hrr_at_ref_speed * pl.col("speed_calc_m_s") / th.ref_speed_m_s).clip(0.0, 1.0)
+    run = run.with_columns(
+        _trimp_hr=trimp_per_sample(pl.col("_w"), hrr, th),
+        _trimp_pace=trimp_per_sample(pl.col("_w"), pace_hrr, th),
+    )
+    # one collect: the derived samples feed two aggregations (summary, sprint exposure)
+    run_df = run.collect()
+    started_df = started.collect()
+
+    sl, v, w, wa = pl.col("step_length_calc_m"), pl.col("speed_calc_m_s"), pl.col("_w"), pl.col("_wa")
+    # weighted least squares of step length on speed over analysed samples
+    ok_fit = sl.is_not_null() & v.is_not_null() & (wa > 0)
+    fw = pl.when(ok_fit).then(wa).otherwise(0.0)
+    fx, fy = v.fill_null(0.0), sl.fill_null(0.0)
+    sw, sx, sy = fw.sum(), (fw * fx).sum(), (fw * fy).sum()
+    sxx, sxy = (fw * fx * fx).sum(), (fw * fx * fy).sum()
+    var_x = sxx / sw - (sx / sw) ** 2
+    slope = (sw * sxy - sx * sy) / (sw * sxx - sx * sx)
+    fitted = sy / sw + slope * (th.ref_speed_m_s - sx / sw)
+    fallback = th.ref_speed_m_s * sy / sx  # constant step rate: L = v / f
+    n_fit = ok_fit.sum()
+    sl_ref = (
+        pl.when(sw <= 0)
+        .then(None)
+        .when((n_fit >= th.fit_min_samples) & (var_x.clip(lower_bound=0).sqrt() >= th.fit_min_speed_sd_m_s))
+        .then(fitted)
+        .otherwise(fallback)
+    )
+    in_third = {k: pl.col("_third") == k for k in (1, 3)}
+    bal = pl.col("gct_balance_left_pct")
+    hr_time = pl.when(pl.col("heart_rate_bpm").is_not_null()).then(w).otherwise(0.0).sum()
+    hr_share = pl.when(w.sum() > 0).then(hr_time / w.sum())
+    use_hr = (hr_share >= th.hr_min_share).fill_null(False)
+    trimp_hr = pl.col("_trimp_hr").sum() * w.sum() / hr_time  # scaled to the whole moving time
+
+    aggs = [
+        pl.col("athlete_id").first(),
+        w.sum().alias("moving_s"),
+        wa.sum().alias("analysed_s"),
+        pl.when(mov).then(pl.col("dist_step_m")).otherwise(0.0).sum().alias("distance_m"),
+        pl.when(w.sum() > 0)
+        .then(pl.when(pl.col("is_steady")).then(w).otherwise(0.0).sum() / w.sum())
+        .alias("steady_share"),
+        wquantile(pl.col("steps_per_min"), pl.col("_wm"), 0.5).alias("cadence_median_spm"),
+        wcv_pct(pl.col("steps_per_min"), pl.col("_wm")).alias("cadence_cv_pct"),
+        wquantile(sl, pl.col("_wm"), 0.5).alias("step_length_median_m"),
+        wcv_pct(sl, pl.col("_wm")).alias("step_length_cv_pct"),
+        sl_ref.alias("step_length_at_ref_speed_m"),
+        pl.lit(th.ref_speed_m_s).alias("ref_speed_m_s"),
+        wquantile(v, w, 0.1).alias("speed_p10_m_s"),
+        wquantile(v, w, 0.5).alias("speed_p50_m_s"),
+        wquantile(v, w, 0.9).alias("speed_p90_m_s"),
+        pl.col("speed_smooth_m_s").max().alias("max_speed_m_s"),
+        wmean(bal, wa).alias("gct_balance_mean_left_pct"),
+        wmean(bal, pl.when(in_third[1]).then(wa).otherwise(0.0)).alias("_bal_first"),
+        wmean(bal, pl.when(in_third[3]).then(wa).otherwise(0.0)).alias("_bal_last"),
+        wquantile(pl.col("stance_time_ms"), wa, 0.5).alias("stance_time_median_ms"),
+        wquantile(pl.col("vertical_oscillation_mm"), wa, 0.5).alias("vertical_oscillation_median_mm"),
+        wquantile(pl.col("vertical_ratio_pct"), wa, 0.5).alias("vertical_ratio_median_pct"),
+        _share(pl.col("stance_time_ms").is_not_null() | pl.col("vertical_oscillation_mm").is_not_null(), pl.col("_a")).alias("dynamics_share"),
+        _share(bal.is_not_null(), pl.col("_a")).alias("balance_share"),
+        _share(pl.col("steps_per_min").is_not_null(), pl.col("_a")).alias("cadence_share"),
+        pl.when(use_hr).then(trimp_hr).otherwise(pl.col("_trimp_pace").sum()).alias("trimp"),
+        # steps / running timer time (stops included, no steps counted where cadence is
+        # null), like the device's avg_running_cadence = total strides / timer time
+        pl.when(pl.col("steps_per_min").is_not_null().any())
+        .then((pl.col("steps_per_min").fill_null(0.0) * pl.col("dt_s")).sum() / pl.col("dt_s").sum())
+        .alias("cadence_mean_spm"),
+        hr_share.alias("hr_share"),
+        pl.when(use_hr).then(pl.lit(LOAD_HR)).otherwise(pl.lit(LOAD_PACE)).alias("load_method"),
+    ]
+    per = run_df.group_by("activity_id").agg(aggs).join(started_df, on="activity_id", how="left")
+    per = per.with_columns(
+        pl.when(pl.col("step_length_at_ref_speed_m").is_between(th.step_length_valid_min_m, th.step_length_valid_max_m))
+        .then(pl.col("step_length_at_ref_speed_m")),
+        speed_range_m_s=pl.col("speed_p90_m_s") - pl.col("speed_p10_m_s"),
+        gct_balance_dev_pct=(pl.col("gct_balance_mean_left_pct") - 50.0).abs(),
+        symmetry_index_pct=symmetry_index_pct(pl.col("gct_balance_mean_left_pct")),
+        symmetry_drift_pct=symmetry_index_pct(pl.col("_bal_last")) - symmetry_index_pct(pl.col("_bal_first")),
+    )
+    thr = sprint_thresholds(per, sprint_ref, th)
+    per = per.join(thr, on="activity_id", how="left")
+    sprint = _sprint_exposure(run_df.lazy(), thr, th).collect()
+    per = per.join(sprint, on="activity_id", how="left").with_columns(
+        pl.col("sprint_s").fill_null(0.0),
+        pl.col("sprint_efforts").fill_null(0),
+    )
+    per = per.with_columns(
+        pl.when(pl.col("sprint_threshold_m_s").is_null()).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("sprint_s", "sprint_efforts")
+    )
+    return per.select(
+        [pl.col(c).cast(t) for c, t in ACTIVITY_GAIT_SCHEMA.items()]
+    ).sort(["athlete_id", "started_at", "activity_id"])
+
+
+def _hr_max(athletes: pl.DataFrame | None, th: Thresholds) -> pl.LazyFrame:
+    if athletes is None or "max_hr_bpm" not in athletes.columns:
+        return pl.LazyFrame(schema={"athlete_id": pl.String(), "max_hr_bpm": pl.Float64()})
+    return athletes.lazy().select(pl.col("athlete_id"), pl.col("max_hr_bpm").cast(pl.Float64))
+
+
+def sprint_thresholds(
+    per_run: pl.DataFrame, sprint_ref: pl.DataFrame | None, th: Thresholds = DEFAULT_THRESHOLDS
+) -> pl.DataFrame:
+    r"""Each run's sprint threshold, m/s.
+
+    .. math:: v_{sprint} = \max(s \cdot Q_{0.9}(v_{max}),\ 1.3 \cdot \tilde v_{p50})
+
+    with :math:`Q_{0.9}(v_{max})` the 90th percentile of per-run robust max speeds over the
+    trailing ``top_speed_window_days`` (this run included) and :math:`s` =
+    ``sprint_share_of_top_speed``. The floor (1.3 x the median of per-run median speeds in
+    the same window, ``sprint_min_over_typical``) keeps an athlete who never runs fast from
+    having their ordinary pace counted as sprinting.
+
+    Returns ``activity_id``, ``sprint_threshold_m_s``.
+    """
+    cols = ["activity_id", "athlete_id", "started_at", "max_speed_m_s", "speed_p50_m_s"]
+    cur = per_run.select(cols).with_columns(_cur=pl.lit(True))
+    frames = [cur]
+    if sprint_ref is not None and sprint_ref.height:
+        ref = sprint_ref
+        if "activity_id" not in ref.columns:
+            ref = ref.with_columns(activity_id=pl.lit(None, pl.String()))
+        else:
+            ref = ref.filter(~pl.col("activity_id").is_in(cur["activity_id"].implode()).fill_null(False))
+        if "speed_p50_m_s" not in ref.columns:
+            ref = ref.with_columns(speed_p50_m_s=pl.lit(None, pl.Float64()))
+        ref = ref.select(
+            pl.col("activity_id").cast(pl.String),
+            pl.col("athlete_id").cast(pl.String),
+            pl.col("started_at").cast(ACTIVITY_GAIT_SCHEMA["started_at"]),
+            pl.col("max_speed_m_s").cast(pl.Float64),
+            pl.col("speed_p50_m_s").cast(pl.Float64),
+            _cur=pl.lit(False),
+        )
+        frames.append(ref)
+    allr = pl.concat(frames).sort(["athlete_id", "started_at"])
+    win = f"{th.top_speed_window_days}d"
+    allr = allr.with_columns(
+        _top=pl.col("max_speed_m_s")
+        .rolling_quantile_by("started_at", win, quantile=th.top_speed_quantile, interpolation="linear")
+        .over("athlete_id"),
+        _typ=pl.col("speed_p50_m_s").rolling_median_by("started_at", win).over("athlete_id"),
+    )
+    thr = pl.max_horizontal(
+        pl.col("_top") * th.sprint_share_of_top_speed,
+        pl.col("_typ") * th.sprint_min_over_typical,
+    )
+    return allr.filter(pl.col("_cur")).select(
+        "activity_id", pl.when(pl.col("_top").is_not_null()).then(thr).alias("sprint_threshold_m_s")
+    )
+
+
+def _sprint_exposure(run: pl.LazyFrame, thr: pl.DataFrame, th: Thresholds) -> pl.LazyFrame:
+    """Time above the threshold and number of efforts lasting >= ``sprint_min_effort_s``,
+    over moving running samples only (pauses neither split nor join efforts)."""
+    m = (
+        run.filter(pl.col("is_moving"))
+        .join(thr.lazy(), on="activity_id", how="left")
+        .with_columns(
+            _above=(pl.col("speed_smooth_m_s") >= pl.col("sprint_threshold_m_s")).fill_null(False)
+        )
+        .with_columns(
+            _grp=(pl.col("_above") != pl.col("_above").shift(1)).fill_null(True).cast(pl.Int32).cum_sum().over("activity_id")
+        )
+    )
+    efforts = (
+        m.filter(pl.col("_above"))
+        .group_by("activity_id", "_grp")
+        .agg(dur=pl.col("dt_s").sum())
+        .group_by("activity_id")
+        .agg(sprint_efforts=(pl.col("dur") >= th.sprint_min_effort_s).sum())
+    )
+    time_above = m.group_by("activity_id").agg(
+        sprint_s=pl.when(pl.col("_above")).then(pl.col("dt_s")).otherwise(0.0).sum()
+    )
+    return time_above.join(efforts, on="activity_id", how="left")

@@ -1,0 +1,191 @@
+"""Data tests (dbt style) run after every load and before every publish.
+
+Each test is one SQL query returning the offending rows; zero rows = pass. A failure
+raises :class:`DataTestError` listing every broken test with a few examples, and the
+pipeline does not publish.
+
+Honest invariants only: devices may write two samples with the same timestamp, so
+sample uniqueness is checked as "the activity holds exactly the samples its file had"
+(count = activities.n_samples), which catches double and partial loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from ingest.errors import GaitwatchError
+from warehouse.migrate import fetch_one
+
+# Samples may lie this far outside [activities.started_at, activities.ended_at]: devices
+# write a record a few seconds before the session start or after its end (stop event).
+TIME_WINDOW_TOLERANCE_S = 300.0
+# Timer time may exceed elapsed time by this much: both are rounded independently (ms).
+DURATION_TOLERANCE_S = 2.0
+
+ACCEPTED_STATUS = ("loaded", "duplicate", "skipped", "rejected", "replaced")
+ACCEPTED_RISK = ("low", "moderate", "high", "insufficient_data")
+ACCEPTED_ASYMMETRY = ("balanced", "moderate", "high")
+ACCEPTED_FORMAT = ("fit", "tcx", "gpx")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join("'" + v + "'" for v in values) + ")"
+
+
+def _orphans(child: str, parent: str, key: str) -> str:
+    return (
+        f"SELECT DISTINCT c.{key} FROM {child} AS c "  # noqa: S608
+        f"WHERE c.{key} IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {parent} AS p WHERE p.{key} = c.{key})"
+    )
+
+
+def _count_matches(child: str, count_col: str) -> str:
+    return (
+        f"SELECT a.activity_id, a.{count_col} AS expected, coalesce(c.n, 0) AS found "  # noqa: S608
+        f"FROM activities AS a LEFT JOIN (SELECT activity_id, count(*) AS n FROM {child} "
+        f"GROUP BY activity_id) AS c USING (activity_id) WHERE coalesce(c.n, 0) <> a.{count_col}"
+    )
+
+
+# name -> SQL returning offending rows
+TESTS: dict[str, str] = {
+    # keys unique and not null
+    "activities.activity_id unique, not null": (
+        "SELECT activity_id, count(*) FROM activities GROUP BY activity_id "
+        "HAVING activity_id IS NULL OR count(*) > 1"
+    ),
+    "athletes.athlete_id unique, not null": (
+        "SELECT athlete_id, count(*) FROM athletes GROUP BY athlete_id "
+        "HAVING athlete_id IS NULL OR count(*) > 1"
+    ),
+    "sessions (activity_id, session_index) unique": (
+        "SELECT activity_id, session_index FROM sessions GROUP BY ALL HAVING count(*) > 1"
+    ),
+    "laps (activity_id, lap_index) unique": (
+        "SELECT activity_id, lap_index FROM laps GROUP BY ALL HAVING count(*) > 1"
+    ),
+    "activity_gait.activity_id unique": (
+        "SELECT activity_id FROM activity_gait GROUP BY ALL HAVING count(*) > 1"
+    ),
+    "weekly_risk (athlete_id, week_start) unique": (
+        "SELECT athlete_id, week_start FROM weekly_risk GROUP BY ALL HAVING count(*) > 1"
+    ),
+    "ingest_log (athlete_id, source_file, sha256, part) unique": (
+        "SELECT athlete_id, source_file, sha256, part FROM ingest_log GROUP BY ALL "
+        "HAVING count(*) > 1"
+    ),
+    # relationships
+    "samples -> activities": _orphans("samples", "activities", "activity_id"),
+    "sample_extras -> activities": _orphans("sample_extras", "activities", "activity_id"),
+    "sessions -> activities": _orphans("sessions", "activities", "activity_id"),
+    "laps -> activities": _orphans("laps", "activities", "activity_id"),
+    "activity_gait -> activities": _orphans("activity_gait", "activities", "activity_id"),
+    "activities -> athletes": _orphans("activities", "athletes", "athlete_id"),
+    "weekly_risk -> athletes": _orphans("weekly_risk", "athletes", "athlete_id"),
+    "activity_gait athlete and start agree with activities": (
+        "SELECT g.activity_id FROM activity_gait AS g JOIN activities AS a USING (activity_id) "
+        "WHERE g.athlete_id IS DISTINCT FROM a.athlete_id "
+        "OR g.started_at IS DISTINCT FROM a.started_at"
+    ),
+    "samples.session_index -> sessions": (
+        "SELECT DISTINCT s.activity_id, s.session_index FROM samples AS s "
+        "JOIN activities AS a USING (activity_id) WHERE a.n_sessions > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM sessions AS x WHERE x.activity_id = s.activity_id "
+        "AND x.session_index IS NOT DISTINCT FROM s.session_index)"
+    ),
+    "ingest_log loaded/duplicate/replaced -> activities": (
+        "SELECT l.source_file, l.status, l.activity_id FROM ingest_log AS l "
+        "WHERE l.status IN ('loaded', 'duplicate', 'replaced') AND (l.activity_id IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM activities AS a WHERE a.activity_id = l.activity_id))"
+    ),
+    "every activity has exactly one loaded ingest_log row with its sha256": (
+        "SELECT a.activity_id, count(l.activity_id) AS n FROM activities AS a "
+        "LEFT JOIN ingest_log AS l ON l.activity_id = a.activity_id AND l.status = 'loaded' "
+        "AND l.sha256 = a.sha256 AND l.athlete_id = a.athlete_id "
+        "GROUP BY a.activity_id HAVING count(l.activity_id) <> 1"
+    ),
+    # accepted values
+    "ingest_log.status accepted": (
+        f"SELECT status FROM ingest_log WHERE status IS NULL OR status NOT IN {_in(ACCEPTED_STATUS)}"  # noqa: S608
+    ),
+    "activities.format accepted": (
+        f"SELECT format FROM activities WHERE format NOT IN {_in(ACCEPTED_FORMAT)}"  # noqa: S608
+    ),
+    "weekly_risk.risk_level accepted": (
+        f"SELECT risk_level FROM weekly_risk WHERE risk_level IS NULL "  # noqa: S608
+        f"OR risk_level NOT IN {_in(ACCEPTED_RISK)}"
+    ),
+    "weekly_risk.asymmetry_level accepted": (
+        f"SELECT asymmetry_level FROM weekly_risk WHERE asymmetry_level IS NOT NULL "  # noqa: S608
+        f"AND asymmetry_level NOT IN {_in(ACCEPTED_ASYMMETRY)}"
+    ),
+    "weekly_risk.iso_week matches week_start (a Monday)": (
+        "SELECT athlete_id, iso_week, week_start FROM weekly_risk "
+        "WHERE iso_week <> strftime(week_start, '%G-W%V') OR isodow(week_start) <> 1"
+    ),
+    # row-level invariants
+    "activities duration_s <= elapsed_s": (
+        f"SELECT activity_id, duration_s, elapsed_s FROM activities "  # noqa: S608
+        f"WHERE duration_s > elapsed_s + {DURATION_TOLERANCE_S}"
+    ),
+    "activities started_at <= ended_at": (
+        "SELECT activity_id FROM activities WHERE ended_at < started_at"
+    ),
+    "activity_gait analysed_s <= moving_s": (
+        "SELECT activity_id, analysed_s, moving_s FROM activity_gait "
+        f"WHERE analysed_s > moving_s + {DURATION_TOLERANCE_S}"
+    ),
+    "activities hold their samples (count = n_samples, at least one)": (
+        _count_matches("samples", "n_samples") + " OR a.n_samples < 1"
+    ),
+    "activities hold their sessions (count = n_sessions)": _count_matches("sessions", "n_sessions"),
+    "activities hold their laps (count = n_laps)": _count_matches("laps", "n_laps"),
+    "activities hold their extras (count = n_extras)": _count_matches("sample_extras", "n_extras"),
+    "sample times within their activity": (
+        "SELECT a.activity_id, min(s.ts) AS first_ts, max(s.ts) AS last_ts, "
+        "any_value(a.started_at) AS started_at, any_value(a.ended_at) AS ended_at "
+        "FROM samples AS s JOIN activities AS a USING (activity_id) GROUP BY a.activity_id "
+        f"HAVING min(s.ts) < any_value(a.started_at) - to_seconds({TIME_WINDOW_TOLERANCE_S}) "
+        f"OR max(s.ts) > any_value(a.ended_at) + to_seconds({TIME_WINDOW_TOLERANCE_S})"
+    ),
+}
+
+
+@dataclass
+class TestResult:
+    name: str
+    failures: int
+    examples: list[tuple[Any, ...]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+class DataTestError(GaitwatchError):
+    """One or more data tests failed: the warehouse must not be published."""
+
+    def __init__(self, failed: list[TestResult]) -> None:
+        self.failed = failed
+        lines = [f"{len(failed)} data test(s) failed:"]
+        for r in failed:
+            lines.append(f"- {r.name}: {r.failures} row(s), e.g. {r.examples[:3]}")
+        super().__init__("\n".join(lines))
+
+
+def run(con: duckdb.DuckDBPyConnection, raise_on_failure: bool = True) -> list[TestResult]:
+    """Run every test in :data:`TESTS`; raise :class:`DataTestError` on any failure."""
+    results: list[TestResult] = []
+    for name, sql in TESTS.items():
+        row = fetch_one(con, f"SELECT count(*) FROM ({sql})")  # noqa: S608
+        n = int(row[0]) if row else 0
+        examples = con.execute(f"SELECT * FROM ({sql}) LIMIT 5").fetchall() if n else []  # noqa: S608
+        results.append(TestResult(name, n, examples))
+    failed = [r for r in results if not r.passed]
+    if failed and raise_on_failure:
+        raise DataTestError(failed)
+    return results

@@ -1,0 +1,162 @@
+"""Opening the working DuckDB file and applying the versioned migrations in ``warehouse/sql``.
+
+The working file is created in DuckDB's ``v1.5.0`` storage format (FACTS.md: the 1.5.6
+shell analysts use cannot read 2.0 storage; a file created with ``STORAGE_VERSION
+'v1.5.0'`` keeps that format when 2.0 writes it again), so publishing is a plain file copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ingest.errors import GaitwatchError
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+STORAGE_VERSION = "v1.5.0"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+_SCHEMA_VERSION_DDL = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    checksum    VARCHAR NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL
+);
+COMMENT ON TABLE schema_version IS 'Grain: one row per applied migration (warehouse/sql/NNN_name.sql). Each migration runs in one transaction.';
+COMMENT ON COLUMN schema_version.version IS 'Migration number NNN';
+COMMENT ON COLUMN schema_version.name IS 'Migration file name';
+COMMENT ON COLUMN schema_version.checksum IS 'SHA-256 of the migration file when applied (an applied migration must never change)';
+COMMENT ON COLUMN schema_version.applied_at IS 'When the migration was applied, UTC';
+"""
+
+
+class MigrationError(GaitwatchError):
+    """The database and the migration files disagree (edited or unknown migration)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    """The migration files, in version order."""
+    found: list[Migration] = []
+    for path in sorted(sql_dir.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise MigrationError(f"{path.name}: migration files are named NNN_name.sql")
+        found.append(Migration(int(m.group(1)), path.name, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a version number in {sql_dir}")
+    return found
+
+
+def sql_literal(text: str) -> str:
+    """A single-quoted SQL string literal (ATTACH and COPY take no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def create_database_file(path: Path) -> None:
+    """Create an empty database file in ``STORAGE_VERSION`` storage, owner-only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    boot = duckdb.connect(":memory:")
+    try:
+        boot.execute(
+            f"ATTACH {sql_literal(str(path))} AS gw_new (STORAGE_VERSION '{STORAGE_VERSION}')"
+        )
+        boot.execute("DETACH gw_new")
+    finally:
+        boot.close()
+    os.chmod(path, 0o600)
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open ``path`` (creating it in v1.5.0 storage if missing), session time zone UTC."""
+    path = Path(path)
+    if not path.exists():
+        if read_only:
+            raise FileNotFoundError(path)
+        create_database_file(path)
+    con = duckdb.connect(str(path), read_only=read_only)
+    # TIMESTAMPTZ values come back to polars as Datetime("us", "UTC") only under a UTC session.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
+) -> tuple[Any, ...] | None:
+    """The first row of ``sql`` or None. Fetches everything: in duckdb 2.x an unfinished
+    ``execute()`` result blocks any further work on the connection."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The storage version tag of the connection's main database, e.g. ``'v1.5.0+'``."""
+    row = fetch_one(
+        con,
+        "SELECT tags['storage_version'] FROM duckdb_databases() "
+        "WHERE database_name = current_database()",
+    )
+    return None if row is None else row[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[int]:
+    """Apply every migration not yet in ``schema_version``, each in its own transaction.
+
+    Re-running is a no-op. Returns the versions applied now. Raises
+    :class:`MigrationError` when an applied migration's file changed or the database
+    knows a migration this code does not have (it is newer than the code).
+    """
+    con.execute("BEGIN")
+    try:
+        con.execute(_SCHEMA_VERSION_DDL)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    applied = dict(con.execute("SELECT version, checksum FROM schema_version").fetchall())
+    files = migrations(sql_dir)
+    unknown = sorted(set(applied) - {m.version for m in files})
+    if unknown:
+        raise MigrationError(
+            f"database has migration(s) {unknown} that this gaitwatch does not know: "
+            "it was written by a newer version"
+        )
+    done: list[int] = []
+    for m in files:
+        if m.version in applied:
+            if applied[m.version] != m.checksum:
+                raise MigrationError(
+                    f"migration {m.name} changed after it was applied; add a new migration instead"
+                )
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(m.sql)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, ?, now())",
+                [m.version, m.name, m.checksum],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        done.append(m.version)
+    return done

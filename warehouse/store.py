@@ -1,0 +1,901 @@
+"""The pipeline's working DuckDB warehouse: loading parsed activities, reading frames back
+for transforms, writing transform outputs, data tests and publishing.
+
+The pipeline is the only writer of the working file (DuckDB allows one read-write
+process and no readers meanwhile, FACTS.md); analysts read a published copy
+(:mod:`warehouse.publish`).
+
+Loading rules (see docs/warehouse.md):
+
+- activity identity: FIT files carrying ``serial_number`` and ``time_created`` ->
+  hash of ("fit", athlete, serial, time_created); otherwise hash of (athlete, start to the
+  second). Deterministic, so re-loading never creates a second row.
+- file identity: sha256 of the decoded bytes. An input whose sha256 is already logged for
+  the athlete as loaded/duplicate/skipped/replaced is a no-op (only ``seen_at`` moves).
+- a corrected file (same activity identity, other sha256) replaces its activity.
+- the same activity recorded twice (same athlete, starts within ``DUPLICATE_START_S``,
+  overlapping in time; typically FIT + GPX export) is stored once: the richer file
+  (fit > tcx > gpx, then more measured sample columns, then more samples) wins, the other
+  is logged ``duplicate`` pointing at the kept activity.
+- samples go through Arrow, never row by row; every activity is written in the same
+  transaction as its log row, so a crash never leaves half an activity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC as _UTC
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from ingest.errors import GaitwatchError
+from ingest.schema import (
+    EXTRA_SCHEMA,
+    LAP_SCHEMA,
+    SAMPLE_SCHEMA,
+    SESSION_SCHEMA,
+    UTC_TS,
+    ActivityMeta,
+    ParsedActivity,
+    conform,
+)
+from transforms.schema import (
+    ACTIVITY_GAIT_SCHEMA,
+    ACTIVITY_INPUT_SCHEMA,
+    WEEKLY_RISK_SCHEMA,
+)
+from warehouse import datatests
+from warehouse.migrate import connect, fetch_one, migrate
+
+# Two recordings of one athlete whose starts differ by at most this much and whose time
+# spans overlap are the same activity (a FIT file and its GPX export start within seconds;
+# a device that starts recording late rarely lags more than a minute or two).
+DUPLICATE_START_S = 120.0
+# Preference between copies of one activity: FIT carries running dynamics, TCX at most
+# cadence/HR/power, GPX the least.
+FORMAT_RANK = {"fit": 3, "tcx": 2, "gpx": 1}
+# A transaction covers a batch of inputs until this many samples or inputs: large enough
+# to amortise commits, small enough to keep memory and lost work bounded on a crash.
+BATCH_SAMPLES = 1_000_000
+BATCH_INPUTS = 200
+
+_ATHLETE_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
+_KNOWN_STATUSES = ("loaded", "duplicate", "skipped", "replaced")
+_MEASURED_COLUMNS = [c for c in SAMPLE_SCHEMA if c not in ("ts", "session_index", "sport")]
+_DYNAMICS_COLUMNS = ("stance_time_ms", "vertical_oscillation_mm", "step_length_m")
+ATHLETE_SCHEMA: dict[str, pl.DataType] = {
+    "athlete_id": pl.String(),
+    "name": pl.String(),
+    "timezone": pl.String(),
+    "height_m": pl.Float64(),
+    "max_hr_bpm": pl.Float64(),
+}
+_ACTIVITY_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "athlete_id": pl.String(),
+    "sport": pl.String(),
+    "sub_sport": pl.String(),
+    "started_at": UTC_TS,
+    "ended_at": UTC_TS,
+    "local_offset_s": pl.Int32(),
+    "duration_s": pl.Float64(),
+    "elapsed_s": pl.Float64(),
+    "distance_m": pl.Float64(),
+    "avg_heart_rate_bpm": pl.Float64(),
+    "format": pl.String(),
+    "device": pl.String(),
+    "manufacturer": pl.String(),
+    "product": pl.String(),
+    "serial_number": pl.Int64(),
+    "time_created": UTC_TS,
+    "name": pl.String(),
+    "cadence_source": pl.String(),
+    "n_samples": pl.Int64(),
+    "n_sessions": pl.Int32(),
+    "n_laps": pl.Int32(),
+    "n_extras": pl.Int64(),
+    "n_data_columns": pl.Int32(),
+    "has_gps": pl.Boolean(),
+    "has_running_dynamics": pl.Boolean(),
+    "has_gct_balance": pl.Boolean(),
+    "source_file": pl.String(),
+    "sha256": pl.String(),
+    "warnings": pl.List(pl.String()),
+    "loaded_at": UTC_TS,
+}
+
+
+class ReadResultLike(Protocol):
+    """What :meth:`Warehouse.load` needs from ``ingest.reader.ReadResult``."""
+
+    source_file: str
+    sha256: str | None
+    size_bytes: int
+    activities: list[ParsedActivity]
+    error: Any  # ingest.errors.IngestError | None
+
+
+class LoadError(GaitwatchError):
+    """An activity was read but cannot be stored (inconsistent with itself)."""
+
+
+@dataclass
+class LoadSummary:
+    """What one :meth:`Warehouse.load` call did."""
+
+    athlete_id: str
+    inputs: int = 0  # ReadResults seen
+    unchanged: int = 0  # inputs already ingested with the same bytes: nothing done
+    loaded: int = 0  # activities newly stored
+    replaced: int = 0  # activities replaced by a corrected or richer version
+    duplicates: int = 0  # activities not stored because a richer copy is kept
+    skipped: int = 0  # inputs / activities readable but not loaded (not an activity)
+    rejected: int = 0  # inputs / activities refused with an error
+    samples: int = 0  # sample rows written
+    changed_activity_ids: list[str] = field(default_factory=list)  # stored or re-stored
+    removed_activity_ids: list[str] = field(default_factory=list)  # deleted (richer copy kept)
+    earliest_change: datetime | None = None  # earliest start among changed/removed activities
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changed_activity_ids or self.removed_activity_ids)
+
+    def _touch(self, started_at: datetime) -> None:
+        if self.earliest_change is None or started_at < self.earliest_change:
+            self.earliest_change = started_at
+
+
+@dataclass
+class _Prepared:
+    """One activity ready to be written (frames as Arrow, activity row as Arrow)."""
+
+    activity_id: str
+    started_at: datetime
+    ended_at: datetime
+    fmt: str
+    n_data_columns: int
+    n_samples: int
+    row: pa.Table
+    samples: pa.Table
+    sessions: pa.Table
+    laps: pa.Table
+    extras: pa.Table
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """An activity already stored that a new one may duplicate."""
+
+    activity_id: str
+    fmt: str
+    n_data_columns: int
+    n_samples: int
+    source_file: str
+    started_at: datetime
+
+
+def _rank(fmt: str, n_data_columns: int, n_samples: int, activity_id: str) -> tuple[Any, ...]:
+    # Total order so the kept copy does not depend on arrival order: the last element
+    # prefers the smaller id on an exact tie (negated via a reversed comparison key).
+    return (FORMAT_RANK.get(fmt, 0), n_data_columns, n_samples, _Reversed(activity_id))
+
+
+@dataclass(frozen=True, order=False)
+class _Reversed:
+    value: str
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return self.value > other.value
+
+    def __gt__(self, other: _Reversed) -> bool:
+        return self.value < other.value
+
+
+def _hash_id(*parts: object) -> str:
+    text = "|".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _utc_second(ts: datetime) -> str:
+    return ts.astimezone(_UTC).replace(microsecond=0).isoformat()
+
+
+def activity_identity(meta: ActivityMeta, athlete_id: str) -> str:
+    """Deterministic activity id (see module docstring).
+
+    The athlete is part of the FIT key too, so the same file loaded for two athletes
+    (a coach testing a file) gives two activities instead of one overwriting the other.
+    """
+    if meta.format == "fit" and meta.serial_number is not None and meta.time_created is not None:
+        return _hash_id("fit", athlete_id, meta.serial_number, _utc_second(meta.time_created))
+    return _hash_id("start", athlete_id, _utc_second(meta.started_at))
+
+
+def _crash_point(name: str) -> None:
+    """Test hook: ``GAITWATCH_WAREHOUSE_CRASH=<point>:<n>`` kills the process at the
+    n-th pass through ``point``, as a power cut would (tests/test_warehouse_crash.py)."""
+    spec = os.environ.get("GAITWATCH_WAREHOUSE_CRASH")
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _CRASH_COUNTS[name] = _CRASH_COUNTS.get(name, 0) + 1
+    if _CRASH_COUNTS[name] >= int(nth or "1"):
+        os._exit(86)
+
+
+_CRASH_COUNTS: dict[str, int] = {}
+
+
+def _arrow(df: pl.DataFrame) -> pa.Table:
+    return df.to_arrow()
+
+
+def _seconds(delta: timedelta) -> float:
+    return delta.total_seconds()
+
+
+def prepare_activity(
+    act: ParsedActivity, athlete_id: str, activity_id: str, loaded_at: datetime
+) -> _Prepared:
+    """Build the activity row and Arrow frames of one parsed activity.
+
+    Raises :class:`LoadError` (with a readable reason) when the activity contradicts
+    itself in a way the data tests would refuse: no samples, samples outside the
+    activity's time window, timer time longer than elapsed time.
+    """
+    meta = act.meta
+    samples = conform(act.samples, SAMPLE_SCHEMA)
+    sessions = conform(act.sessions, SESSION_SCHEMA)
+    laps = conform(act.laps, LAP_SCHEMA)
+    extras = conform(act.extras, EXTRA_SCHEMA)
+    n = samples.height
+    if n == 0:
+        raise LoadError(meta.source_file, "activity has no samples (summary only); not loaded")
+    if samples["ts"].null_count():
+        raise LoadError(meta.source_file, "samples without a timestamp; not loaded")
+    started_at = meta.started_at.astimezone(_UTC)
+    first_ts: datetime = samples["ts"].min()  # type: ignore[assignment]
+    last_ts: datetime = samples["ts"].max()  # type: ignore[assignment]
+
+    ends = sessions.select(
+        (pl.col("started_at") + pl.duration(seconds=pl.col("total_elapsed_s"))).max()
+    ).item()
+    ended_at: datetime = ends if ends is not None else last_ts
+    ended_at = max(ended_at, started_at)
+
+    elapsed = sessions["total_elapsed_s"]
+    elapsed_s = float(elapsed.sum()) if elapsed.null_count() < elapsed.len() else None
+    if elapsed_s is None:
+        elapsed_s = _seconds(last_ts - min(first_ts, started_at))
+    timer = sessions["total_timer_s"]
+    duration_s = float(timer.sum()) if timer.null_count() < timer.len() else elapsed_s
+    dist = sessions["total_distance_m"]
+    if dist.null_count() < dist.len():
+        distance_m: float | None = float(dist.sum())
+    else:
+        mx = samples["distance_m"].max()
+        distance_m = None if mx is None else float(mx)  # type: ignore[arg-type]
+    hr = sessions.filter(pl.col("avg_heart_rate_bpm").is_not_null())
+    if hr.height and hr["total_timer_s"].null_count() == 0 and float(hr["total_timer_s"].sum()) > 0:
+        avg_hr: float | None = float(
+            (hr["avg_heart_rate_bpm"] * hr["total_timer_s"]).sum() / hr["total_timer_s"].sum()
+        )
+    elif hr.height:
+        avg_hr = float(hr["avg_heart_rate_bpm"].mean())  # type: ignore[arg-type]
+    else:
+        m = samples["heart_rate_bpm"].mean()
+        avg_hr = None if m is None else float(m)  # type: ignore[arg-type]
+
+    tol = timedelta(seconds=datatests.TIME_WINDOW_TOLERANCE_S)
+    if first_ts < started_at - tol or last_ts > ended_at + tol:
+        raise LoadError(
+            meta.source_file,
+            f"sample times {first_ts:%Y-%m-%d %H:%M:%S} .. {last_ts:%Y-%m-%d %H:%M:%S} UTC fall "
+            f"outside the activity {started_at:%Y-%m-%d %H:%M:%S} .. {ended_at:%Y-%m-%d %H:%M:%S} "
+            "(device clock jump?); not loaded",
+        )
+    if (
+        duration_s is not None
+        and elapsed_s is not None
+        and duration_s > elapsed_s + datatests.DURATION_TOLERANCE_S
+    ):
+        raise LoadError(
+            meta.source_file,
+            f"timer time {duration_s:.0f} s exceeds elapsed time {elapsed_s:.0f} s; not loaded",
+        )
+
+    nulls = samples.null_count().row(0, named=True)
+    n_data_columns = sum(1 for c in _MEASURED_COLUMNS if nulls[c] < n)
+    row = {
+        "activity_id": activity_id,
+        "athlete_id": athlete_id,
+        "sport": meta.sport or "generic",
+        "sub_sport": meta.sub_sport,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "local_offset_s": meta.local_offset_s,
+        "duration_s": duration_s,
+        "elapsed_s": elapsed_s,
+        "distance_m": distance_m,
+        "avg_heart_rate_bpm": avg_hr,
+        "format": meta.format,
+        "device": meta.device,
+        "manufacturer": meta.manufacturer,
+        "product": meta.product,
+        "serial_number": meta.serial_number,
+        "time_created": meta.time_created,
+        "name": meta.name,
+        "cadence_source": meta.cadence_source,
+        "n_samples": n,
+        "n_sessions": sessions.height,
+        "n_laps": laps.height,
+        "n_extras": extras.height,
+        "n_data_columns": n_data_columns,
+        "has_gps": nulls["lat_deg"] < n,
+        "has_running_dynamics": any(nulls[c] < n for c in _DYNAMICS_COLUMNS),
+        "has_gct_balance": nulls["gct_balance_left_pct"] < n,
+        "source_file": meta.source_file,
+        "sha256": meta.sha256,
+        "warnings": list(meta.warnings),
+        "loaded_at": loaded_at,
+    }
+    row_df = pl.DataFrame([row], schema=_ACTIVITY_ROW_SCHEMA)
+    aid = pl.lit(activity_id, dtype=pl.String()).alias("activity_id")
+    return _Prepared(
+        activity_id=activity_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        fmt=meta.format,
+        n_data_columns=n_data_columns,
+        n_samples=n,
+        row=_arrow(row_df),
+        samples=_arrow(samples.select(aid, pl.all())),
+        sessions=_arrow(sessions.select(aid, pl.all())),
+        laps=_arrow(laps.select(aid, pl.all())),
+        extras=_arrow(extras.select(aid, pl.all())),
+    )
+
+
+def _batches(results: Iterable[ReadResultLike]) -> Iterator[list[ReadResultLike]]:
+    batch: list[ReadResultLike] = []
+    n_samples = 0
+    for r in results:
+        batch.append(r)
+        n_samples += sum(a.samples.height for a in r.activities)
+        if n_samples >= BATCH_SAMPLES or len(batch) >= BATCH_INPUTS:
+            yield batch
+            batch, n_samples = [], 0
+    if batch:
+        yield batch
+
+
+_DATA_TABLES = ("samples", "sample_extras", "sessions", "laps", "activity_gait", "activities")
+
+
+class Warehouse:
+    """The working warehouse (read-write). Use :meth:`open`; close it (or use ``with``)
+    before another process opens the file."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str) -> Warehouse:
+        """Open (creating if needed, in v1.5.0 storage, mode 0600) and migrate."""
+        path = Path(path)
+        con = connect(path)
+        try:
+            migrate(con)
+        except BaseException:
+            con.close()
+            raise
+        return cls(con, path)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def checkpoint(self) -> None:
+        """Write everything to the main file (WAL emptied): the file alone is then complete."""
+        self.con.execute("CHECKPOINT")
+
+    # -- small helpers -------------------------------------------------------------------
+
+    def _insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        name = f"_gw_in_{table}"
+        self.con.register(name, data)
+        try:
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+        finally:
+            self.con.unregister(name)
+
+    def _frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        rel = self.con.sql(sql, params=list(params) if params is not None else None)
+        out = pl.from_arrow(rel.to_arrow_table())
+        assert isinstance(out, pl.DataFrame)
+        return out
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(
+        self, results: Iterable[ReadResultLike], athlete_id: str, check: bool = True
+    ) -> LoadSummary:
+        """Store every input of ``results`` for ``athlete_id`` and log each in ``ingest_log``.
+
+        Inputs are consumed lazily and written in batches, each batch one transaction.
+        With ``check`` the data tests run afterwards and raise
+        :class:`warehouse.datatests.DataTestError` if the warehouse is inconsistent.
+        """
+        if not _ATHLETE_ID.match(athlete_id):
+            raise ValueError(f"athlete_id {athlete_id!r} is not a slug [a-z0-9_-]{{1,64}}")
+        t0 = time.perf_counter()
+        summary = LoadSummary(athlete_id=athlete_id)
+        for batch in _batches(results):
+            now = datetime.now(_UTC)
+            self.con.execute("BEGIN")
+            try:
+                self.con.execute(
+                    "INSERT INTO athletes (athlete_id, updated_at) SELECT ?, ? "
+                    "WHERE NOT EXISTS (SELECT 1 FROM athletes WHERE athlete_id = ?)",
+                    [athlete_id, now, athlete_id],
+                )
+                for r in batch:
+                    summary.inputs += 1
+                    self._load_result(r, athlete_id, now, summary)
+                _crash_point("before_commit")
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            _crash_point("after_commit")
+        summary.seconds = time.perf_counter() - t0
+        if check:
+            datatests.run(self.con, raise_on_failure=True)
+        return summary
+
+    def _known_rows(self, athlete_id: str, sha256: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(
+            "SELECT source_file, part, status, reason, activity_id FROM ingest_log "
+            "WHERE athlete_id = ? AND sha256 = ? AND status IN ('loaded','duplicate','skipped','replaced') "
+            "ORDER BY first_seen_at, source_file, part",
+            [athlete_id, sha256],
+        ).fetchall()
+
+    def _log(
+        self,
+        *,
+        athlete_id: str,
+        source_file: str,
+        sha256: str | None,
+        part: int,
+        size_bytes: int | None,
+        status: str,
+        reason: str | None,
+        error_type: str | None,
+        activity_id: str | None,
+        now: datetime,
+    ) -> None:
+        key = [athlete_id, source_file, sha256, part]
+        where = (
+            "athlete_id = ? AND source_file = ? AND sha256 IS NOT DISTINCT FROM ? AND part = ?"
+        )
+        existing = fetch_one(
+            self.con,
+            f"SELECT status, reason, activity_id FROM ingest_log WHERE {where}",  # noqa: S608
+            key,
+        )
+        if existing is None:
+            self.con.execute(
+                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [athlete_id, source_file, sha256, part, size_bytes, status, reason,
+                 error_type, activity_id, now, now, now],
+            )
+        elif tuple(existing) != (status, reason, activity_id):
+            self.con.execute(
+                "UPDATE ingest_log SET status = ?, reason = ?, error_type = ?, activity_id = ?, "
+                f"size_bytes = ?, seen_at = ?, status_changed_at = ? WHERE {where}",  # noqa: S608
+                [status, reason, error_type, activity_id, size_bytes, now, now, *key],
+            )
+        else:
+            self.con.execute(
+                f"UPDATE ingest_log SET seen_at = ? WHERE {where}",  # noqa: S608
+                [now, *key],
+            )
+
+    def _load_result(
+        self, r: ReadResultLike, athlete_id: str, now: datetime, summary: LoadSummary
+    ) -> None:
+        base = {"athlete_id": athlete_id, "source_file": r.source_file, "sha256": r.sha256,
+                "size_bytes": r.size_bytes, "now": now}
+        if r.sha256 is not None:
+            known = self._known_rows(athlete_id, r.sha256)
+            same_name = [k for k in known if k[0] == r.source_file]
+            if same_name:
+                self.con.execute(
+                    "UPDATE ingest_log SET seen_at = ? WHERE athlete_id = ? AND source_file = ? "
+                    "AND sha256 = ?",
+                    [now, athlete_id, r.source_file, r.sha256],
+                )
+                summary.unchanged += 1
+                return
+            if known:
+                # The same bytes under another name (copied, re-zipped): log, store nothing.
+                other_file, _, other_status, other_reason, other_id = known[0]
+                status = "skipped" if other_status == "skipped" else "duplicate"
+                why = f"identical bytes already ingested as {other_file}"
+                if other_status == "skipped" and other_reason:
+                    why += f" ({other_reason})"
+                self._log(**base, part=0, status=status, reason=why, error_type=None,
+                          activity_id=other_id)
+                if status == "skipped":
+                    summary.skipped += 1
+                else:
+                    summary.duplicates += 1
+                return
+        if r.error is not None:
+            status = getattr(r.error, "status", "rejected")
+            reason = r.error.one_line() if hasattr(r.error, "one_line") else str(r.error)
+            self._log(**base, part=0, status=status, reason=reason,
+                      error_type=type(r.error).__name__, activity_id=None)
+            if status == "skipped":
+                summary.skipped += 1
+            else:
+                summary.rejected += 1
+            return
+        if not r.activities:
+            self._log(**base, part=0, status="skipped", reason="no activity in this file",
+                      error_type=None, activity_id=None)
+            summary.skipped += 1
+            return
+        used_ids: set[str] = set()
+        for part, act in enumerate(r.activities):
+            activity_id = activity_identity(act.meta, athlete_id)
+            if activity_id in used_ids:
+                # Chained FIT parts sharing one file_id: tell them apart by start time.
+                activity_id = _hash_id("start", athlete_id, _utc_second(act.meta.started_at), part)
+            used_ids.add(activity_id)
+            self._load_activity(act, part, activity_id, athlete_id, base, summary)
+
+    def _load_activity(
+        self,
+        act: ParsedActivity,
+        part: int,
+        activity_id: str,
+        athlete_id: str,
+        base: dict[str, Any],
+        summary: LoadSummary,
+    ) -> None:
+        now: datetime = base["now"]
+        try:
+            prep = prepare_activity(act, athlete_id, activity_id, now)
+        except LoadError as e:
+            self._log(**base, part=part, status="rejected", reason=e.reason,
+                      error_type="LoadError", activity_id=None)
+            summary.rejected += 1
+            return
+        existing = fetch_one(
+            self.con,
+            "SELECT sha256, source_file, started_at FROM activities WHERE activity_id = ?",
+            [activity_id],
+        )
+        if existing is not None:
+            old_sha, old_file, old_start = existing
+            reason: str | None = None
+            if old_sha != act.meta.sha256:
+                # A corrected file: same activity identity, new bytes. Replace atomically.
+                self._delete_activity(activity_id)
+                self._insert(prep)
+                self.con.execute(
+                    "UPDATE ingest_log SET status = 'replaced', status_changed_at = ?, "
+                    "reason = ? WHERE activity_id = ? AND status = 'loaded'",
+                    [now, f"superseded by a newer version: {act.meta.source_file}", activity_id],
+                )
+                reason = f"replaced previous version {old_file}"
+                summary.replaced += 1
+                summary.samples += prep.n_samples
+                summary.changed_activity_ids.append(activity_id)
+                summary._touch(old_start)
+                summary._touch(prep.started_at)
+            self._log(**base, part=part, status="loaded", reason=reason, error_type=None,
+                      activity_id=activity_id)
+            return
+        copies = [
+            _Copy(*row)
+            for row in self.con.execute(
+                "SELECT activity_id, format, n_data_columns, n_samples, source_file, started_at "
+                "FROM activities WHERE athlete_id = ? "
+                "AND abs(epoch(started_at) - epoch(?::TIMESTAMPTZ)) <= ? "
+                "AND started_at <= ? AND ended_at >= ?",
+                [athlete_id, prep.started_at, DUPLICATE_START_S, prep.ended_at, prep.started_at],
+            ).fetchall()
+        ]
+        new_rank = _rank(prep.fmt, prep.n_data_columns, prep.n_samples, activity_id)
+        if copies:
+            best = max(copies, key=lambda c: _rank(c.fmt, c.n_data_columns, c.n_samples,
+                                                   c.activity_id))
+            if _rank(best.fmt, best.n_data_columns, best.n_samples, best.activity_id) > new_rank:
+                self._log(**base, part=part, status="duplicate",
+                          reason=f"same activity as {best.source_file} ({best.fmt}), which is kept",
+                          error_type=None, activity_id=best.activity_id)
+                summary.duplicates += 1
+                return
+            for c in copies:
+                # The new file is richer: it replaces the poorer copy in one transaction.
+                self._delete_activity(c.activity_id)
+                self.con.execute(
+                    "UPDATE ingest_log SET activity_id = ?, status_changed_at = ?, "
+                    "status = CASE WHEN status = 'loaded' THEN 'duplicate' ELSE status END, "
+                    "reason = CASE WHEN status = 'loaded' THEN ? ELSE reason END "
+                    "WHERE activity_id = ?",
+                    [activity_id, now,
+                     f"same activity as {act.meta.source_file} ({prep.fmt}), richer, which replaced it",
+                     c.activity_id],
+                )
+                summary.removed_activity_ids.append(c.activity_id)
+                summary.duplicates += 1
+                summary._touch(c.started_at)
+        self._insert(prep)
+        reason = None
+        if copies:
+            reason = "replaced poorer copy " + ", ".join(c.source_file for c in copies)
+        self._log(**base, part=part, status="loaded", reason=reason, error_type=None,
+                  activity_id=activity_id)
+        summary.loaded += 1
+        summary.samples += prep.n_samples
+        summary.changed_activity_ids.append(activity_id)
+        summary._touch(prep.started_at)
+
+    def _delete_activity(self, activity_id: str) -> None:
+        for table in _DATA_TABLES:
+            self.con.execute(f"DELETE FROM {table} WHERE activity_id = ?", [activity_id])  # noqa: S608
+
+    def _insert(self, prep: _Prepared) -> None:
+        self._insert_arrow("activities", prep.row)
+        self._insert_arrow("sessions", prep.sessions)
+        self._insert_arrow("laps", prep.laps)
+        self._insert_arrow("samples", prep.samples)
+        _crash_point("after_samples")
+        self._insert_arrow("sample_extras", prep.extras)
+
+    # -- reading helpers for transforms ----------------------------------------------------
+
+    def known_sha256(self, athlete_id: str | None = None) -> set[str]:
+        """sha256 of inputs that need not be read again (loaded, duplicate, skipped, replaced)."""
+        sql = (
+            "SELECT DISTINCT sha256 FROM ingest_log WHERE sha256 IS NOT NULL "
+            "AND status IN ('loaded','duplicate','skipped','replaced')"
+        )
+        params: list[Any] = []
+        if athlete_id is not None:
+            sql += " AND athlete_id = ?"
+            params.append(athlete_id)
+        return {r[0] for r in self.con.execute(sql, params).fetchall()}
+
+    def activities_frame(self, athlete_id: str | None = None) -> pl.DataFrame:
+        """One row per activity: ACTIVITY_INPUT_SCHEMA's columns first (exact dtypes),
+        then the other ``activities`` columns. Ordered by athlete, start."""
+        where, params = ("WHERE athlete_id = ?", [athlete_id]) if athlete_id else ("", [])
+        df = self._frame(
+            f"SELECT * FROM activities {where} ORDER BY athlete_id, started_at, activity_id",  # noqa: S608
+            params,
+        )
+        first = [pl.col(c).cast(t) for c, t in ACTIVITY_INPUT_SCHEMA.items()]
+        rest = [c for c in df.columns if c not in ACTIVITY_INPUT_SCHEMA]
+        return df.select(*first, *rest)
+
+    def samples_frame(self, activity_ids: Iterable[str]) -> pl.DataFrame:
+        """``activity_id``, ``athlete_id`` + SAMPLE_SCHEMA for those activities, ordered by
+        activity and time."""
+        ids = pa.table({"activity_id": pa.array(sorted(set(activity_ids)), pa.string())})
+        self.con.register("_gw_ids", ids)
+        try:
+            cols = ", ".join(f"s.{c}" for c in SAMPLE_SCHEMA)
+            df = self._frame(
+                f"SELECT s.activity_id, a.athlete_id, {cols} FROM samples AS s "  # noqa: S608
+                "JOIN _gw_ids USING (activity_id) JOIN activities AS a USING (activity_id) "
+                "ORDER BY s.activity_id, s.ts"
+            )
+        finally:
+            self.con.unregister("_gw_ids")
+        schema = {"activity_id": pl.String(), "athlete_id": pl.String(), **SAMPLE_SCHEMA}
+        return df.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+    def sessions_frame(self, activity_ids: Iterable[str] | None = None) -> pl.DataFrame:
+        """``activity_id`` + SESSION_SCHEMA, all activities when ``activity_ids`` is None."""
+        df = self._frame("SELECT * FROM sessions ORDER BY activity_id, session_index")
+        if activity_ids is not None:
+            df = df.filter(pl.col("activity_id").is_in(list(activity_ids)))
+        return df
+
+    def activities_needing_gait(self, athlete_id: str | None = None) -> list[str]:
+        """Running activities (activity sport running, or a running session) that have no
+        ``activity_gait`` row. Replacing an activity deletes its gait row, so a re-loaded
+        activity is listed again. Ordered by start."""
+        sql = (
+            "SELECT a.activity_id FROM activities AS a "
+            "WHERE (a.sport = 'running' OR EXISTS (SELECT 1 FROM sessions AS s "
+            "  WHERE s.activity_id = a.activity_id AND s.sport = 'running')) "
+            "AND NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
+        )
+        params: list[Any] = []
+        if athlete_id is not None:
+            sql += " AND a.athlete_id = ?"
+            params.append(athlete_id)
+        sql += " ORDER BY a.started_at, a.activity_id"
+        return [r[0] for r in self.con.execute(sql, params).fetchall()]
+
+    def athletes_frame(self) -> pl.DataFrame:
+        """athlete_id, name, timezone (IANA), height_m, max_hr_bpm."""
+        df = self._frame(
+            f"SELECT {', '.join(ATHLETE_SCHEMA)} FROM athletes ORDER BY athlete_id"  # noqa: S608
+        )
+        return df.select([pl.col(c).cast(t) for c, t in ATHLETE_SCHEMA.items()])
+
+    def ingest_log_frame(self, athlete_id: str | None = None) -> pl.DataFrame:
+        where, params = ("WHERE athlete_id = ?", [athlete_id]) if athlete_id else ("", [])
+        return self._frame(
+            f"SELECT * FROM ingest_log {where} ORDER BY athlete_id, source_file, part, first_seen_at",  # noqa: S608
+            params,
+        )
+
+    def activity_gait_frame(self, athlete_id: str | None = None) -> pl.DataFrame:
+        where, params = ("WHERE athlete_id = ?", [athlete_id]) if athlete_id else ("", [])
+        df = self._frame(
+            f"SELECT * FROM activity_gait {where} ORDER BY athlete_id, started_at",  # noqa: S608
+            params,
+        )
+        return df.select([pl.col(c).cast(t) for c, t in ACTIVITY_GAIT_SCHEMA.items()])
+
+    def weekly_risk_frame(self, athlete_id: str | None = None) -> pl.DataFrame:
+        where, params = ("WHERE athlete_id = ?", [athlete_id]) if athlete_id else ("", [])
+        df = self._frame(
+            f"SELECT * FROM weekly_risk {where} ORDER BY athlete_id, week_start",  # noqa: S608
+            params,
+        )
+        return df.select([pl.col(c).cast(t) for c, t in WEEKLY_RISK_SCHEMA.items()])
+
+    # -- writers for transform outputs -------------------------------------------------------
+
+    @staticmethod
+    def _strict(df: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> pl.DataFrame:
+        missing = [c for c in schema if c not in df.columns]
+        if missing:
+            raise ValueError(f"{what} frame lacks column(s) {missing}")
+        return df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+
+    def write_activity_gait(self, df: pl.DataFrame) -> int:
+        """Replace the ``activity_gait`` rows of the activities in ``df`` (one transaction).
+        Returns the number of rows written."""
+        df = self._strict(df, ACTIVITY_GAIT_SCHEMA, "activity_gait")
+        if df["activity_id"].null_count() or df["activity_id"].is_duplicated().any():
+            raise ValueError("activity_gait: activity_id must be unique and not null")
+        self.con.execute("BEGIN")
+        try:
+            ids = pa.table({"activity_id": df["activity_id"].to_arrow()})
+            self.con.register("_gw_ids", ids)
+            try:
+                unknown = fetch_one(
+                    self.con,
+                    "SELECT count(*) FROM _gw_ids WHERE activity_id NOT IN "
+                    "(SELECT activity_id FROM activities)",
+                )
+                if unknown and unknown[0]:
+                    raise ValueError(f"activity_gait: {unknown[0]} activity_id(s) not in activities")
+                self.con.execute(
+                    "DELETE FROM activity_gait WHERE activity_id IN (SELECT activity_id FROM _gw_ids)"
+                )
+            finally:
+                self.con.unregister("_gw_ids")
+            self._insert_arrow("activity_gait", _arrow(df))
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return df.height
+
+    def write_weekly_risk(
+        self, athlete_id: str, df: pl.DataFrame, from_week_start: date | None = None
+    ) -> int:
+        """Replace ``athlete_id``'s ``weekly_risk`` rows from ``from_week_start`` on (all
+        rows when None) with ``df`` (one transaction). Returns the number of rows written."""
+        df = self._strict(df, WEEKLY_RISK_SCHEMA, "weekly_risk")
+        if df.height and (df["athlete_id"] != athlete_id).any():
+            raise ValueError(f"weekly_risk: rows for another athlete than {athlete_id!r}")
+        if from_week_start is not None and df.height and df["week_start"].min() < from_week_start:  # type: ignore[operator]
+            raise ValueError("weekly_risk: rows before from_week_start")
+        if df["week_start"].is_duplicated().any():
+            raise ValueError("weekly_risk: week_start must be unique per athlete")
+        self.con.execute("BEGIN")
+        try:
+            if from_week_start is None:
+                self.con.execute("DELETE FROM weekly_risk WHERE athlete_id = ?", [athlete_id])
+            else:
+                self.con.execute(
+                    "DELETE FROM weekly_risk WHERE athlete_id = ? AND week_start >= ?",
+                    [athlete_id, from_week_start],
+                )
+            self._insert_arrow("weekly_risk", _arrow(df))
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return df.height
+
+    def upsert_athletes(self, df: pl.DataFrame) -> int:
+        """Insert or update athletes (athlete_id, name, timezone, height_m, max_hr_bpm;
+        missing columns are left unchanged for existing athletes / null for new ones)."""
+        if "athlete_id" not in df.columns:
+            raise ValueError("athletes frame needs athlete_id")
+        if df["athlete_id"].null_count() or df["athlete_id"].is_duplicated().any():
+            raise ValueError("athletes: athlete_id must be unique and not null")
+        bad = [a for a in df["athlete_id"].to_list() if not _ATHLETE_ID.match(a)]
+        if bad:
+            raise ValueError(f"athletes: invalid athlete_id(s) {bad}")
+        given = [c for c in ATHLETE_SCHEMA if c in df.columns]
+        data = df.select([pl.col(c).cast(ATHLETE_SCHEMA[c]) for c in given])
+        now = datetime.now(_UTC)
+        self.con.execute("BEGIN")
+        try:
+            self.con.register("_gw_athletes", _arrow(data))
+            try:
+                sets = ", ".join(f"{c} = n.{c}" for c in given if c != "athlete_id")
+                if sets:
+                    self.con.execute(
+                        f"UPDATE athletes SET {sets}, updated_at = ? FROM _gw_athletes AS n "  # noqa: S608
+                        "WHERE athletes.athlete_id = n.athlete_id",
+                        [now],
+                    )
+                cols = ", ".join(given)
+                self.con.execute(
+                    f"INSERT INTO athletes ({cols}, updated_at) SELECT {cols}, ? "  # noqa: S608
+                    "FROM _gw_athletes WHERE athlete_id NOT IN (SELECT athlete_id FROM athletes)",
+                    [now],
+                )
+            finally:
+                self.con.unregister("_gw_athletes")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return data.height
+
+    # -- checks and publishing ---------------------------------------------------------------
+
+    def run_data_tests(self, raise_on_failure: bool = True) -> list[datatests.TestResult]:
+        return datatests.run(self.con, raise_on_failure=raise_on_failure)
+
+    def publish(self, dest: Path | str, strip_coordinates: bool = False) -> Path:
+        """Data tests, CHECKPOINT, then copy the file atomically to ``dest`` (see
+        :func:`warehouse.publish.publish_connection`)."""
+        from warehouse.publish import publish_connection
+
+        return publish_connection(self.con, self.path, Path(dest), strip_coordinates)
