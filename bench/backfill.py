@@ -61,7 +61,9 @@ def child_main(name: str, spec_path: Path) -> None:
     if name == "baseline":
         import baseline_fitparse
 
-        out["stages"] = baseline_fitparse.run(_load_files(spec), Path(spec["work"]))
+        out["stages"] = baseline_fitparse.run(
+            _load_files(spec), Path(spec["work"]), budget_s=spec.get("budget_s")
+        )
     elif name.startswith("decode-"):
         import decode_modes
 
@@ -104,6 +106,15 @@ def _subset(files: list[tuple[Path, str]], n: int) -> list[tuple[Path, str]]:
         return list(files)
     step = len(files) / n
     return [files[int(i * step)] for i in range(n)]
+
+
+def _spread(files: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """All files in a fixed pseudo-random order: any prefix is spread over the whole set."""
+    import random
+
+    out = list(files)
+    random.Random(7).shuffle(out)
+    return out
 
 
 def _fmt(x: float | None, spec: str = ".2f") -> str:
@@ -213,44 +224,33 @@ def main(argv: list[str] | None = None) -> int:
         if r:
             decode_runs["single"] = r
 
-    # 3. fitparse baseline (subset when it would take longer than the budget)
+    # 3. fitparse baseline: all files, or as many as fit in the budget (spread-out order)
     base = None
     base_scale = 1.0
     if "baseline" not in skip:
-        probe = _subset(files, min(len(files), 3))
-        pr = attempt(
-            "baseline-probe",
+        spread = _spread(files)
+        base = attempt(
+            "baseline",
             lambda: _spawn(
                 "baseline",
-                {"files": _write_files(probe, tmp / "probe.json"), "work": str(tmp / "b0")},
+                {
+                    "files": _write_files(spread, tmp / "base.json"),
+                    "work": str(tmp / "b1"),
+                    "budget_s": args.baseline_budget,
+                },
                 tmp,
             ),
         )
-        if pr:
-            per_file = sum(v for k, v in pr.result["stages"].items() if k != "samples") / len(probe)
-            n_base = len(files)
-            if per_file * len(files) > args.baseline_budget:
-                n_base = max(3, int(args.baseline_budget / per_file))
-            sub = _subset(files, n_base)
-            base = attempt(
-                "baseline",
-                lambda: _spawn(
-                    "baseline",
-                    {"files": _write_files(sub, tmp / "base.json"), "work": str(tmp / "b1")},
-                    tmp,
-                ),
-            )
-            if base:
-                total_samples = (
-                    samples_total or base.result["stages"]["samples"] * len(files) / n_base
+        if base:
+            bs = base.result["stages"]
+            total_samples = samples_total or bs["samples"] * len(files) / bs["files"]
+            base_scale = total_samples / bs["samples"]
+            if bs["files"] < len(files):
+                notes.append(
+                    f"fitparse baseline measured on {int(bs['files'])} of {len(files)} files "
+                    f"({int(bs['samples'])} samples, {args.baseline_budget:.0f} s budget) and "
+                    f"extrapolated linearly in samples (x{base_scale:.1f})"
                 )
-                base_scale = total_samples / base.result["stages"]["samples"]
-                if n_base < len(files):
-                    notes.append(
-                        f"fitparse baseline measured on {n_base} of {len(files)} files "
-                        f"({int(base.result['stages']['samples'])} samples) and extrapolated "
-                        f"linearly in samples (x{base_scale:.1f})"
-                    )
 
     # 4. nightly incremental run, 5. analyst queries (on the real run's warehouse)
     inc = qry = None
@@ -305,14 +305,17 @@ def main(argv: list[str] | None = None) -> int:
         st = real.result["stages"]
         n = real.result["samples"]
         stage_map = {
-            "decode": ("decode",),
-            "load": ("load",),
-            "derive": ("derive",),
-            "weekly": ("weekly",),
+            "decode+load": ("decode", "load"),
+            "derive+weekly": ("derive", "weekly"),
             "publish": ("publish",),
         }
+        failed = real.result.get("failed", {})
         for stage, secs in st.items():
-            add(f"backfill: {stage}", secs, n, None, base_s(*stage_map.get(stage, ())) or None)
+            mark = " (FAILED)" if stage in failed else ""
+            ref = base_s(*stage_map.get(stage, ())) or None
+            add(f"backfill: {stage}{mark}", secs, n, None, ref)
+        for stage, why in failed.items():
+            notes.append(f"backfill stage {stage} FAILED: {why}")
         add(
             "backfill: TOTAL (in process)",
             real.result["work_s"],
@@ -356,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             base_s("decode") / scale if bstages else None,
         )
     if inc:
+        for stage, why in inc.result.get("failed", {}).items():
+            notes.append(f"incremental stage {stage} FAILED: {why}")
+        for stage, secs in inc.result["stages"].items():
+            add(f"incremental: {stage}", secs, None, None, None)
         add(
             "incremental: +1 activity, work",
             inc.result["work_s"],
@@ -387,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         print("note:", n_)
     if real:
         ok = {
+            "all stages ran": not real.result.get("failed"),
             "backfill < 60 s": real.result["work_s"] < GOALS["backfill_s"],
             "peak < 1.5 GB": real.peak_mb < GOALS["peak_mb"],
         }

@@ -61,34 +61,35 @@ def _samples(cfg: Any) -> int:
 
 
 def _run_stages(cfg: Any, workers: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run the nightly steps in order, timing each. A failing step is recorded (and the
+    later steps still run) so one broken stage does not hide the others' numbers."""
     from flows import pipeline
 
     st: dict[str, float] = {}
-    info: dict[str, Any] = {}
-    t = time.perf_counter()
-    scan = pipeline.scan_new_files(cfg)
-    st["discover"] = time.perf_counter() - t
+    info: dict[str, Any] = {"failed": {}}
 
-    t = time.perf_counter()
-    outcomes = []
-    for _athlete, batch in pipeline.batches(scan.ready, cfg.batch_size):
-        outcomes.extend(pipeline.ingest_files(cfg, batch, workers=workers))
-    st["decode+load"] = time.perf_counter() - t
-    info["outcomes"] = pipeline.outcome_counts(outcomes)
+    def ingest() -> Any:
+        scan = pipeline.scan_new_files(cfg)
+        outcomes = []
+        for _athlete, batch in pipeline.batches(scan.ready, cfg.batch_size):
+            outcomes.extend(pipeline.ingest_files(cfg, batch, workers=workers))
+        return pipeline.outcome_counts(outcomes)
 
-    t = time.perf_counter()
-    metrics = pipeline.compute_metrics(cfg, full=False)
-    st["derive+weekly"] = time.perf_counter() - t
-    info["metrics"] = metrics.one_line() if hasattr(metrics, "one_line") else str(metrics)
-
-    t = time.perf_counter()
-    failures = pipeline.run_data_tests(cfg)
-    st["data tests"] = time.perf_counter() - t
-    info["data_test_failures"] = failures
-
-    t = time.perf_counter()
-    pipeline.publish(cfg)
-    st["publish"] = time.perf_counter() - t
+    steps = [
+        ("decode+load", ingest),
+        ("derive+weekly", lambda: pipeline.compute_metrics(cfg, full=False)),
+        ("data tests", lambda: pipeline.run_data_tests(cfg)),
+        ("publish", lambda: pipeline.publish(cfg)),
+    ]
+    for name, fn in steps:
+        t = time.perf_counter()
+        try:
+            out = fn()
+        except Exception as exc:  # noqa: BLE001 - reported in the table
+            info["failed"][name] = f"{type(exc).__name__}: {exc}"[:300]
+            out = None
+        st[name] = time.perf_counter() - t
+        info[name] = out.one_line() if hasattr(out, "one_line") else str(out)[:300]
     return st, info
 
 

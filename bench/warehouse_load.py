@@ -46,7 +46,9 @@ class Result:
 
 def make_activity(i: int, n: int, rng: np.random.Generator) -> Result:
     start = datetime(2024, 1, 1, 7, tzinfo=UTC) + timedelta(days=i // 2, hours=10 * (i % 2))
-    ts = pl.datetime_range(start, start + timedelta(seconds=n - 1), "1s", eager=True, time_zone="UTC")
+    ts = pl.datetime_range(
+        start, start + timedelta(seconds=n - 1), "1s", eager=True, time_zone="UTC"
+    )
     samples = conform(
         pl.DataFrame(
             {
@@ -69,19 +71,34 @@ def make_activity(i: int, n: int, rng: np.random.Generator) -> Result:
     )
     sessions = conform(
         pl.DataFrame(
-            {"session_index": [0], "sport": ["running"], "started_at": [start],
-             "total_elapsed_s": [float(n)], "total_timer_s": [float(n)],
-             "total_distance_m": [n * 3.0]}
+            {
+                "session_index": [0],
+                "sport": ["running"],
+                "started_at": [start],
+                "total_elapsed_s": [float(n)],
+                "total_timer_s": [float(n)],
+                "total_distance_m": [n * 3.0],
+            }
         ),
         SESSION_SCHEMA,
     )
     sha = hashlib.sha256(f"bench-{i}".encode()).hexdigest()
     meta = ActivityMeta(
-        source_file=f"bench/{i}.fit", sha256=sha, format="fit", started_at=start,
-        sport="running", serial_number=1234, time_created=start,
+        source_file=f"bench/{i}.fit",
+        sha256=sha,
+        format="fit",
+        started_at=start,
+        sport="running",
+        serial_number=1234,
+        time_created=start,
     )
-    act = ParsedActivity(meta, samples, sessions, conform(pl.DataFrame(), LAP_SCHEMA),
-                         conform(pl.DataFrame(), EXTRA_SCHEMA))
+    act = ParsedActivity(
+        meta,
+        samples,
+        sessions,
+        conform(pl.DataFrame(), LAP_SCHEMA),
+        conform(pl.DataFrame(), EXTRA_SCHEMA),
+    )
     return Result(meta.source_file, sha, n * 20, [act])
 
 
@@ -94,12 +111,16 @@ def main() -> None:
     t = time.perf_counter()
     results = [make_activity(i, args.samples, rng) for i in range(args.activities)]
     total = args.activities * args.samples
-    print(f"built {args.activities} activities, {total:,} samples in {time.perf_counter() - t:.1f} s")
+    print(
+        f"built {args.activities} activities, {total:,} samples in {time.perf_counter() - t:.1f} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "work.duckdb"
         with Warehouse.open(db) as wh:
             s = wh.load(results, "bench", check=False)
-            print(f"load: {s.seconds:.2f} s ({total / s.seconds:,.0f} samples/s), {s.loaded} activities")
+            print(
+                f"load: {s.seconds:.2f} s ({total / s.seconds:,.0f} samples/s), {s.loaded} activities"
+            )
             t = time.perf_counter()
             wh.run_data_tests()
             print(f"data tests: {time.perf_counter() - t:.2f} s")
@@ -108,7 +129,9 @@ def main() -> None:
             t = time.perf_counter()
             wh.publish(Path(tmp) / "pub" / "gaitwatch.duckdb", check=False) if False else None
             wh.checkpoint()
-            print(f"checkpoint: {time.perf_counter() - t:.2f} s; file {db.stat().st_size / 1e6:.0f} MB")
+            print(
+                f"checkpoint: {time.perf_counter() - t:.2f} s; file {db.stat().st_size / 1e6:.0f} MB"
+            )
             t = time.perf_counter()
             wh.publish(Path(tmp) / "pub" / "gaitwatch.duckdb")
             print(f"publish (tests + copy): {time.perf_counter() - t:.2f} s")
@@ -118,7 +141,9 @@ def main() -> None:
             ids = wh.activities_frame()["activity_id"].to_list()[:200]
             t = time.perf_counter()
             df = wh.samples_frame(ids)
-            print(f"samples_frame(200 activities): {df.height:,} rows in {time.perf_counter() - t:.2f} s")
+            print(
+                f"samples_frame(200 activities): {df.height:,} rows in {time.perf_counter() - t:.2f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -49,15 +50,43 @@ ConfigOpt = Annotated[
         dir_okay=False,
     ),
 ]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="Working DuckDB file [config: database].")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="Working DuckDB file (config: database).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
 
 
 def _quiet_prefect(verbose: bool) -> None:
-    """Set before Prefect is imported: quiet logs, no telemetry (see FACTS.md)."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    """Set before Prefect is imported: no telemetry (FACTS.md), and Prefect's own console
+    logs only for real failures; the command prints its own summary (``-v`` shows all)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+class _OursIsOneLine(logging.Filter):
+    """Drop Prefect's console records about our own errors (a traceback, then "Finished in
+    state Failed(...)"): the command prints them as one line. Bugs keep their traceback."""
+
+    @staticmethod
+    def _names(cls: type = GaitwatchError) -> set[str]:
+        names = {cls.__name__}
+        for sub in cls.__subclasses__():
+            names |= _OursIsOneLine._names(sub)
+        return names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], GaitwatchError):
+            return False
+        msg = record.getMessage()
+        if "Failed(" in msg or "encountered an exception" in msg:
+            return not any(f"{n}:" in msg or f"{n}(" in msg for n in self._names())
+        return True
+
+
+def _filter_prefect_console() -> None:
+    flt = _OursIsOneLine()
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", ""):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(flt)
 
 
 def _err(message: str) -> None:
@@ -159,19 +188,21 @@ def _print_ingest(report: IngestReport) -> int:
 @app.command()
 def run(
     config: ConfigOpt = None,
-    inbox: Annotated[Path | None, typer.Option(help="Inbox folder [config: inbox].")] = None,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder (config: inbox).")] = None,
     db: DbOpt = None,
-    reports: Annotated[Path | None, typer.Option(help="Reports folder [config: reports].")] = None,
+    reports: Annotated[Path | None, typer.Option(help="Reports folder (config: reports).")] = None,
     published_db: Annotated[
-        Path | None, typer.Option(help="Published (analyst) DuckDB file [config: published_database].")
+        Path | None, typer.Option(help="Published (analyst) DuckDB file (config: published_database).")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=0, help="Decoding processes, 0 = one per CPU [config: ingest.workers].")
+        int | None, typer.Option(min=0, help="Decoding processes, 0 = one per CPU (config: ingest.workers).")
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The main job, once: ingest the inbox, compute metrics, write the reports, run the
-    data tests, publish the analyst database."""
+    """The main job, once: ingest, metrics, reports, data tests, publish.
+
+    What the nightly deployment does, run once in this process.
+    """
     _quiet_prefect(verbose)
     with _handled():
         cfg = _config(
@@ -182,6 +213,8 @@ def run(
             published_database=published_db,
         )
         from flows.flows import nightly
+
+        _filter_prefect_console()
 
         with _progress(True):
             result = nightly(
@@ -204,7 +237,7 @@ def run(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files, folders or .zip/.gz archives.")],
     athlete: Annotated[
-        str | None, typer.Option(help="Whose files these are [config: default_athlete].")
+        str | None, typer.Option(help="Whose files these are (config: default_athlete).")
     ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -220,6 +253,8 @@ def ingest(
 
             athlete = normalize_athlete_id(athlete)
         from flows.flows import ingest_paths
+
+        _filter_prefect_console()
 
         with _progress(True):
             report = ingest_paths(
@@ -244,7 +279,7 @@ def report(
     ] = None,
     config: ConfigOpt = None,
     db: DbOpt = None,
-    reports: Annotated[Path | None, typer.Option(help="Reports folder [config: reports].")] = None,
+    reports: Annotated[Path | None, typer.Option(help="Reports folder (config: reports).")] = None,
     verbose: VerboseOpt = False,
 ) -> None:
     """Write the weekly reports (HTML and Markdown) from the database."""
@@ -264,6 +299,8 @@ def report(
             ids = [normalize_athlete_id(a) for a in athlete]
         from flows.flows import weekly_reports
 
+        _filter_prefect_console()
+
         paths = weekly_reports(
             config=cfg.source,
             database=cfg.database,
@@ -281,11 +318,11 @@ def report(
 @app.command()
 def watch(
     config: ConfigOpt = None,
-    inbox: Annotated[Path | None, typer.Option(help="Folder to watch [config: inbox].")] = None,
+    inbox: Annotated[Path | None, typer.Option(help="Folder to watch (config: inbox).")] = None,
     db: DbOpt = None,
     settle: Annotated[
         float | None,
-        typer.Option(min=0.0, help="Seconds a file must be unchanged [config: inbox_options.settle_seconds]."),
+        typer.Option(min=0.0, help="Seconds a file must be unchanged (config: inbox_options.settle_seconds)."),
     ] = None,
     nightly_each_time: Annotated[
         bool, typer.Option("--full", help="Run the whole nightly job (reports, publish) after each drop.")
@@ -302,18 +339,25 @@ def watch(
             cfg = replace(cfg, settle_seconds=settle)
         from flows.watch import watch_inbox
 
+        _filter_prefect_console()
+
         code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo)
     raise typer.Exit(code)
 
 
 @app.command()
 def serve(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
-    """Serve the nightly and inbox-poll deployments (schedules from the configuration)
-    to a running Prefect server (PREFECT_API_URL). Ctrl-C to stop."""
+    """Serve the nightly and inbox-poll deployments to a Prefect server.
+
+    Schedules come from the configuration's [schedule] table; needs PREFECT_API_URL
+    (a running `prefect server start`). Ctrl-C to stop.
+    """
     _quiet_prefect(verbose)
     with _handled():
         cfg = _config(config)
         from flows.serve import serve_deployments
+
+        _filter_prefect_console()
 
         serve_deployments(cfg)
     raise typer.Exit(EXIT_OK)

@@ -47,6 +47,7 @@ from ingest.fit_fields import (
     SUMMARY_CYCLES_FIELDS,
     SUMMARY_FIELDS,
     DevColumn,
+    DevDescription,
     RawSegment,
     is_foot_sport,
 )
@@ -401,6 +402,19 @@ def _decode_fitparse(stream: io.BytesIO, budget: _Budget) -> RawSegment:
                 for fd in msg.fields
                 if fd.name in ("timestamp", "local_timestamp") and isinstance(fd.raw_value, int)
             }
+        elif name == "field_description":
+            index = msg.get_raw_value("developer_data_index")
+            fname = msg.get_raw_value("field_name")
+            if index is not None and isinstance(fname, str):
+                raw.dev_descriptions.append(
+                    DevDescription(
+                        source=dev_sources.get(int(index), f"dev{index}"),
+                        name=fname,
+                        units=msg.get_raw_value("units"),
+                        native_mesg_num=msg.get_raw_value("native_mesg_num"),
+                        native_field_num=msg.get_raw_value("native_field_num"),
+                    )
+                )
         elif name == "developer_data_id":
             index = msg.get_raw_value("developer_data_index")
             maker = msg.get_raw_value("manufacturer_id")
@@ -450,7 +464,8 @@ def _summary_from_fitparse(
         if fd.field is None:  # not in fitparse's profile
             continue
         if fd.type is not None and getattr(fd.type, "name", None) in _TIME_TYPES:
-            if isinstance(fd.raw_value, int) and fd.raw_value >= FIT_MIN_WALL_TIME:
+            # device-relative times (< FIT_MIN_WALL_TIME) are placed by the builder
+            if isinstance(fd.raw_value, int):
                 out[fd.name] = fd.raw_value + FIT_EPOCH_S
             continue
         value = fd.value
@@ -480,8 +495,7 @@ def _file_id_from_fitparse(msg: Any) -> dict[str, Any]:
         elif name == "serial_number" and isinstance(fd.raw_value, int):
             out["serial_number"] = fd.raw_value
         elif name == "time_created" and isinstance(fd.raw_value, int):
-            if fd.raw_value >= FIT_MIN_WALL_TIME:
-                out["time_created"] = fd.raw_value + FIT_EPOCH_S
+            out["time_created"] = fd.raw_value + FIT_EPOCH_S
     return out
 
 
@@ -632,6 +646,37 @@ def _repair_timestamps(ts: np.ndarray, sessions: list[dict[str, Any]], warnings:
     return ts
 
 
+_WALL_TIME_MIN = FIT_EPOCH_S + FIT_MIN_WALL_TIME  # Unix seconds
+
+
+def _place_relative_times(raw: RawSegment, ts: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """Devices whose clock was never set write seconds since power-up (FIT date_time
+    below 0x10000000). When the activity message holds a real local time for the same
+    instant, move every relative time by that difference (time zone unknown, so the
+    result is local time labelled UTC, off by at most the UTC offset; said in warnings).
+    """
+    finite = ts[np.isfinite(ts)]
+    if not len(finite) or (finite >= _WALL_TIME_MIN).mean() > 0.5:
+        return ts
+    act = raw.activity or {}
+    t, local = act.get("timestamp"), act.get("local_timestamp")
+    if t is None or local is None or t >= _WALL_TIME_MIN or local < _WALL_TIME_MIN:
+        warnings.append("device clock not set: times are relative to device power-up (near 1990)")
+        return ts
+    shift = float(local - t)
+    warnings.append(
+        "device clock not set: device-relative times placed with the activity's local time "
+        "(time zone unknown, up to 14 h off)"
+    )
+    for msg in (*raw.sessions, *raw.laps, raw.file_id or {}, act):
+        for key in ("start_time", "timestamp", "time_created"):
+            v = msg.get(key)
+            if isinstance(v, (int, float)) and v < _WALL_TIME_MIN:
+                msg[key] = v + shift
+    act.pop("local_timestamp", None)  # no offset to tell
+    return np.where(ts < _WALL_TIME_MIN, ts + shift, ts)
+
+
 def _assign_sessions(ts: np.ndarray, starts: list[float | None]) -> np.ndarray:
     """Session index per sample: the last session whose start_time is <= the sample."""
     if len(starts) <= 1:
@@ -712,6 +757,7 @@ def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[s
     starts = _session_starts(sessions)
 
     ts = raw.records.get("timestamp", np.full(n, np.nan))
+    ts = _place_relative_times(raw, ts, warnings)
     ts = _repair_timestamps(ts, raw.sessions, warnings)
     if n and not np.isfinite(ts).all():
         fallback = next((s for s in starts if s is not None), None)
@@ -845,7 +891,8 @@ def _power(raw: RawSegment, n: int, warnings: list[str]) -> np.ndarray:
 
 def _extras(raw: RawSegment, ts: np.ndarray) -> pl.DataFrame:
     frames: list[pl.DataFrame] = []
-    for dev in raw.dev_records:
+    # one order whatever the decoder met first: by source, then field name
+    for dev in sorted(raw.dev_records, key=lambda d: (d.source, d.name)):
         keep = np.isfinite(dev.values)
         if not keep.any():
             continue

@@ -142,6 +142,17 @@ class DevColumn:
 
 
 @dataclass
+class DevDescription:
+    """A field_description message: a developer field's name and meaning."""
+
+    source: str
+    name: str
+    units: str | None
+    native_mesg_num: int | None  # message it belongs to (20 = record), if declared
+    native_field_num: int | None
+
+
+@dataclass
 class RawSegment:
     """One FIT file (one header; chained files hold several) as decoded.
 
@@ -159,6 +170,7 @@ class RawSegment:
     n_records: int = 0
     records: dict[str, np.ndarray] = field(default_factory=dict)
     dev_records: list[DevColumn] = field(default_factory=list)
+    dev_descriptions: list[DevDescription] = field(default_factory=list)
     # developer fields of session/lap messages: (unix ts, source, "session:<name>", value, units)
     dev_summary: list[tuple[float, str, str, float, str | None]] = field(default_factory=list)
 

@@ -23,11 +23,12 @@ import matplotlib
 matplotlib.use("Agg")  # no display, no GUI toolkit: charts are rendered offline
 
 import matplotlib.pyplot as plt  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.dates import DateFormatter  # noqa: E402
+from matplotlib.dates import DateFormatter, date2num  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from markupsafe import Markup  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 BLUE = "#0072B2"
@@ -38,7 +39,7 @@ PURPLE = "#CC79A7"
 GREY = "#555555"
 SKY = "#56B4E9"
 
-_RC = {
+_RC: Any = {  # Any: matplotlib types rc keys as a Literal union
     "svg.fonttype": "none",  # keep text as <text>: small, selectable, read by screen readers
     "svg.hashsalt": "gaitwatch",  # deterministic ids: same data -> same file
     "font.family": ["DejaVu Sans", "Liberation Sans", "sans-serif"],
@@ -168,22 +169,20 @@ def _legend_top(ax: Axes, ncol: int, handles: list[Any] | None = None) -> None:
         ax.legend(**kw)
 
 
-def _hatched_span(ax: Axes, y0: float, y1: float, colour: str, alpha: float, hatch: str,
-                  hatch_colour: str, label: str | None) -> None:
-    """A horizontal band with a pale face and a full-strength hatch. Two patches, because
-    the SVG backend applies the face's opacity to the hatch as well."""
-    ax.axhspan(y0, y1, facecolor=_rgba(colour, alpha), edgecolor="none")
-    ax.axhspan(y0, y1, facecolor="none", edgecolor="none", hatch=hatch, hatchcolor=hatch_colour)
-    if label:
-        ax.fill_between([], [], [], facecolor=_rgba(colour, alpha), hatch=hatch,
-                        edgecolor="none", hatchcolor=hatch_colour, label=label)
-
-
-def _rgba(colour: str, alpha: float) -> tuple[float, float, float, float]:
-    # Alpha on the face only: a patch-level alpha would also fade the hatch, which is what
-    # tells the zones apart in grey.
+def _tint(colour: str, strength: float) -> str:
+    """An opaque pale version of ``colour`` (mixed with white). Opaque rather than
+    transparent because the SVG backend applies a face's opacity to its hatch as well, and
+    the hatch is what tells zones apart in grey."""
     r, g, b, _ = to_rgba(colour)
-    return (r, g, b, alpha)
+    mix = [1 - strength * (1 - c) for c in (r, g, b)]
+    return "#" + "".join(f"{round(255 * c):02x}" for c in mix)
+
+
+def _hatched_span(ax: Axes, y0: float, y1: float, colour: str, strength: float,
+                  hatch: str, hatch_colour: str, label: str | None) -> None:
+    """A horizontal band with a pale face and a visible hatch."""
+    ax.axhspan(y0, y1, facecolor=_tint(colour, strength), edgecolor="none", hatch=hatch,
+               hatchcolor=hatch_colour, label=label)
 
 
 def _empty(key: str, title: str, why: str) -> Chart:
@@ -235,7 +234,8 @@ def load_chart(weeks: Sequence[WeekPoint], acwr_band: tuple[float, float, float]
         ax.set_ylim(0, max(dist + [1.0]) * 1.1)
 
         low, high, spike = acwr_band
-        ax_r.axhspan(low, high, color=GREEN, alpha=0.15, label=f"{low:g}-{high:g} usual range")
+        ax_r.axhspan(low, high, facecolor=_tint(GREEN, 0.15), edgecolor="none",
+                     label=f"{low:g}-{high:g} usual range")
         ax_r.axhline(spike, color=VERMILLION, linestyle=":", linewidth=1.4,
                      label=f"{spike:g} spike line")
         acwr = [w.acwr if w.acwr is not None else float("nan") for w in weeks]
@@ -270,9 +270,8 @@ def step_length_chart(
         if baseline:
             bx = [b.speed_m_s for b in baseline]
             bx, q1, q3, med = _gapped(baseline)
-            ax.fill_between(bx, q1, q3, facecolor=_rgba(GREY, 0.18), edgecolor="none")
-            ax.fill_between(bx, q1, q3, facecolor="none", edgecolor="none", hatch="...",
-                            hatchcolor=GREY, label="Baseline middle 50 %")
+            ax.fill_between(bx, q1, q3, facecolor=_tint(GREY, 0.18), edgecolor="none",
+                            hatch="...", hatchcolor=GREY, label="Baseline middle 50 %")
             ax.plot(bx, med, color=GREY, marker="s", linestyle="--", linewidth=1.5,
                     label="Baseline median")
         if this_week:
@@ -381,7 +380,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
         g, m = zones.good_max, zones.moderate_max
         lo = min([r.left_pct for r in runs] + [100 - m - 1.0])
         hi = max([r.left_pct for r in runs] + [m + 1.0])
-        ax.axhspan(100 - g, g, facecolor=_rgba(GREEN, 0.18), edgecolor="none",
+        ax.axhspan(100 - g, g, facecolor=_tint(GREEN, 0.18), edgecolor="none",
                    label=f"Good zone (larger side <= {g:g} %)")
         for a, b in ((g, m), (100 - m, 100 - g)):
             _hatched_span(ax, a, b, ORANGE, 0.22, "//", "#c99a3c",
@@ -393,11 +392,11 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
         old = [r for r in runs if not r.this_week]
         new = [r for r in runs if r.this_week]
         if old:
-            ax.plot([r.day for r in old], [r.left_pct for r in old], linestyle="none",
+            ax.plot(date2num([r.day for r in old]), [r.left_pct for r in old], linestyle="none",
                     marker="o", markerfacecolor="white", markeredgecolor="#000000",
                     label="Earlier runs")
         if new:
-            ax.plot([r.day for r in new], [r.left_pct for r in new], linestyle="none",
+            ax.plot(date2num([r.day for r in new]), [r.left_pct for r in new], linestyle="none",
                     marker="D", color=BLUE, markeredgecolor="#000000", markersize=7,
                     label="This week's runs")
         ax.set_ylim(lo - 0.5, hi + 0.5)
@@ -475,7 +474,7 @@ def sessions_chart(weeks: Sequence[WeekPoint]) -> Chart:
         ax.set_xticks(x, [_week_label(p.iso_week) + (" *" if p.current else "") for p in weeks])
         ax.set_xlabel("ISO week (* this week)")
         ax.set_ylabel("Sessions (count)")
-        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         _legend_top(ax, 3)
     cur = next((p for p in weeks if p.current), weeks[-1])
     strength_weeks = sum(1 for p in weeks if p.strength > 0)

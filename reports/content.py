@@ -37,7 +37,7 @@ STRENGTH = (
              "Long step, back knee towards the floor, upright trunk."),
     Exercise("Step-ups onto a knee-high box", "3 sets x 10 reps per leg",
              "Drive through the heel of the leg on the box; do not push off the floor foot."),
-    Exercise("Romanian deadlifts", "3 sets x 8-10 reps",
+    Exercise("Romanian deadlifts", "3 sets x 8 reps",
              "Soft knees, hinge at the hips until the hamstrings stretch, flat back."),
 )
 
@@ -94,12 +94,46 @@ PLANS: dict[str, Plan] = {
         summary="This week's training load jumped well above what you have been used to.",
         frequency="Next week, then build back over 2-3 weeks.",
         steps=(
-            "Next week: run about 30-40 % less distance than this week, all at easy, conversational pace.",
+            "Next week: run about 20-30 % less than this week, all at easy, conversational pace, until the acute:chronic ratio is back in its usual range.",
             "Keep one short session of strides (6 x 20 s) so you stay used to running fast; drop other hard sessions.",
             "Then build back gradually instead of jumping again: in one large cohort, novices who raised weekly distance by more than 30 % had more of some injuries.",
             "Sleep, food and any niggles matter more than the number: stop and get advice if something hurts.",
         ),
         evidence=("gabbett2016", "acwr_criticism", "nielsen2014"),
+    ),
+    "asymmetry_drift": Plan(
+        title="Single-leg strength for balance that drifts during runs",
+        summary=(
+            "Your left/right balance changed between the start and the end of your runs, which "
+            "often reflects fatigue of one side."
+        ),
+        frequency="Single-leg strength twice a week on non-consecutive days for at least 6 weeks.",
+        exercises=SINGLE_LEG,
+        steps=(
+            _LOAD_NOTE,
+            "Shorten the longest run a little for two weeks and see whether the drift shrinks.",
+        ),
+        evidence=("garmin_gct", "lauersen2014"),
+    ),
+    "distance_progression": Plan(
+        title="Hold weekly distance before building again",
+        summary="Your weekly running distance rose quickly compared with the two weeks before.",
+        frequency="Next week, then progress gradually.",
+        steps=(
+            "Keep next week's distance about the same as this week's instead of adding more.",
+            "Then build in small steps; in one large cohort, novices who raised weekly distance by more than 30 % had more of some injuries.",
+        ),
+        evidence=("nielsen2014",),
+    ),
+    "low_cadence": Plan(
+        title="A slightly higher step rate at easy pace",
+        summary="Your step rate was in the lowest band of Garmin's runner population.",
+        frequency="A few minutes in every easy run for 4-6 weeks, then as feels natural.",
+        steps=(
+            "Run easy stretches at a step rate 5-10 % above your usual one at the same speed (a metronome app helps), with shorter steps.",
+            "Do not force it at fast paces, where step rate rises by itself.",
+        ),
+        evidence=("heiderscheit2011",),
     ),
     "monotony": Plan(
         title="Vary hard and easy days",
@@ -154,11 +188,18 @@ MISSING: dict[str, str] = {
         "missing; load and ACWR may be too low."
     ),
     "no_speed": "No speed or distance samples, so pace, step length and sprint time are missing.",
-    "no_baseline": (
-        "Not enough earlier weeks to form your personal baseline yet, so changes against it are not rated."
+    "no_runs": "No runs this week, so no gait measures could be computed.",
+    "no_gait_samples": (
+        "Runs were recorded but without usable samples for gait analysis (for example a "
+        "manual entry or a file without speed), so gait measures are missing."
     ),
-    "short_baseline": (
-        "Only a few earlier weeks are available for your baseline, so comparisons against it are less certain."
+    "short_load_history": (
+        "Less than four weeks of training history, so the acute:chronic load ratio is not "
+        "rated yet."
+    ),
+    "short_gait_baseline": (
+        "Not enough earlier weeks with gait data to form your personal baseline yet, so "
+        "changes against it (compact gait) are not rated."
     ),
 }
 

@@ -122,7 +122,8 @@ def _zone(name: str | None) -> ZoneInfo:
 
 def local_time(started_at: datetime, offset_s: int | None, tz: ZoneInfo) -> datetime:
     """Wall-clock start of an activity: the file's own UTC offset, else the athlete's zone."""
-    utc = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+    # DuckDB returns TIMESTAMPTZ in the session's time zone: normalise to UTC first.
+    utc = started_at.astimezone(UTC) if started_at.tzinfo else started_at.replace(tzinfo=UTC)
     if offset_s is not None:
         return (utc + timedelta(seconds=int(offset_s))).replace(tzinfo=None)
     return utc.astimezone(tz).replace(tzinfo=None)
@@ -270,7 +271,7 @@ def _step_bins(
     if not ids:
         return []
     rows = con.execute(
-        _SAMPLES_CTE
+        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
         + """
         , t AS (
             SELECT floor(speed_m_s / ?) * ? + ? / 2 AS bin, dt,
@@ -299,7 +300,7 @@ def _cadence_bins(
     if not ids:
         return []
     rows = con.execute(
-        _SAMPLES_CTE
+        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
         + """
         SELECT floor(cadence_spm / ?) * ? AS bin, sum(dt)
         FROM s
@@ -320,7 +321,7 @@ def _speed_bins(
     if not ids:
         return []
     rows = con.execute(
-        _SAMPLES_CTE
+        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
         + """
         SELECT floor(speed_m_s / ?) * ? AS bin, sum(dt)
         FROM s WHERE speed_m_s >= ? AND speed_m_s < 12

@@ -17,6 +17,7 @@ Public API
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 
 import duckdb
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from reports import charts, content
 from reports.data import WeekData, list_weeks, load_week, parse_iso_week
@@ -42,6 +43,8 @@ FLAG_TITLES: dict[str, str] = {
     "no_sprints": "No fast running",
     "no_strength": "No strength training",
     "distance_progression": "Fast rise in weekly distance",
+    "asymmetry_drift": "Balance drifts during runs",
+    "low_cadence": "Low step rate",
 }
 
 _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -59,7 +62,7 @@ def md_escape(value: Any) -> str:
     if value is None:
         return ""
     text = str(value).replace("\r", " ").replace("\n", " ")
-    text = str(escape(text))
+    text = html.escape(text, quote=False)  # quotes mean nothing in Markdown text
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
@@ -163,14 +166,16 @@ def _missing_notes(week: WeekData) -> list[str]:
         notes.append("There is no weekly risk assessment for this week in the warehouse.")
     if week.flag_details_error:
         notes.append(f"The explanation of this week's flags could not be read: {week.flag_details_error}.")
-    if not week.runs:
-        notes.append("No runs were recorded this week, so no gait measures could be computed.")
+    if not week.runs and "no_runs" not in week.missing_data:
+        notes.append(content.MISSING["no_runs"])
     return notes
 
 
 def _asymmetry_text(week: WeekData) -> str:
     level = (week.risk or {}).get("asymmetry_level")
     if level is None:
+        if not week.runs:
+            return "not measured: no runs this week"
         if "no_running_dynamics" in week.missing_data:
             return "not measured: no running dynamics data this week"
         return "not measured: no ground contact time balance data this week"
@@ -299,6 +304,7 @@ def render_reports(
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     with duckdb.connect(str(db_path), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")  # timestamps and week bounds in UTC
         rows = list_weeks(
             con,
             athletes=list(athletes) if athletes is not None else None,

@@ -40,32 +40,138 @@ def week_monday(week_no: int) -> date:
     return date.fromordinal(monday.toordinal() + 7 * (week_no - 1))
 
 
-FENIX5 = Device("garmin fenix5", MANUFACTURER_GARMIN, 2697, running_dynamics=True, smart_recording=True,
-                software_version=24.0)
-FR935 = Device("garmin fr935", MANUFACTURER_GARMIN, 2691, running_dynamics=True, power=True, smart_recording=True,
-               software_version=21.1)
-FENIX5S = Device("garmin fenix5s", MANUFACTURER_GARMIN, 2544, running_dynamics=True, power=True,
-                 smart_recording=True, software_version=24.0)
-FR235 = Device("garmin fr235", MANUFACTURER_GARMIN, 2431, running_dynamics=False, smart_recording=True,
-               software_version=7.9)
+FENIX5 = Device(
+    "garmin fenix5",
+    MANUFACTURER_GARMIN,
+    2697,
+    running_dynamics=True,
+    smart_recording=True,
+    software_version=24.0,
+)
+FR935 = Device(
+    "garmin fr935",
+    MANUFACTURER_GARMIN,
+    2691,
+    running_dynamics=True,
+    power=True,
+    smart_recording=True,
+    software_version=21.1,
+)
+FENIX5S = Device(
+    "garmin fenix5s",
+    MANUFACTURER_GARMIN,
+    2544,
+    running_dynamics=True,
+    power=True,
+    smart_recording=True,
+    software_version=24.0,
+)
+FR235 = Device(
+    "garmin fr235",
+    MANUFACTURER_GARMIN,
+    2431,
+    running_dynamics=False,
+    smart_recording=True,
+    software_version=7.9,
+)
 
 ATHLETES: list[Athlete] = [
-    Athlete("control", "Casey Control", "control", "Europe/London", 51.4791, -0.1566, 8.0, FENIX5,
-            3_951_200_101, easy_speed=3.0, top_speed=7.0, step_a=0.30, step_b=0.25, gct_ref_ms=250,
-            vo_ref_mm=85, hr_rest=52, hr_max=188, threshold_speed=4.0, mass_kg=68, height_m=1.76,
-            loop_m=3200, run_time_of_day=(6, 45)),
-    Athlete("compact", "Morgan Compact", "compact", "America/New_York", 40.7812, -73.9665, 35.0, FR935,
-            3_951_200_202, easy_speed=3.2, top_speed=7.3, step_a=0.32, step_b=0.25, gct_ref_ms=245,
-            vo_ref_mm=90, hr_rest=50, hr_max=190, threshold_speed=4.2, mass_kg=72, height_m=1.82,
-            loop_m=3800, run_time_of_day=(18, 10)),
-    Athlete("asymmetry", "Alex Asymmetry", "asymmetry", "Europe/Berlin", 52.5145, 13.3501, 35.0, FENIX5S,
-            3_951_200_303, easy_speed=2.9, top_speed=6.6, step_a=0.28, step_b=0.25, gct_ref_ms=255,
-            vo_ref_mm=80, hr_rest=55, hr_max=185, threshold_speed=3.8, mass_kg=60, height_m=1.68,
-            loop_m=3000, run_time_of_day=(7, 5)),
-    Athlete("spike", "Sam Spike", "spike", "Australia/Sydney", -33.8985, 151.2336, 40.0, FR235,
-            3_951_200_404, easy_speed=3.1, top_speed=7.0, step_a=0.30, step_b=0.25, gct_ref_ms=250,
-            vo_ref_mm=85, hr_rest=48, hr_max=192, threshold_speed=4.1, mass_kg=75, height_m=1.85,
-            loop_m=3500, run_time_of_day=(6, 0)),
+    Athlete(
+        "control",
+        "Casey Control",
+        "control",
+        "Europe/London",
+        51.4791,
+        -0.1566,
+        8.0,
+        FENIX5,
+        3_951_200_101,
+        easy_speed=3.0,
+        top_speed=7.0,
+        step_a=0.30,
+        step_b=0.25,
+        gct_ref_ms=250,
+        vo_ref_mm=85,
+        hr_rest=52,
+        hr_max=188,
+        threshold_speed=4.0,
+        mass_kg=68,
+        height_m=1.76,
+        loop_m=3200,
+        run_time_of_day=(6, 45),
+    ),
+    Athlete(
+        "compact",
+        "Morgan Compact",
+        "compact",
+        "America/New_York",
+        40.7812,
+        -73.9665,
+        35.0,
+        FR935,
+        3_951_200_202,
+        easy_speed=3.2,
+        top_speed=7.3,
+        step_a=0.32,
+        step_b=0.25,
+        gct_ref_ms=245,
+        vo_ref_mm=90,
+        hr_rest=50,
+        hr_max=190,
+        threshold_speed=4.2,
+        mass_kg=72,
+        height_m=1.82,
+        loop_m=3800,
+        run_time_of_day=(18, 10),
+    ),
+    Athlete(
+        "asymmetry",
+        "Alex Asymmetry",
+        "asymmetry",
+        "Europe/Berlin",
+        52.5145,
+        13.3501,
+        35.0,
+        FENIX5S,
+        3_951_200_303,
+        easy_speed=2.9,
+        top_speed=6.6,
+        step_a=0.28,
+        step_b=0.25,
+        gct_ref_ms=255,
+        vo_ref_mm=80,
+        hr_rest=55,
+        hr_max=185,
+        threshold_speed=3.8,
+        mass_kg=60,
+        height_m=1.68,
+        loop_m=3000,
+        run_time_of_day=(7, 5),
+    ),
+    Athlete(
+        "spike",
+        "Sam Spike",
+        "spike",
+        "Australia/Sydney",
+        -33.8985,
+        151.2336,
+        40.0,
+        FR235,
+        3_951_200_404,
+        easy_speed=3.1,
+        top_speed=7.0,
+        step_a=0.30,
+        step_b=0.25,
+        gct_ref_ms=250,
+        vo_ref_mm=85,
+        hr_rest=48,
+        hr_max=192,
+        threshold_speed=4.1,
+        mass_kg=75,
+        height_m=1.85,
+        loop_m=3500,
+        run_time_of_day=(6, 0),
+    ),
 ]
 
 # --- planted patterns (week_no -> value) ---------------------------------------------------
@@ -186,7 +292,9 @@ def plan_week(ath: Athlete, week_no: int, rng: object) -> list[Session]:
             if minute >= 60:
                 hour, minute = hour + 1, minute - 60
         spec: dict[str, float | int | bool] = {
-            "pace_factor": 0.94 if kind == "long" and not compact_late else float(rng.uniform(0.97, 1.04)),
+            "pace_factor": 0.94
+            if kind == "long" and not compact_late
+            else float(rng.uniform(0.97, 1.04)),
             "stops": int(rng.integers(0, 3)),
             "auto_pause": bool(rng.uniform() < 0.25),
         }
@@ -204,11 +312,20 @@ def plan_week(ath: Athlete, week_no: int, rng: object) -> list[Session]:
         dow = easy_days[-1 - i] if i < len(easy_days) else easy_days[0]
         day = date.fromordinal(monday.toordinal() + dow)
         hour = 7 if h0 >= 12 else 18  # not at the usual run time
-        sessions.append(Session("strength", day, hour, 30 + int(rng.integers(0, 20)),
-                                round(float(rng.uniform(30, 45)), 1)))
+        sessions.append(
+            Session(
+                "strength",
+                day,
+                hour,
+                30 + int(rng.integers(0, 20)),
+                round(float(rng.uniform(30, 45)), 1),
+            )
+        )
     if ath.role == "spike" and week_no % 2 == 0:
         day = date.fromordinal(monday.toordinal() + 5)
-        sessions.append(Session("ride", day, 9, int(rng.integers(0, 30)), round(float(rng.uniform(45, 60)), 1)))
+        sessions.append(
+            Session("ride", day, 9, int(rng.integers(0, 30)), round(float(rng.uniform(45, 60)), 1))
+        )
     sessions.sort(key=lambda s: (s.day, s.hour, s.minute))
     return sessions
 

@@ -3,8 +3,9 @@ session from the written records the way a device does.
 
 Summary definitions (what tests/test_synth.py checks against the parsed records):
 - weights: each record stands for the timer seconds since the previous record
-  (``w_i = timer_i - timer_{i-1}``; the first record weighs 0, the first record after an
-  auto-pause weighs the 1 s of timer time, not the paused wall time);
+  (``w_i = timer_i - timer_{i-1}``: the time since the previous record minus the wall
+  time between a timer ``stop_all`` event and the next ``start`` event; the first record
+  weighs 0). An auto-pause stops the timer at a record and restarts it 1 s before the next;
 - ``total_timer_time`` = sum of weights; ``total_elapsed_time`` = last - first timestamp;
 - ``total_distance`` = distance at the last record minus at the first;
   ``avg_speed`` = total_distance / total_timer_time; ``max_speed`` = max record speed;
@@ -96,7 +97,9 @@ def strides_per_min(cadence: np.ndarray, fractional: np.ndarray) -> np.ndarray:
     return cadence + fractional
 
 
-def summarise(act: Activity, rec: dict[str, np.ndarray], lo: int, hi: int) -> dict[str, float | int | None]:
+def summarise(
+    act: Activity, rec: dict[str, np.ndarray], lo: int, hi: int
+) -> dict[str, float | int | None]:
     """Lap/session summary over records lo..hi (inclusive), see module docstring."""
     w = _weights(act, lo, hi)
     timer = float(w.sum())
@@ -219,11 +222,24 @@ def encode_fit(act: Activity, product_override: int | None = None) -> bytes:
         # The chest strap / pod that measures running dynamics (ANT+ HR strap, device type 120).
         w.message(
             "device_info",
-            {"timestamp": t0, "device_index": 1, "device_type": 120, "manufacturer": 1,
-             "serial_number": (act.serial_number * 7 + 13) % 4_000_000_000 + 1},
+            {
+                "timestamp": t0,
+                "device_index": 1,
+                "device_type": 120,
+                "manufacturer": 1,
+                "serial_number": (act.serial_number * 7 + 13) % 4_000_000_000 + 1,
+            },
         )
-    w.message("event", {"timestamp": t0, "event": fw.EVENT_TIMER, "event_type": fw.EVENT_TYPE_START,
-                        "data": fw.TIMER_TRIGGER_MANUAL, "event_group": 0})
+    w.message(
+        "event",
+        {
+            "timestamp": t0,
+            "event": fw.EVENT_TIMER,
+            "event_type": fw.EVENT_TYPE_START,
+            "data": fw.TIMER_TRIGGER_MANUAL,
+            "event_group": 0,
+        },
+    )
 
     laps = lap_bounds(act)
     pause_after = {a for a, _ in act.pauses}
@@ -236,34 +252,73 @@ def encode_fit(act: Activity, product_override: int | None = None) -> bytes:
         w.records("record", {k: v[lo : hi + 1] for k, v in rec.items()})
         if hi in pause_after:
             ts = int(act.ts[hi] - fw.FIT_EPOCH_UNIX)
-            w.message("event", {"timestamp": ts, "event": fw.EVENT_TIMER, "event_type": fw.EVENT_TYPE_STOP_ALL,
-                                "data": fw.TIMER_TRIGGER_AUTO, "event_group": 0})
-            ts2 = int(act.ts[hi + 1] - fw.FIT_EPOCH_UNIX)
-            w.message("event", {"timestamp": ts2, "event": fw.EVENT_TIMER, "event_type": fw.EVENT_TYPE_START,
-                                "data": fw.TIMER_TRIGGER_AUTO, "event_group": 0})
+            w.message(
+                "event",
+                {
+                    "timestamp": ts,
+                    "event": fw.EVENT_TIMER,
+                    "event_type": fw.EVENT_TYPE_STOP_ALL,
+                    "data": fw.TIMER_TRIGGER_AUTO,
+                    "event_group": 0,
+                },
+            )
+            # The timer restarts one second before the next record (that record then stands
+            # for 1 s of timer time, see the module docstring).
+            ts2 = int(act.ts[hi + 1] - fw.FIT_EPOCH_UNIX) - 1
+            w.message(
+                "event",
+                {
+                    "timestamp": ts2,
+                    "event": fw.EVENT_TIMER,
+                    "event_type": fw.EVENT_TYPE_START,
+                    "data": fw.TIMER_TRIGGER_AUTO,
+                    "event_group": 0,
+                },
+            )
         if hi in laps:
             if hi == n - 1:
-                w.message("event", {"timestamp": t_end, "event": fw.EVENT_TIMER,
-                                    "event_type": fw.EVENT_TYPE_STOP_ALL, "data": fw.TIMER_TRIGGER_MANUAL,
-                                    "event_group": 0})
+                w.message(
+                    "event",
+                    {
+                        "timestamp": t_end,
+                        "event": fw.EVENT_TIMER,
+                        "event_type": fw.EVENT_TYPE_STOP_ALL,
+                        "data": fw.TIMER_TRIGGER_MANUAL,
+                        "event_group": 0,
+                    },
+                )
             s = summarise(act, rec, lap_lo, hi)
-            lap = {"timestamp": s.pop("timestamp"), "message_index": lap_msgs, "event": fw.EVENT_LAP,
-                   "event_type": fw.EVENT_TYPE_STOP}
+            lap = {
+                "timestamp": s.pop("timestamp"),
+                "message_index": lap_msgs,
+                "event": fw.EVENT_LAP,
+                "event_type": fw.EVENT_TYPE_STOP,
+            }
             lap.update(s)
             if "lat_deg" in act.cols:
                 lap["end_position_lat"] = int(rec["position_lat"][hi])
                 lap["end_position_long"] = int(rec["position_long"][hi])
-            lap["lap_trigger"] = fw.LAP_TRIGGER_SESSION_END if hi == n - 1 else fw.LAP_TRIGGER_DISTANCE
+            lap["lap_trigger"] = (
+                fw.LAP_TRIGGER_SESSION_END if hi == n - 1 else fw.LAP_TRIGGER_DISTANCE
+            )
             lap["sport"] = sport
             lap["sub_sport"] = sub
             w.message("lap", lap)
             lap_msgs += 1
             lap_lo = hi
     s = summarise(act, rec, 0, n - 1)
-    session = {"timestamp": s.pop("timestamp"), "message_index": 0, "event": fw.EVENT_SESSION,
-               "event_type": fw.EVENT_TYPE_STOP, "sport": sport, "sub_sport": sub}
+    session = {
+        "timestamp": s.pop("timestamp"),
+        "message_index": 0,
+        "event": fw.EVENT_SESSION,
+        "event_type": fw.EVENT_TYPE_STOP,
+        "sport": sport,
+        "sub_sport": sub,
+    }
     session.update(s)
-    session.update({"first_lap_index": 0, "num_laps": lap_msgs, "trigger": fw.SESSION_TRIGGER_ACTIVITY_END})
+    session.update(
+        {"first_lap_index": 0, "num_laps": lap_msgs, "trigger": fw.SESSION_TRIGGER_ACTIVITY_END}
+    )
     w.message("session", session)
     w.message(
         "activity",

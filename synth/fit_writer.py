@@ -15,6 +15,7 @@ sections 3.3 (file header, CRC) and 4 (messages); Profile.xlsx for the message f
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -308,6 +309,23 @@ def _raw_array(field: Field, values: np.ndarray) -> np.ndarray:
     return raw.astype(field.base.np_dtype)
 
 
+_STRUCT = {"u1": "<B", "i1": "<b", "<u2": "<H", "<i2": "<h", "<u4": "<I", "<i4": "<i"}
+_RANGE = {k: (int(np.iinfo(np.dtype(k)).min), int(np.iinfo(np.dtype(k)).max)) for k in _STRUCT}
+
+
+def _raw_scalar(field: Field, value: float) -> bytes:
+    """One physical value to the field's raw bytes (invalid value when out of range)."""
+    fmt = _STRUCT[field.base.np_dtype]
+    lo, hi = _RANGE[field.base.np_dtype]
+    if not math.isfinite(value):
+        return struct.pack(fmt, field.base.invalid)
+    # round half to even, like numpy.round in the vectorised path
+    raw = round((value + field.offset) * field.scale)
+    if raw < lo or raw > hi:
+        raw = field.base.invalid
+    return struct.pack(fmt, raw)
+
+
 class FitWriter:
     """Build one FIT file in memory.
 
@@ -348,9 +366,7 @@ class FitWriter:
         spec = FIELDS[mesg]
         out = bytearray([num])
         for name, value in items:
-            f = spec[name]
-            raw = _raw_array(f, np.array([float(value)]))
-            out += raw.tobytes()
+            out += _raw_scalar(spec[name], float(value))
         self._parts.append(bytes(out))
 
     def records(self, mesg: str, columns: Mapping[str, np.ndarray]) -> None:

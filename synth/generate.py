@@ -21,7 +21,7 @@ import shutil
 import sys
 import time
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,10 +31,27 @@ import numpy as np
 from synth import athletes as A
 from synth.device import encode_fit
 from synth.gpx_writer import encode_gpx
-from synth.model import Activity, Athlete, RunSpec, simulate_ride, simulate_run, simulate_strength
+from synth.model import (
+    Activity,
+    Athlete,
+    Device,
+    RunSpec,
+    simulate_ride,
+    simulate_run,
+    simulate_strength,
+)
 
 ZIP_DATE = (2026, 11, 23, 0, 0, 0)
-FLAG_CODES = ("compact_gait", "asymmetry", "load_spike", "monotony", "no_sprints", "no_strength")
+FLAG_CODES = (
+    "compact_gait",
+    "asymmetry",
+    "asymmetry_drift",
+    "load_spike",
+    "distance_progression",
+    "monotony",
+    "no_sprints",
+    "no_strength",
+)
 
 # Documented rules the expected flags in truth.json are derived from (independently of
 # gaitwatch's transforms). Garmin's GCT balance colour zones; Gabbett 2016 ACWR.
@@ -51,6 +68,12 @@ RULES = {
     "only -> ambiguous",
     "no_strength": "no strength session this week and the previous -> expected; none this week only "
     "-> ambiguous",
+    "asymmetry_drift": "within-run GCT balance drift planted (left share rising during the run): "
+    "none -> not expected; any -> ambiguous (no published threshold; the planted drift is given as "
+    "balance_drift_within_run_pct, last minus first sample, and symmetry_drift_pct, Robinson SI "
+    "last third minus first third)",
+    "distance_progression": "weekly running distance vs the previous week: > +30 % -> expected; "
+    "+10 % to +30 % -> ambiguous (the '10 % rule' of thumb); week 1 -> ambiguous",
     "monotony": "Foster monotony of daily training minutes (mean/sd over the 7 local days) > 2.0 -> "
     "expected; 1.8-2.0 -> ambiguous",
     "risk": "expected_risk lists the acceptable risk levels: moderate/high when compact_gait, "
@@ -143,6 +166,9 @@ def _week_truth(
     if rd:
         planted["balance_left_pct"] = round(wk["balance_weighted"], 2)
         planted["balance_drift_within_run_pct"] = round(wk["balance_drift"], 2)
+        # Robinson SI = 4 x (left % - 50); a linear drift d gives last-third minus first-third SI of 4 x 2/3 x d
+        planted["symmetry_index_pct"] = round(4 * (wk["balance_weighted"] - 50.0), 2)
+        planted["symmetry_drift_pct"] = round(4 * 2 / 3 * wk["balance_drift"], 2)
     step_change = A.COMPACT_STEP_CHANGE.get(week_no, 0.0) if ath.role == "compact" else 0.0
     planted["step_length_change_pct"] = step_change
     if ath.role == "compact":
@@ -196,11 +222,28 @@ def _week_truth(
         wk["spike_expected"] = True
     elif prev_spike:
         put("load_spike", "ambiguous")
+    if rd and wk["balance_drift"]:
+        put("asymmetry_drift", "ambiguous")
+    if prev is None:
+        put("distance_progression", "ambiguous")
+    else:
+        change = wk["run_distance_m"] / prev["run_distance_m"] - 1
+        planted["distance_change_pct"] = round(100 * change, 1)
+        if change > 0.30:
+            put("distance_progression", "expected")
+        elif change > 0.10:
+            put("distance_progression", "ambiguous")
     # sprints / strength exposure
     if wk["sprint_efforts"] == 0:
-        put("no_sprints", "expected" if (prev is not None and prev["sprint_efforts"] == 0) else "ambiguous")
+        put(
+            "no_sprints",
+            "expected" if (prev is not None and prev["sprint_efforts"] == 0) else "ambiguous",
+        )
     if wk["strength"] == 0:
-        put("no_strength", "expected" if (prev is not None and prev["strength"] == 0) else "ambiguous")
+        put(
+            "no_strength",
+            "expected" if (prev is not None and prev["strength"] == 0) else "ambiguous",
+        )
     mono = planted["monotony"]
     if mono is not None and mono > 2.0:
         put("monotony", "expected")
@@ -255,7 +298,7 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
     written: list[Path] = []
     truth: dict[str, Any] = {
         "seed": seed,
-        "generator": "python -m synth.generate --out sample_data --seed %d" % seed,
+        "generator": f"python -m synth.generate --out sample_data --seed {seed}",
         "generated_weeks": [A.iso_week_label(w) for w in range(1, A.N_WEEKS + 1)],
         "flag_codes": list(FLAG_CODES),
         "rules": RULES,
@@ -281,10 +324,20 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
         for week_no in range(1, A.N_WEEKS + 1):
             plan = A.plan_week(ath, week_no, _rng(seed, a_idx, week_no, 999))
             monday = A.week_monday(week_no)
-            wk: dict[str, Any] = {"runs": 0, "run_minutes": 0.0, "run_distance_m": 0.0, "long_run_m": 0.0,
-                                  "strength": 0, "rides": 0, "sprint_efforts": 0,
-                                  "daily_minutes": [0.0] * 7, "daily_run_minutes": [0.0] * 7,
-                                  "bal_sum": 0.0, "bal_w": 0.0, "drift_sum": 0.0}
+            wk: dict[str, Any] = {
+                "runs": 0,
+                "run_minutes": 0.0,
+                "run_distance_m": 0.0,
+                "long_run_m": 0.0,
+                "strength": 0,
+                "rides": 0,
+                "sprint_efforts": 0,
+                "daily_minutes": [0.0] * 7,
+                "daily_run_minutes": [0.0] * 7,
+                "bal_sum": 0.0,
+                "bal_w": 0.0,
+                "drift_sum": 0.0,
+            }
             for s_idx, s in enumerate(plan):
                 act = _simulate(ath, s, seed, (a_idx, week_no, s_idx))
                 dow = (s.day - monday).days
@@ -327,7 +380,9 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
                     written.append(folder / name)
                     rel = f"inbox/{ath.athlete_id}/{name}"
                 elif fmt == "gpx_strava_gz":
-                    data = _gzip(encode_gpx(act, "strava", "Morning Run" if s.hour < 12 else "Evening Run"))
+                    data = _gzip(
+                        encode_gpx(act, "strava", "Morning Run" if s.hour < 12 else "Evening Run")
+                    )
                     name = f"{act_id}.gpx.gz"
                     (folder / name).write_bytes(data)
                     written.append(folder / name)
@@ -339,25 +394,31 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
                 else:  # zip_garmin: nested zip as in a Garmin Connect data export
                     entry = f"{ath.athlete_id}@example.org_{act_id}.fit"
                     zip_garmin.append((entry, encode_fit(act)))
-                    rel = (f"inbox/{ath.athlete_id}/garmin_export_{ath.athlete_id}.zip/"
-                           f"DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip/{entry}")
-                activities.append({
-                    "file": rel,
-                    "iso_week": A.iso_week_label(week_no),
-                    "kind": s.kind,
-                    "sport": act.sport,
-                    "sub_sport": act.sub_sport,
-                    "run_kind": s.run_kind if s.kind == "run" else None,
-                    "started_at": act.start.isoformat().replace("+00:00", "Z"),
-                    "local_start": f"{s.day.isoformat()}T{s.hour:02d}:{s.minute:02d}",
-                    "local_offset_s": act.local_offset_s,
-                    "records": int(len(act.ts)),
-                    "timer_s": int(act.timer_s[-1] - act.timer_s[0]),
-                    "elapsed_s": int(act.ts[-1] - act.ts[0]),
-                    "distance_m": round(float(act.cols["distance_m"][-1]), 1) if "distance_m" in act.cols else None,
-                    "has_running_dynamics": "stance_time_ms" in act.cols,
-                    "format": fmt,
-                })
+                    rel = (
+                        f"inbox/{ath.athlete_id}/garmin_export_{ath.athlete_id}.zip/"
+                        f"DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip/{entry}"
+                    )
+                activities.append(
+                    {
+                        "file": rel,
+                        "iso_week": A.iso_week_label(week_no),
+                        "kind": s.kind,
+                        "sport": act.sport,
+                        "sub_sport": act.sub_sport,
+                        "run_kind": s.run_kind if s.kind == "run" else None,
+                        "started_at": act.start.isoformat().replace("+00:00", "Z"),
+                        "local_start": f"{s.day.isoformat()}T{s.hour:02d}:{s.minute:02d}",
+                        "local_offset_s": act.local_offset_s,
+                        "records": int(len(act.ts)),
+                        "timer_s": int(act.timer_s[-1] - act.timer_s[0]),
+                        "elapsed_s": int(act.ts[-1] - act.ts[0]),
+                        "distance_m": round(float(act.cols["distance_m"][-1]), 1)
+                        if "distance_m" in act.cols
+                        else None,
+                        "has_running_dynamics": "stance_time_ms" in act.cols,
+                        "format": fmt,
+                    }
+                )
             wk["balance_weighted"] = wk["bal_sum"] / wk["bal_w"] if wk["bal_w"] else None
             wk["balance_drift"] = wk["drift_sum"] / wk["bal_w"] if wk["bal_w"] else None
             weeks[week_no] = wk
@@ -368,10 +429,14 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
         if zip_garmin:
             inner = _zip(zip_garmin)
             p = folder / f"garmin_export_{ath.athlete_id}.zip"
-            p.write_bytes(_zip([("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", inner)]))
+            p.write_bytes(
+                _zip([("DI_CONNECT/DI-Connect-Uploaded-Files/UploadedFiles_0-_Part1.zip", inner)])
+            )
             written.append(p)
         ewma = _ewma_acwr(weeks)
-        week_truth = {A.iso_week_label(w): _week_truth(ath, w, weeks, ewma.get(w)) for w in sorted(weeks)}
+        week_truth = {
+            A.iso_week_label(w): _week_truth(ath, w, weeks, ewma.get(w)) for w in sorted(weeks)
+        }
         truth["athletes"][ath.athlete_id] = {
             "role": ath.role,
             "name": ath.name,
@@ -393,40 +458,90 @@ def write_sample_data(out: Path, seed: int = 42) -> list[Path]:
 # --- benchmark backfill --------------------------------------------------------------------
 
 
-def generate_backfill(out_dir: Path | str, n_runs: int = 2000, minutes: int = 60, seed: int = 1) -> list[Path]:
-    """Write ``n_runs`` distinct 1 Hz runs of ``minutes`` each, with running dynamics, as
-    ``out_dir/backfill_NNNNN.fit`` (distinct serial numbers and start times); return the paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def generate_backfill(
+    out_dir: Path | str, n_runs: int = 2000, minutes: int = 60, seed: int = 1, athletes: int = 10
+) -> list[Path]:
+    """Write ``n_runs`` distinct 1 Hz runs of ``minutes`` each, with running dynamics, for the
+    benchmark; return their paths (sorted by run number).
+
+    Layout is the gaitwatch inbox convention, ``out_dir/inbox/<athlete>/<UTC start>_run.fit``,
+    over ``athletes`` athletes (``backfill-00`` ...), each with its own watch serial number and
+    physiology, one run every other day. Start times (``file_id.time_created``) are distinct
+    across all runs, so every file is a different activity.
+    """
+    out = Path(out_dir) / "inbox"
     base_ath = A.ATHLETES[0]
-    dev = A.FENIX5.__class__(name="garmin fenix5", manufacturer=base_ath.device.manufacturer,
-                             product=base_ath.device.product, running_dynamics=True,
-                             smart_recording=False, software_version=24.0)
-    t0 = int(datetime(2020, 1, 6, 6, 0, tzinfo=UTC).timestamp())
+    dev = Device(
+        name="garmin fenix5",
+        manufacturer=base_ath.device.manufacturer,
+        product=base_ath.device.product,
+        running_dynamics=True,
+        power=True,
+        smart_recording=False,  # 1 Hz: the heaviest case for ingestion
+        software_version=24.0,
+    )
+    t0 = int(datetime(2021, 1, 4, 6, 0, tzinfo=UTC).timestamp())
+    people: list[Athlete] = []
+    for k in range(athletes):
+        r = _rng(seed, 7_000, k)
+        people.append(
+            Athlete(
+                **{
+                    **base_ath.__dict__,
+                    "athlete_id": f"backfill-{k:02d}",
+                    "name": f"Backfill {k:02d}",
+                    "role": "backfill",
+                    "timezone": "UTC",
+                    "device": dev,
+                    "serial_number": 3_900_000_000 + k,
+                    "home_lat": base_ath.home_lat + float(r.uniform(-0.05, 0.05)),
+                    "home_lon": base_ath.home_lon + float(r.uniform(-0.05, 0.05)),
+                    "easy_speed": float(r.uniform(2.7, 3.4)),
+                    "step_a": float(r.uniform(0.27, 0.33)),
+                    "gct_ref_ms": float(r.uniform(235, 265)),
+                    "vo_ref_mm": float(r.uniform(75, 95)),
+                }
+            )
+        )
     paths: list[Path] = []
     for i in range(n_runs):
         rng = _rng(seed, 7_777, i)
-        ath = Athlete(**{**base_ath.__dict__, "device": dev, "serial_number": 3_900_000_000 + i,
-                         "athlete_id": "backfill",
-                         "easy_speed": float(rng.uniform(2.7, 3.4))})
-        spec = RunSpec(duration_s=minutes * 60, kind="strides" if i % 7 == 3 else "easy",
-                       n_strides=6 if i % 7 == 3 else 0, stops=int(rng.integers(0, 3)),
-                       balance_mean_pct=float(rng.uniform(49.8, 50.8)))
-        # one run about every 13 hours: distinct, increasing start times
-        start = t0 + i * 13 * 3600 + int(rng.integers(0, 600))
+        ath = people[i % athletes]
+        strides = i % 7 == 3
+        spec = RunSpec(
+            duration_s=minutes * 60,
+            kind="strides" if strides else "easy",
+            n_strides=6 if strides else 0,
+            stops=int(rng.integers(0, 3)),
+            auto_pause=bool(rng.uniform() < 0.2),
+            balance_mean_pct=float(rng.uniform(49.8, 50.8)),
+        )
+        # every other day per athlete; athletes k minutes apart, so all starts are distinct
+        start = (
+            t0 + (i // athletes) * 2 * 86400 + (i % athletes) * 2400 + int(rng.integers(0, 1200))
+        )
         act = simulate_run(ath, spec, start, 0, rng, force_1hz=True)
-        p = out / f"backfill_{i:05d}.fit"
+        folder = out / ath.athlete_id
+        folder.mkdir(parents=True, exist_ok=True)
+        p = folder / f"{act.start:%Y%m%dT%H%M%SZ}_run.fit"
         p.write_bytes(encode_fit(act))
         paths.append(p)
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m synth.generate", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m synth.generate", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", type=Path, default=Path("sample_data"), help="output folder")
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--backfill", type=int, default=0, metavar="N",
-                    help="instead of the sample data, write N one-hour runs for the benchmark")
+    ap.add_argument(
+        "--backfill",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the sample data, write N one-hour runs for the benchmark",
+    )
     ap.add_argument("--minutes", type=int, default=60, help="minutes per backfill run")
     args = ap.parse_args(argv)
     t = time.perf_counter()
@@ -435,7 +550,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         paths = write_sample_data(args.out, args.seed)
     size = sum(p.stat().st_size for p in paths)
-    print(f"wrote {len(paths)} files, {size / 1e6:.1f} MB to {args.out} in {time.perf_counter() - t:.1f} s")
+    print(
+        f"wrote {len(paths)} files, {size / 1e6:.1f} MB to {args.out} in {time.perf_counter() - t:.1f} s"
+    )
     return 0
 
 

@@ -56,7 +56,9 @@ def encode_gpx(act: Activity, flavour: str, name: str) -> bytes:
             '  <metadata>\n    <link href="connect.garmin.com">\n      <text>Garmin Connect</text>\n'
             f"    </link>\n    <time>{start}</time>\n  </metadata>"
         )
-        out.append(f"  <trk>\n    <name>{escape(name)}</name>\n    <type>running</type>\n    <trkseg>")
+        out.append(
+            f"  <trk>\n    <name>{escape(name)}</name>\n    <type>running</type>\n    <trkseg>"
+        )
     else:
         out.append(
             '<gpx creator="StravaGPX" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -66,7 +68,9 @@ def encode_gpx(act: Activity, flavour: str, name: str) -> bytes:
             'xmlns:gpxx="http://www.garmin.com/xmlschemas/GpxExtensions/v3">'
         )
         out.append(f"  <metadata>\n    <time>{start}</time>\n  </metadata>")
-        out.append(f"  <trk>\n    <name>{escape(name)}</name>\n    <type>running</type>\n    <trkseg>")
+        out.append(
+            f"  <trk>\n    <name>{escape(name)}</name>\n    <type>running</type>\n    <trkseg>"
+        )
     for i in range(len(times)):
         ext = f"<{px}:hr>{hr[i]}</{px}:hr><{px}:cad>{cad[i]}</{px}:cad>"
         if temp is not None and garmin:

@@ -204,7 +204,9 @@ def route_xy(
     return x, y
 
 
-def to_latlon(lat0: float, lon0: float, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_latlon(
+    lat0: float, lon0: float, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     lat = lat0 + np.degrees(y / EARTH_R)
     lon = lon0 + np.degrees(x / (EARTH_R * math.cos(math.radians(lat0))))
     return lat, lon
@@ -246,8 +248,12 @@ def simulate_run(
     t = np.arange(n, dtype=np.float64)
     base = ath.easy_speed * spec.pace_factor
     # Within-run pace waves (hills, effort) and noise; pace_wave scales the speed range.
-    waves = 0.045 * spec.pace_wave * np.sin(2 * np.pi * t / rng.uniform(500, 900) + rng.uniform(0, 6.3))
-    waves += 0.03 * spec.pace_wave * np.sin(2 * np.pi * t / rng.uniform(150, 260) + rng.uniform(0, 6.3))
+    waves = (
+        0.045 * spec.pace_wave * np.sin(2 * np.pi * t / rng.uniform(500, 900) + rng.uniform(0, 6.3))
+    )
+    waves += (
+        0.03 * spec.pace_wave * np.sin(2 * np.pi * t / rng.uniform(150, 260) + rng.uniform(0, 6.3))
+    )
     v = base * (1 + waves + smooth_noise(rng, n, 0.015 * max(spec.pace_wave, 0.3), 8.0))
     warm = int(rng.uniform(150, 300))
     v *= 0.82 + 0.18 * np.clip(t / warm, 0, 1)
@@ -298,12 +304,17 @@ def simulate_run(
     lat, lon = to_latlon(ath.home_lat, ath.home_lon, gx, gy)
     alt = hills(ath, x, y) + smooth_noise(rng, n, 0.4, 30.0)
 
-    moving = v > 0.5
+    # Below 1 m/s (stopping, shuffling off) the device sees no running cadence: zeros.
+    moving = v >= 1.0
     vm = np.where(moving, v, 3.0)
     step = (ath.step_a + ath.step_b * vm) * spec.step_length_factor
     step *= 1 + smooth_noise(rng, n, 0.012, 6.0) + rng.normal(0, 0.006, n)
     spm = np.where(moving, 60.0 * vm / step, 0.0)
-    gct = ath.gct_ref_ms * (3.0 / vm) ** 0.6 * (1 + smooth_noise(rng, n, 0.015, 6.0) + rng.normal(0, 0.01, n))
+    gct = (
+        ath.gct_ref_ms
+        * (3.0 / vm) ** 0.6
+        * (1 + smooth_noise(rng, n, 0.015, 6.0) + rng.normal(0, 0.01, n))
+    )
     vo = ath.vo_ref_mm * spec.vo_factor * (1 + 0.05 * (vm - 3.0))
     vo = vo * (1 + smooth_noise(rng, n, 0.02, 6.0) + rng.normal(0, 0.015, n))
     frac = t / max(n - 1, 1)
@@ -335,12 +346,22 @@ def simulate_run(
         cols["vertical_oscillation_mm"] = np.where(moving, vo, 0.0)
     if ath.device.power:
         grade = np.gradient(hills(ath, x, y)) / np.maximum(v, 0.5)
-        pw = ath.mass_kg * v * (1.04 + 4.0 * np.clip(grade, -0.04, 0.06)) * (1 + rng.normal(0, 0.03, n))
+        pw = (
+            ath.mass_kg
+            * v
+            * (1.04 + 4.0 * np.clip(grade, -0.04, 0.06))
+            * (1 + rng.normal(0, 0.03, n))
+        )
         cols["power_w"] = np.where(moving, np.maximum(pw, 0), 0.0)
 
     keep = ~paused
     if ath.device.smart_recording and not force_1hz:
         keep &= smart_mask(v, rng)
+    if paused.any():
+        # the device writes a record when the timer stops and when it restarts
+        pz = np.flatnonzero(paused)
+        keep[max(int(pz[0]) - 1, 0)] = True
+        keep[min(int(pz[-1]) + 1, n - 1)] = True
     idx = np.flatnonzero(keep)
     timer = np.cumsum(~paused) - 1
     pauses: list[tuple[int, int]] = []
@@ -361,8 +382,11 @@ def simulate_run(
         serial_number=ath.serial_number,
         local_offset_s=local_offset_s,
         pauses=pauses,
-        planted={"sprint_efforts": efforts_done, "balance_mean_pct": spec.balance_mean_pct,
-                 "step_length_factor": spec.step_length_factor},
+        planted={
+            "sprint_efforts": efforts_done,
+            "balance_mean_pct": spec.balance_mean_pct,
+            "step_length_factor": spec.step_length_factor,
+        },
     )
     return quantise_run(act)
 
@@ -404,11 +428,17 @@ def quantise_run(act: Activity) -> Activity:
         c["step_length_mm"] = np.where(moving, np.round(c["speed_m_s"] * 60000.0 / safe), 0.0)
         c["stance_time_ms"] = np.where(moving, np.round(c["stance_time_ms"]), 0.0)
         c["gct_balance_left_pct"] = np.where(moving, np.round(c["gct_balance_left_pct"], 2), 0.0)
-        c["vertical_oscillation_mm"] = np.where(moving, np.round(c["vertical_oscillation_mm"] * 2) / 2, 0.0)
+        c["vertical_oscillation_mm"] = np.where(
+            moving, np.round(c["vertical_oscillation_mm"] * 2) / 2, 0.0
+        )
         sl = np.where(moving, c["step_length_mm"], 1.0)
-        c["vertical_ratio_pct"] = np.where(moving, np.round(c["vertical_oscillation_mm"] / sl * 100, 2), 0.0)
+        c["vertical_ratio_pct"] = np.where(
+            moving, np.round(c["vertical_oscillation_mm"] / sl * 100, 2), 0.0
+        )
         # GCT as % of the stride (two steps): 100 x GCT / (120000 / spm) ms.
-        c["stance_time_pct"] = np.where(moving, np.round(c["stance_time_ms"] * safe / 1200.0 * 4) / 4, 0.0)
+        c["stance_time_pct"] = np.where(
+            moving, np.round(c["stance_time_ms"] * safe / 1200.0 * 4) / 4, 0.0
+        )
     if "power_w" in c:
         c["power_w"] = np.round(c["power_w"])
     return act
@@ -460,7 +490,13 @@ def simulate_ride(
     lat, lon = to_latlon(ath.home_lat, ath.home_lon, x, y)
     alt = np.round(hills(ath, x, y) * 5) / 5
     rpm = np.round(np.where(v > 1, 85 + smooth_noise(rng, n, 4.0, 20.0), 0))
-    hr = np.round(lag(ath.hr_rest + (ath.hr_max - ath.hr_rest) * (0.45 + 0.02 * np.sin(t / 300)), 30.0, ath.hr_rest + 10))
+    hr = np.round(
+        lag(
+            ath.hr_rest + (ath.hr_max - ath.hr_rest) * (0.45 + 0.02 * np.sin(t / 300)),
+            30.0,
+            ath.hr_rest + 10,
+        )
+    )
     idx = np.arange(n)
     return Activity(
         athlete_id=ath.athlete_id,

@@ -38,8 +38,21 @@ def _ids(paths: list[Path]) -> list[str]:
 
 
 @cache
+def decoded(path: Path, decoder: str = "fitparse") -> list[ParsedActivity] | IngestError:
+    """read_fit once per file and decoder for the whole test session (also used by
+    test_fit_differential)."""
+    try:
+        return read_fit(path.name, path.read_bytes(), decoder=decoder)  # type: ignore[arg-type]
+    except IngestError as exc:
+        return exc
+
+
 def parsed(path: Path) -> list[ParsedActivity]:
-    return read_fit(path.name, path.read_bytes(), decoder="fitparse")
+    """The fitparse (reference) decoding of a file that must decode."""
+    result = decoded(path, "fitparse")
+    if isinstance(result, IngestError):
+        raise result
+    return result
 
 
 @cache
@@ -309,9 +322,7 @@ def test_file_id_meta() -> None:
 @pytest.mark.parametrize("path", BAD_FIT_FILES, ids=_ids(BAD_FIT_FILES))
 @pytest.mark.parametrize("decoder", ["fitparse", "auto"])
 def test_bad_files_raise_our_errors(path: Path, decoder: str) -> None:
-    with pytest.raises(IngestError) as info:
-        read_fit(path.name, path.read_bytes(), decoder=decoder)  # type: ignore[arg-type]
-    err = info.value
+    err = decoded(path, decoder)
     assert isinstance(err, CorruptFileError)  # EmptyFileError is one
     assert err.reason and "\n" not in err.one_line()
     assert err.source == path.name

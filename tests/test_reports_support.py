@@ -28,6 +28,7 @@ import polars as pl
 
 from ingest.schema import SAMPLE_SCHEMA
 from transforms.schema import ACTIVITY_GAIT_SCHEMA, ACTIVITY_INPUT_SCHEMA, WEEKLY_RISK_SCHEMA
+from warehouse import migrate
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_RUN = '<img src=x onerror="alert(2)"> | *bold* [link](http://x)'
@@ -210,14 +211,34 @@ def build_fixture_db(path: Path, athlete_id: str = "anna", name: str = HOSTILE) 
         [(pl.col(c).cast(t) if c in samples.columns else pl.lit(None, dtype=t)).alias(c)
          for c, t in sample_schema.items()]
     )
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    athletes = athletes.with_columns(updated_at=pl.lit(now))
+    # The NOT NULL bookkeeping columns of the warehouse's activities table.
+    activities = activities.with_columns(
+        ended_at=pl.col("started_at") + pl.duration(seconds=pl.col("elapsed_s")),
+        format=pl.lit("fit"), n_samples=pl.lit(1800), n_sessions=pl.lit(1), n_laps=pl.lit(1),
+        n_extras=pl.lit(0), n_data_columns=pl.lit(8), has_gps=pl.lit(False),
+        has_running_dynamics=pl.lit(True), has_gct_balance=pl.lit(True),
+        source_file=pl.col("activity_id") + ".fit", sha256=pl.col("activity_id"),
+        loaded_at=pl.lit(now),
+    )
+    samples = samples.drop("athlete_id")
     if path.exists():
         path.unlink()
-    with duckdb.connect(str(path)) as con:
+    # The real tables: the warehouse's own migrations, then rows inserted by column name.
+    con = migrate.connect(path)
+    try:
+        migrate.migrate(con)
         for table, df in (("athletes", athletes), ("activities", activities),
                           ("activity_gait", gait_df), ("weekly_risk", risk_df),
                           ("samples", samples)):
-            arrow = df.to_arrow()  # noqa: F841 - read by DuckDB's replacement scan
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM arrow")
+            have = {r[0] for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [table]).fetchall()}
+            arrow = df.select([c for c in df.columns if c in have]).to_arrow()  # noqa: F841
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM arrow")  # noqa: S608 - fixed names
+    finally:
+        con.close()
     return path
 
 

@@ -248,3 +248,10 @@ def test_missing_dynamics_and_balance_are_null_not_zero() -> None:
     assert r["load_method"] == "pace_duration"  # no heart rate
     # pace intensity: HRr = 0.65 x 3.0 / 3.0 = 0.65 for 29 s
     assert r["trimp"] == pytest.approx(29 / 60 * 0.65 * 0.64 * math.exp(1.92 * 0.65))
+
+
+def test_step_rate_from_device_step_length_when_no_cadence() -> None:
+    # 3.0 m/s with 1.0 m steps = 3 steps/s = 180 steps/min; 2.5 m/s with 1.25 m -> 120
+    d = _derived(samples(3, speed_m_s=[3.0, 3.0, 2.5], step_length_m=[1.0, None, 1.25]), lazy=False)
+    got = d["steps_per_min"].to_list()
+    assert got[0] == pytest.approx(180.0) and got[1] is None and got[2] == pytest.approx(120.0)

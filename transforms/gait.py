@@ -88,12 +88,28 @@ def moving_clock_ms() -> pl.Expr:
 
 
 def steps_per_min(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
-    """Running step rate, steps/min (both feet). The device value (ingest converted FIT's
-    strides/min per foot: spm = 2 x (cadence + fractional)); null outside running or outside
-    ``cadence_valid_min_spm``-``cadence_valid_max_spm``. Range: [60, 260]."""
-    c = pl.col("cadence_spm")
-    ok = is_running() & c.is_between(th.cadence_valid_min_spm, th.cadence_valid_max_spm)
-    return pl.when(ok).then(c).alias("steps_per_min")
+    r"""Running step rate, steps/min (both feet).
+
+    .. math:: f = f_{device} 	ext{ if present, else } 60\, v / L_{device}
+
+    The device value is what ingest converted (FIT running cadence is strides/min per foot:
+    spm = 2 x (cadence + fractional)); the fallback needs the device's step length. Null
+    outside running or outside ``cadence_valid_min_spm``-``cadence_valid_max_spm``.
+    Range: [60, 260]. Requires ``speed_calc_m_s``.
+    """
+    lo, hi = th.cadence_valid_min_spm, th.cadence_valid_max_spm
+    dev = pl.col("cadence_spm")
+    sl = pl.col("step_length_m")
+    derived = pl.when(sl.is_between(th.step_length_valid_min_m, th.step_length_valid_max_m)).then(
+        60.0 * pl.col("speed_calc_m_s") / sl
+    )
+    return (
+        pl.when(is_running() & dev.is_between(lo, hi))
+        .then(dev)
+        .when(is_running() & dev.is_null() & derived.is_between(lo, hi))
+        .then(derived)
+        .alias("steps_per_min")
+    )
 
 
 def step_length_m(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:

@@ -10,8 +10,6 @@ Load unit: TRIMP points (Banister), i.e. minutes weighted by heart-rate reserve.
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -118,8 +116,7 @@ def daily_loads(per_activity: pl.DataFrame) -> pl.DataFrame:
     Input: ``athlete_id``, ``local_date``, ``load``. Output (sorted): ``athlete_id``,
     ``day``, ``load``, ``observed`` (False for days after the athlete's last activity, i.e.
     the rest of a week in progress). The range runs from the Monday of the first week to
-    the Sunday of the last: Foster's monotony is defined over 7 days, and leading zero days
-    do not change a zero-seeded EWMA.
+    the Sunday of the last: Foster's monotony is defined over 7 days (rest days count as 0).
     """
     day = per_activity.group_by("athlete_id", pl.col("local_date").alias("day")).agg(
         load=pl.col("load").fill_null(0.0).sum()
@@ -141,25 +138,33 @@ def daily_loads(per_activity: pl.DataFrame) -> pl.DataFrame:
 
 
 def ewma(col: str, days: int) -> pl.Expr:
-    r"""Exponentially weighted moving average of a daily series, Williams et al. 2017.
+    r"""Exponentially weighted moving average of a daily series (Williams et al. 2017),
+    bias-corrected at the start of the series.
 
-    .. math:: E_t = \lambda x_t + (1 - \lambda) E_{t-1}, \quad \lambda = 2 / (N + 1), \quad E_{-1} = 0
+    .. math:: E_t = \frac{\sum_{k \le t} (1 - \lambda)^{t-k} x_k}{\sum_{k \le t} (1 - \lambda)^{t-k}},
+              \quad \lambda = 2 / (N + 1)
 
-    Starts from zero load before the athlete's first day (hence the ``acwr_min_history_days``
-    rule before any flag). Use per athlete: ``.over("athlete_id")`` on a frame sorted by day.
+    After a few time constants this is the familiar recursion
+    :math:`E_t = \lambda x_t + (1 - \lambda) E_{t-1}`; at the start it is the weighted mean
+    of the days seen so far instead of being pulled towards an arbitrary seed (a zero seed
+    inflates the acute:chronic ratio for weeks, because the 28-day average fills up four
+    times slower than the 7-day one). Use per athlete: ``.over("athlete_id")`` on a frame
+    sorted by day.
     """
-    lam = 2.0 / (days + 1.0)
-    # The bias-adjusted EWM divides by sum_k (1-lam)^k = (1 - (1-lam)^(t+1)) / lam; multiplying
-    # it back gives the zero-seeded recursion exactly (no Python loop).
-    t = pl.int_range(pl.len()).cast(pl.Float64)
-    return pl.col(col).ewm_mean(alpha=lam, adjust=True) * (1.0 - (1.0 - lam) ** (t + 1.0))
+    return pl.col(col).ewm_mean(alpha=2.0 / (days + 1.0), adjust=True)
 
 
 def acute_chronic(daily: pl.DataFrame, th: Thresholds = DEFAULT_THRESHOLDS) -> pl.DataFrame:
-    """Add ``acute_load`` and ``chronic_load`` (EWMA, TRIMP/day) to a daily frame sorted by
-    athlete and day, and ``history_days`` (days since the Monday of the athlete's first week)."""
-    return daily.sort("athlete_id", "day").with_columns(
+    """Add ``acute_load`` and ``chronic_load`` (EWMA, TRIMP/day), ``chronic_before_acute``
+    (the chronic EWMA ``acute_days`` earlier) and ``history_days`` (days since the Monday of
+    the athlete's first week) to a daily frame sorted by athlete and day."""
+    out = daily.sort("athlete_id", "day").with_columns(
         acute_load=ewma("load", th.acute_days).over("athlete_id"),
         chronic_load=ewma("load", th.chronic_days).over("athlete_id"),
         history_days=pl.int_range(pl.len()).over("athlete_id") + 1,
+    )
+    # Uncoupled ratio (Lolli 2019): the chronic EWMA as it stood before the acute window
+    # (acute_days earlier), so the days being judged are not part of their own reference.
+    return out.with_columns(
+        chronic_before_acute=pl.col("chronic_load").shift(th.acute_days).over("athlete_id")
     )

@@ -160,13 +160,18 @@ def weekly_risk(
             _mean=pl.col("load").mean(),
             _sd=pl.col("load").std(ddof=1),
             _load_days=(pl.col("load") > 0).sum(),
-            # read on Sunday, or on the last observed day of a week in progress
-            acute_load=pl.col("acute_load").filter(pl.col("observed")).sort_by("day").last(),
-            chronic_load=pl.col("chronic_load").filter(pl.col("observed")).sort_by("day").last(),
+            # read on Sunday, or on the last observed day of a week in progress (daily is
+            # sorted by day and group_by keeps the row order within a group)
+            acute_load=pl.col("acute_load").filter(pl.col("observed")).last(),
+            chronic_load=pl.col("chronic_load").filter(pl.col("observed")).last(),
+            _chronic_ref=pl.col("chronic_before_acute").filter(pl.col("observed")).last(),
             _history_days=pl.col("history_days").filter(pl.col("observed")).max(),
         )
         .with_columns(
-            acwr=pl.when(pl.col("chronic_load") > 0).then(pl.col("acute_load") / pl.col("chronic_load")),
+            # uncoupled: acute over the chronic EWMA as it stood before the acute window
+            acwr=pl.when(pl.col("_chronic_ref") > 0).then(
+                pl.col("acute_load") / pl.col("_chronic_ref")
+            ),
             monotony=pl.when(pl.col("_sd") > 0).then(pl.col("_mean") / pl.col("_sd")),
         )
         .with_columns(strain=pl.col("load") * pl.col("monotony"))

@@ -136,7 +136,7 @@ TESTS: dict[str, str] = {
         "SELECT activity_id FROM activities WHERE ended_at < started_at"
     ),
     "activity_gait analysed_s <= moving_s": (
-        "SELECT activity_id, analysed_s, moving_s FROM activity_gait "
+        "SELECT activity_id, analysed_s, moving_s FROM activity_gait "  # noqa: S608
         f"WHERE analysed_s > moving_s + {DURATION_TOLERANCE_S}"
     ),
     "activities hold their samples (count = n_samples, at least one)": (
@@ -146,7 +146,7 @@ TESTS: dict[str, str] = {
     "activities hold their laps (count = n_laps)": _count_matches("laps", "n_laps"),
     "activities hold their extras (count = n_extras)": _count_matches("sample_extras", "n_extras"),
     "sample times within their activity": (
-        "SELECT a.activity_id, min(s.ts) AS first_ts, max(s.ts) AS last_ts, "
+        "SELECT a.activity_id, min(s.ts) AS first_ts, max(s.ts) AS last_ts, "  # noqa: S608
         "any_value(a.started_at) AS started_at, any_value(a.ended_at) AS ended_at "
         "FROM samples AS s JOIN activities AS a USING (activity_id) GROUP BY a.activity_id "
         f"HAVING min(s.ts) < any_value(a.started_at) - to_seconds({TIME_WINDOW_TOLERANCE_S}) "

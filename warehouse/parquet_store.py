@@ -19,8 +19,9 @@ read by any number of processes, unlike a DuckDB file (one writer, FACTS.md); se
 docs/scaling.md for object storage.
 
 An empty ``_schema`` partition (zero rows) is written first so that the view is valid
-before any sample exists and its column types are pinned (``read_parquet`` fails on an
-empty glob).
+before any sample exists (``read_parquet`` fails on an empty glob). Every file is written
+with the table's exact column types, so the view does not need ``union_by_name`` (which
+would open every file's footer at bind time and defeat partition pruning).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class ParquetSampleStore:
         cols = ", ".join(_ident(c) for c in (columns or SAMPLE_COLUMNS))
         return (
             f"SELECT {cols} FROM read_parquet({_lit(self.glob)}, hive_partitioning = true, "
-            "hive_types = {'athlete_id': VARCHAR, 'month': VARCHAR}, union_by_name = true)"
+            "hive_types = {'athlete_id': VARCHAR, 'month': VARCHAR})"
         )
 
     # ------------------------------------------------------------ writing
@@ -117,9 +118,14 @@ class ParquetSampleStore:
         n = con.execute(f"SELECT count(*) FROM ({select_sql})").fetchall()[0][0]
         if not n:
             return 0
-        cols = ", ".join(_ident(c) for c in SAMPLE_COLUMNS)
+        # Cast to the table's types: every file then has the same schema (frames from
+        # elsewhere may carry Float32, Null-typed or differently ordered columns).
+        cols = ", ".join(
+            f"CAST({_ident(c)} AS {_DUCK_TYPES.get(c, 'DOUBLE')}) AS {_ident(c)}"
+            for c in SAMPLE_COLUMNS
+        )
         con.execute(
-            f"COPY (SELECT {cols}, athlete_id, "
+            f"COPY (SELECT {cols}, CAST(athlete_id AS VARCHAR) AS athlete_id, "
             "strftime(ts AT TIME ZONE 'UTC', '%Y-%m') AS month "
             f"FROM ({select_sql})) TO {_lit(self.root)} "
             "(FORMAT parquet, PARTITION_BY (athlete_id, month), APPEND, "

@@ -5,7 +5,7 @@ The pipeline is the only writer of the working file (DuckDB allows one read-writ
 process and no readers meanwhile, FACTS.md); analysts read a published copy
 (:mod:`warehouse.publish`).
 
-Loading rules (see docs/warehouse.md):
+Loading rules (also in docs/warehouse.md):
 
 - activity identity: FIT files carrying ``serial_number`` and ``time_created`` ->
   hash of ("fit", athlete, serial, time_created); otherwise hash of (athlete, start to the
@@ -17,12 +17,19 @@ Loading rules (see docs/warehouse.md):
   overlapping in time; typically FIT + GPX export) is stored once: the richer file
   (fit > tcx > gpx, then more measured sample columns, then more samples) wins, the other
   is logged ``duplicate`` pointing at the kept activity.
-- samples go through Arrow, never row by row; every activity is written in the same
-  transaction as its log row, so a crash never leaves half an activity.
+- samples go through Arrow, never row by row. Inputs are written in batches, one
+  transaction per batch (activities, their samples and their log rows together), so a
+  crash never leaves half an activity.
+
+Performance: the athlete's ``ingest_log`` rows and activity index are read once per
+:meth:`Warehouse.load` and all decisions are made in memory; each batch is then written
+with a handful of set-based statements (row-by-row UPDATEs inside one DuckDB transaction
+make every later scan slower, which turned loading quadratic).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -66,12 +73,12 @@ DUPLICATE_START_S = 120.0
 # cadence/HR/power, GPX the least.
 FORMAT_RANK = {"fit": 3, "tcx": 2, "gpx": 1}
 # A transaction covers a batch of inputs until this many samples or inputs: large enough
-# to amortise commits, small enough to keep memory and lost work bounded on a crash.
+# to amortise statements, small enough to bound memory and the work lost on a crash.
 BATCH_SAMPLES = 1_000_000
-BATCH_INPUTS = 200
+BATCH_INPUTS = 500
 
 _ATHLETE_ID = re.compile(r"^[a-z0-9_-]{1,64}$")
-_KNOWN_STATUSES = ("loaded", "duplicate", "skipped", "replaced")
+KNOWN_STATUSES = ("loaded", "duplicate", "skipped", "replaced")
 _MEASURED_COLUMNS = [c for c in SAMPLE_SCHEMA if c not in ("ts", "session_index", "sport")]
 _DYNAMICS_COLUMNS = ("stance_time_ms", "vertical_oscillation_mm", "step_length_m")
 ATHLETE_SCHEMA: dict[str, pl.DataType] = {
@@ -114,6 +121,21 @@ _ACTIVITY_ROW_SCHEMA: dict[str, pl.DataType] = {
     "warnings": pl.List(pl.String()),
     "loaded_at": UTC_TS,
 }
+_LOG_SCHEMA: dict[str, pl.DataType] = {
+    "athlete_id": pl.String(),
+    "source_file": pl.String(),
+    "sha256": pl.String(),
+    "part": pl.Int32(),
+    "size_bytes": pl.Int64(),
+    "status": pl.String(),
+    "reason": pl.String(),
+    "error_type": pl.String(),
+    "activity_id": pl.String(),
+    "first_seen_at": UTC_TS,
+    "seen_at": UTC_TS,
+    "status_changed_at": UTC_TS,
+}
+_DATA_TABLES = ("samples", "sample_extras", "sessions", "laps", "activity_gait", "activities")
 
 
 class ReadResultLike(Protocol):
@@ -127,7 +149,12 @@ class ReadResultLike(Protocol):
 
 
 class LoadError(GaitwatchError):
-    """An activity was read but cannot be stored (inconsistent with itself)."""
+    """An activity was read but cannot be stored (it contradicts itself)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{source}: {reason}")
 
 
 @dataclass
@@ -137,9 +164,9 @@ class LoadSummary:
     athlete_id: str
     inputs: int = 0  # ReadResults seen
     unchanged: int = 0  # inputs already ingested with the same bytes: nothing done
-    loaded: int = 0  # activities newly stored
-    replaced: int = 0  # activities replaced by a corrected or richer version
-    duplicates: int = 0  # activities not stored because a richer copy is kept
+    loaded: int = 0  # activities newly stored (including richer copies replacing poorer ones)
+    replaced: int = 0  # activities replaced by a corrected file (same activity identity)
+    duplicates: int = 0  # activities not stored, or removed, because a richer copy is kept
     skipped: int = 0  # inputs / activities readable but not loaded (not an activity)
     rejected: int = 0  # inputs / activities refused with an error
     samples: int = 0  # sample rows written
@@ -152,47 +179,47 @@ class LoadSummary:
     def changed(self) -> bool:
         return bool(self.changed_activity_ids or self.removed_activity_ids)
 
-    def _touch(self, started_at: datetime) -> None:
+    def touch(self, started_at: datetime) -> None:
         if self.earliest_change is None or started_at < self.earliest_change:
             self.earliest_change = started_at
 
 
 @dataclass
 class _Prepared:
-    """One activity ready to be written (frames as Arrow, activity row as Arrow)."""
+    """One activity ready to be written."""
+
+    row: dict[str, Any]  # activities row
+    samples: pl.DataFrame  # activity_id + SAMPLE_SCHEMA
+    sessions: pl.DataFrame
+    laps: pl.DataFrame
+    extras: pl.DataFrame
+
+    @property
+    def activity_id(self) -> str:
+        return str(self.row["activity_id"])
+
+
+@dataclass
+class _Stored:
+    """Index entry of an activity of the athlete (stored, or pending in this batch)."""
 
     activity_id: str
-    started_at: datetime
-    ended_at: datetime
+    sha256: str
+    source_file: str
     fmt: str
     n_data_columns: int
     n_samples: int
-    row: pa.Table
-    samples: pa.Table
-    sessions: pa.Table
-    laps: pa.Table
-    extras: pa.Table
+    started_at: datetime
+    ended_at: datetime
+
+    def rank(self) -> tuple[Any, ...]:
+        # A total order, so which copy is kept does not depend on arrival order; on an
+        # exact tie the smaller id wins (_Reversed).
+        return (FORMAT_RANK.get(self.fmt, 0), self.n_data_columns, self.n_samples,
+                _Reversed(self.activity_id))
 
 
 @dataclass(frozen=True)
-class _Copy:
-    """An activity already stored that a new one may duplicate."""
-
-    activity_id: str
-    fmt: str
-    n_data_columns: int
-    n_samples: int
-    source_file: str
-    started_at: datetime
-
-
-def _rank(fmt: str, n_data_columns: int, n_samples: int, activity_id: str) -> tuple[Any, ...]:
-    # Total order so the kept copy does not depend on arrival order: the last element
-    # prefers the smaller id on an exact tie (negated via a reversed comparison key).
-    return (FORMAT_RANK.get(fmt, 0), n_data_columns, n_samples, _Reversed(activity_id))
-
-
-@dataclass(frozen=True, order=False)
 class _Reversed:
     value: str
 
@@ -223,9 +250,13 @@ def activity_identity(meta: ActivityMeta, athlete_id: str) -> str:
     return _hash_id("start", athlete_id, _utc_second(meta.started_at))
 
 
+_CRASH_COUNTS: dict[str, int] = {}
+
+
 def _crash_point(name: str) -> None:
-    """Test hook: ``GAITWATCH_WAREHOUSE_CRASH=<point>:<n>`` kills the process at the
-    n-th pass through ``point``, as a power cut would (tests/test_warehouse_crash.py)."""
+    """Test hook: ``GAITWATCH_WAREHOUSE_CRASH=<point>:<n>`` ends the process abruptly
+    (``os._exit``, no cleanup, like a power cut) at the n-th pass through ``point``.
+    Used by tests/test_warehouse_crash.py; inert otherwise."""
     spec = os.environ.get("GAITWATCH_WAREHOUSE_CRASH")
     if not spec:
         return
@@ -237,31 +268,30 @@ def _crash_point(name: str) -> None:
         os._exit(86)
 
 
-_CRASH_COUNTS: dict[str, int] = {}
+def _conformed(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    if list(df.schema.items()) == list(schema.items()):
+        return df  # readers already return exact frames: skip the select
+    return conform(df, schema)
 
 
-def _arrow(df: pl.DataFrame) -> pa.Table:
-    return df.to_arrow()
-
-
-def _seconds(delta: timedelta) -> float:
-    return delta.total_seconds()
+def _some(s: pl.Series) -> bool:
+    return s.null_count() < s.len()
 
 
 def prepare_activity(
     act: ParsedActivity, athlete_id: str, activity_id: str, loaded_at: datetime
 ) -> _Prepared:
-    """Build the activity row and Arrow frames of one parsed activity.
+    """Build the ``activities`` row and the frames of one parsed activity.
 
     Raises :class:`LoadError` (with a readable reason) when the activity contradicts
     itself in a way the data tests would refuse: no samples, samples outside the
     activity's time window, timer time longer than elapsed time.
     """
     meta = act.meta
-    samples = conform(act.samples, SAMPLE_SCHEMA)
-    sessions = conform(act.sessions, SESSION_SCHEMA)
-    laps = conform(act.laps, LAP_SCHEMA)
-    extras = conform(act.extras, EXTRA_SCHEMA)
+    samples = _conformed(act.samples, SAMPLE_SCHEMA)
+    sessions = _conformed(act.sessions, SESSION_SCHEMA)
+    laps = _conformed(act.laps, LAP_SCHEMA)
+    extras = _conformed(act.extras, EXTRA_SCHEMA)
     n = samples.height
     if n == 0:
         raise LoadError(meta.source_file, "activity has no samples (summary only); not loaded")
@@ -271,29 +301,33 @@ def prepare_activity(
     first_ts: datetime = samples["ts"].min()  # type: ignore[assignment]
     last_ts: datetime = samples["ts"].max()  # type: ignore[assignment]
 
-    ends = sessions.select(
-        (pl.col("started_at") + pl.duration(seconds=pl.col("total_elapsed_s"))).max()
-    ).item()
-    ended_at: datetime = ends if ends is not None else last_ts
+    ended_at: datetime = last_ts
+    if sessions.height:
+        ends = sessions.select(
+            (pl.col("started_at") + pl.duration(seconds=pl.col("total_elapsed_s"))).max()
+        ).item()
+        if ends is not None:
+            ended_at = ends
     ended_at = max(ended_at, started_at)
 
-    elapsed = sessions["total_elapsed_s"]
-    elapsed_s = float(elapsed.sum()) if elapsed.null_count() < elapsed.len() else None
-    if elapsed_s is None:
-        elapsed_s = _seconds(last_ts - min(first_ts, started_at))
-    timer = sessions["total_timer_s"]
-    duration_s = float(timer.sum()) if timer.null_count() < timer.len() else elapsed_s
-    dist = sessions["total_distance_m"]
-    if dist.null_count() < dist.len():
-        distance_m: float | None = float(dist.sum())
+    elapsed_s = (
+        float(sessions["total_elapsed_s"].sum())
+        if _some(sessions["total_elapsed_s"])
+        else (last_ts - min(first_ts, started_at)).total_seconds()
+    )
+    duration_s = float(sessions["total_timer_s"].sum()) if _some(sessions["total_timer_s"]) else elapsed_s
+    distance_m: float | None
+    if _some(sessions["total_distance_m"]):
+        distance_m = float(sessions["total_distance_m"].sum())
     else:
         mx = samples["distance_m"].max()
         distance_m = None if mx is None else float(mx)  # type: ignore[arg-type]
+    avg_hr: float | None
     hr = sessions.filter(pl.col("avg_heart_rate_bpm").is_not_null())
     if hr.height and hr["total_timer_s"].null_count() == 0 and float(hr["total_timer_s"].sum()) > 0:
-        avg_hr: float | None = float(
-            (hr["avg_heart_rate_bpm"] * hr["total_timer_s"]).sum() / hr["total_timer_s"].sum()
-        )
+        # timer-weighted mean over sessions: a multisport file's sessions differ in length
+        weighted = float((hr["avg_heart_rate_bpm"] * hr["total_timer_s"]).sum())
+        avg_hr = weighted / float(hr["total_timer_s"].sum())
     elif hr.height:
         avg_hr = float(hr["avg_heart_rate_bpm"].mean())  # type: ignore[arg-type]
     else:
@@ -308,18 +342,13 @@ def prepare_activity(
             f"outside the activity {started_at:%Y-%m-%d %H:%M:%S} .. {ended_at:%Y-%m-%d %H:%M:%S} "
             "(device clock jump?); not loaded",
         )
-    if (
-        duration_s is not None
-        and elapsed_s is not None
-        and duration_s > elapsed_s + datatests.DURATION_TOLERANCE_S
-    ):
+    if duration_s > elapsed_s + datatests.DURATION_TOLERANCE_S:
         raise LoadError(
             meta.source_file,
             f"timer time {duration_s:.0f} s exceeds elapsed time {elapsed_s:.0f} s; not loaded",
         )
 
     nulls = samples.null_count().row(0, named=True)
-    n_data_columns = sum(1 for c in _MEASURED_COLUMNS if nulls[c] < n)
     row = {
         "activity_id": activity_id,
         "athlete_id": athlete_id,
@@ -344,7 +373,7 @@ def prepare_activity(
         "n_sessions": sessions.height,
         "n_laps": laps.height,
         "n_extras": extras.height,
-        "n_data_columns": n_data_columns,
+        "n_data_columns": sum(1 for c in _MEASURED_COLUMNS if nulls[c] < n),
         "has_gps": nulls["lat_deg"] < n,
         "has_running_dynamics": any(nulls[c] < n for c in _DYNAMICS_COLUMNS),
         "has_gct_balance": nulls["gct_balance_left_pct"] < n,
@@ -353,20 +382,13 @@ def prepare_activity(
         "warnings": list(meta.warnings),
         "loaded_at": loaded_at,
     }
-    row_df = pl.DataFrame([row], schema=_ACTIVITY_ROW_SCHEMA)
     aid = pl.lit(activity_id, dtype=pl.String()).alias("activity_id")
     return _Prepared(
-        activity_id=activity_id,
-        started_at=started_at,
-        ended_at=ended_at,
-        fmt=meta.format,
-        n_data_columns=n_data_columns,
-        n_samples=n,
-        row=_arrow(row_df),
-        samples=_arrow(samples.select(aid, pl.all())),
-        sessions=_arrow(sessions.select(aid, pl.all())),
-        laps=_arrow(laps.select(aid, pl.all())),
-        extras=_arrow(extras.select(aid, pl.all())),
+        row=row,
+        samples=samples.select(aid, pl.all()),
+        sessions=sessions.select(aid, pl.all()),
+        laps=laps.select(aid, pl.all()),
+        extras=extras.select(aid, pl.all()),
     )
 
 
@@ -383,7 +405,107 @@ def _batches(results: Iterable[ReadResultLike]) -> Iterator[list[ReadResultLike]
         yield batch
 
 
-_DATA_TABLES = ("samples", "sample_extras", "sessions", "laps", "activity_gait", "activities")
+_LogKey = tuple[str, str | None, int]  # (source_file, sha256, part) within one athlete
+
+
+class _AthleteState:
+    """The athlete's ingest_log rows and activity index, in memory for one load() call,
+    plus the writes pending for the current batch."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, athlete_id: str) -> None:
+        self.athlete_id = athlete_id
+        cols = list(_LOG_SCHEMA)
+        self.log: dict[_LogKey, dict[str, Any]] = {}
+        for values in con.execute(
+            f"SELECT {', '.join(cols)} FROM ingest_log WHERE athlete_id = ?",  # noqa: S608
+            [athlete_id],
+        ).fetchall():
+            row = dict(zip(cols, values, strict=True))
+            self.log[(row["source_file"], row["sha256"], row["part"])] = row
+        self.acts: dict[str, _Stored] = {}
+        for values in con.execute(
+            "SELECT activity_id, sha256, source_file, format, n_data_columns, n_samples, "
+            "started_at, ended_at FROM activities WHERE athlete_id = ?",
+            [athlete_id],
+        ).fetchall():
+            self.acts[values[0]] = _Stored(*values)
+        self.starts: list[tuple[datetime, str]] = sorted(
+            (a.started_at, a.activity_id) for a in self.acts.values()
+        )
+        self.dirty: set[_LogKey] = set()
+        self.pending: dict[str, _Prepared] = {}
+        self.deletes: set[str] = set()
+
+    # log rows ------------------------------------------------------------------------
+    def known(self, sha256: str) -> list[dict[str, Any]]:
+        rows = [r for r in self.log.values() if r["sha256"] == sha256 and r["status"] in KNOWN_STATUSES]
+        return sorted(rows, key=lambda r: (r["first_seen_at"], r["source_file"], r["part"]))
+
+    def put_log(self, key: _LogKey, now: datetime, size_bytes: int | None, status: str,
+                reason: str | None, error_type: str | None, activity_id: str | None) -> None:
+        row = self.log.get(key)
+        if row is None:
+            row = {"athlete_id": self.athlete_id, "source_file": key[0], "sha256": key[1],
+                   "part": key[2], "first_seen_at": now, "status_changed_at": now}
+            self.log[key] = row
+        elif (row["status"], row["reason"], row["activity_id"]) != (status, reason, activity_id):
+            row["status_changed_at"] = now
+        row.update(size_bytes=size_bytes, status=status, reason=reason, error_type=error_type,
+                   activity_id=activity_id, seen_at=now)
+        self.dirty.add(key)
+
+    def seen(self, key: _LogKey, now: datetime) -> None:
+        self.log[key]["seen_at"] = now
+        self.dirty.add(key)
+
+    def repoint(self, old_id: str, new_id: str, now: datetime, loaded_to: str | None,
+                reason: str) -> None:
+        """Log rows of ``old_id`` now refer to ``new_id``; its ``loaded`` row becomes
+        ``loaded_to`` (duplicate / replaced) with ``reason``."""
+        for key, row in self.log.items():
+            if row["activity_id"] != old_id:
+                continue
+            row["activity_id"] = new_id
+            row["status_changed_at"] = now
+            if row["status"] == "loaded" and loaded_to is not None:
+                row["status"] = loaded_to
+                row["reason"] = reason
+            self.dirty.add(key)
+
+    # activity index --------------------------------------------------------------------
+    def overlapping(self, started_at: datetime, ended_at: datetime) -> list[_Stored]:
+        window = timedelta(seconds=DUPLICATE_START_S)
+        lo = bisect.bisect_left(self.starts, (started_at - window, ""))
+        out = []
+        for start, aid in self.starts[lo:]:
+            if start > started_at + window:
+                break
+            a = self.acts[aid]
+            if a.started_at <= ended_at and a.ended_at >= started_at:
+                out.append(a)
+        return out
+
+    def add(self, prep: _Prepared) -> None:
+        r = prep.row
+        stored = _Stored(r["activity_id"], r["sha256"], r["source_file"], r["format"],
+                         r["n_data_columns"], r["n_samples"], r["started_at"], r["ended_at"])
+        self.acts[stored.activity_id] = stored
+        bisect.insort(self.starts, (stored.started_at, stored.activity_id))
+        self.pending[stored.activity_id] = prep
+
+    def remove(self, activity_id: str) -> None:
+        a = self.acts.pop(activity_id)
+        self.starts.remove((a.started_at, activity_id))
+        if self.pending.pop(activity_id, None) is None:
+            self.deletes.add(activity_id)  # stored in the database: delete at flush
+        else:
+            # pending in this batch: it may also hide an older stored version
+            self.deletes.add(activity_id)
+
+    def clear_batch(self) -> None:
+        self.dirty.clear()
+        self.pending.clear()
+        self.deletes.clear()
 
 
 class Warehouse:
@@ -434,7 +556,7 @@ class Warehouse:
         name = f"_gw_in_{table}"
         self.con.register(name, data)
         try:
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")
+            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {name}")  # noqa: S608
         finally:
             self.con.unregister(name)
 
@@ -459,8 +581,12 @@ class Warehouse:
             raise ValueError(f"athlete_id {athlete_id!r} is not a slug [a-z0-9_-]{{1,64}}")
         t0 = time.perf_counter()
         summary = LoadSummary(athlete_id=athlete_id)
+        state = _AthleteState(self.con, athlete_id)
         for batch in _batches(results):
             now = datetime.now(_UTC)
+            for r in batch:
+                summary.inputs += 1
+                self._decide(r, state, now, summary)
             self.con.execute("BEGIN")
             try:
                 self.con.execute(
@@ -468,223 +594,171 @@ class Warehouse:
                     "WHERE NOT EXISTS (SELECT 1 FROM athletes WHERE athlete_id = ?)",
                     [athlete_id, now, athlete_id],
                 )
-                for r in batch:
-                    summary.inputs += 1
-                    self._load_result(r, athlete_id, now, summary)
+                self._flush(state)
                 _crash_point("before_commit")
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
+            state.clear_batch()
             _crash_point("after_commit")
         summary.seconds = time.perf_counter() - t0
         if check:
             datatests.run(self.con, raise_on_failure=True)
         return summary
 
-    def _known_rows(self, athlete_id: str, sha256: str) -> list[tuple[Any, ...]]:
-        return self.con.execute(
-            "SELECT source_file, part, status, reason, activity_id FROM ingest_log "
-            "WHERE athlete_id = ? AND sha256 = ? AND status IN ('loaded','duplicate','skipped','replaced') "
-            "ORDER BY first_seen_at, source_file, part",
-            [athlete_id, sha256],
-        ).fetchall()
-
-    def _log(
-        self,
-        *,
-        athlete_id: str,
-        source_file: str,
-        sha256: str | None,
-        part: int,
-        size_bytes: int | None,
-        status: str,
-        reason: str | None,
-        error_type: str | None,
-        activity_id: str | None,
-        now: datetime,
-    ) -> None:
-        key = [athlete_id, source_file, sha256, part]
-        where = (
-            "athlete_id = ? AND source_file = ? AND sha256 IS NOT DISTINCT FROM ? AND part = ?"
-        )
-        existing = fetch_one(
-            self.con,
-            f"SELECT status, reason, activity_id FROM ingest_log WHERE {where}",  # noqa: S608
-            key,
-        )
-        if existing is None:
-            self.con.execute(
-                "INSERT INTO ingest_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [athlete_id, source_file, sha256, part, size_bytes, status, reason,
-                 error_type, activity_id, now, now, now],
-            )
-        elif tuple(existing) != (status, reason, activity_id):
-            self.con.execute(
-                "UPDATE ingest_log SET status = ?, reason = ?, error_type = ?, activity_id = ?, "
-                f"size_bytes = ?, seen_at = ?, status_changed_at = ? WHERE {where}",  # noqa: S608
-                [status, reason, error_type, activity_id, size_bytes, now, now, *key],
-            )
-        else:
-            self.con.execute(
-                f"UPDATE ingest_log SET seen_at = ? WHERE {where}",  # noqa: S608
-                [now, *key],
-            )
-
-    def _load_result(
-        self, r: ReadResultLike, athlete_id: str, now: datetime, summary: LoadSummary
-    ) -> None:
-        base = {"athlete_id": athlete_id, "source_file": r.source_file, "sha256": r.sha256,
-                "size_bytes": r.size_bytes, "now": now}
-        if r.sha256 is not None:
-            known = self._known_rows(athlete_id, r.sha256)
-            same_name = [k for k in known if k[0] == r.source_file]
-            if same_name:
+    def _flush(self, state: _AthleteState) -> None:
+        """Write one batch's decisions with set-based statements (inside the transaction)."""
+        if state.deletes:
+            self.con.register("_gw_del", pa.table({"activity_id": sorted(state.deletes)}))
+            try:
+                for table in _DATA_TABLES:
+                    self.con.execute(
+                        f"DELETE FROM {table} WHERE activity_id IN (SELECT activity_id FROM _gw_del)"  # noqa: S608
+                    )
+            finally:
+                self.con.unregister("_gw_del")
+        if state.pending:
+            preps = list(state.pending.values())
+            rows = pl.DataFrame([p.row for p in preps], schema=_ACTIVITY_ROW_SCHEMA)
+            self._insert_arrow("activities", rows.to_arrow())
+            for table, attr in (("sessions", "sessions"), ("laps", "laps")):
+                frames = [getattr(p, attr) for p in preps if getattr(p, attr).height]
+                if frames:
+                    self._insert_arrow(table, pl.concat(frames, rechunk=False).to_arrow())
+            self._insert_arrow("samples", pl.concat([p.samples for p in preps], rechunk=False).to_arrow())
+            _crash_point("after_samples")
+            extras = [p.extras for p in preps if p.extras.height]
+            if extras:
+                self._insert_arrow("sample_extras", pl.concat(extras, rechunk=False).to_arrow())
+        if state.dirty:
+            log = pl.DataFrame([state.log[k] for k in sorted(state.dirty, key=str)],
+                               schema=_LOG_SCHEMA)
+            self.con.register("_gw_log", log.to_arrow())
+            try:
                 self.con.execute(
-                    "UPDATE ingest_log SET seen_at = ? WHERE athlete_id = ? AND source_file = ? "
-                    "AND sha256 = ?",
-                    [now, athlete_id, r.source_file, r.sha256],
+                    "DELETE FROM ingest_log AS l WHERE EXISTS (SELECT 1 FROM _gw_log AS n "
+                    "WHERE n.athlete_id = l.athlete_id AND n.source_file = l.source_file "
+                    "AND n.sha256 IS NOT DISTINCT FROM l.sha256 AND n.part = l.part)"
                 )
+                self.con.execute("INSERT INTO ingest_log BY NAME SELECT * FROM _gw_log")
+            finally:
+                self.con.unregister("_gw_log")
+
+    def _decide(
+        self, r: ReadResultLike, state: _AthleteState, now: datetime, summary: LoadSummary
+    ) -> None:
+        """Decide what becomes of one input, updating ``state`` (no SQL)."""
+        size = r.size_bytes
+        if r.sha256 is not None:
+            known = state.known(r.sha256)
+            same_name = [k for k in known if k["source_file"] == r.source_file]
+            if same_name:
+                for k in same_name:
+                    state.seen((k["source_file"], k["sha256"], k["part"]), now)
                 summary.unchanged += 1
                 return
             if known:
                 # The same bytes under another name (copied, re-zipped): log, store nothing.
-                other_file, _, other_status, other_reason, other_id = known[0]
-                status = "skipped" if other_status == "skipped" else "duplicate"
-                why = f"identical bytes already ingested as {other_file}"
-                if other_status == "skipped" and other_reason:
-                    why += f" ({other_reason})"
-                self._log(**base, part=0, status=status, reason=why, error_type=None,
-                          activity_id=other_id)
-                if status == "skipped":
-                    summary.skipped += 1
-                else:
-                    summary.duplicates += 1
+                first = known[0]
+                status = "skipped" if first["status"] == "skipped" else "duplicate"
+                why = f"identical bytes already ingested as {first['source_file']}"
+                if status == "skipped" and first["reason"]:
+                    why += f" ({first['reason']})"
+                state.put_log((r.source_file, r.sha256, 0), now, size, status, why, None,
+                              first["activity_id"])
+                summary.skipped += status == "skipped"
+                summary.duplicates += status == "duplicate"
                 return
         if r.error is not None:
             status = getattr(r.error, "status", "rejected")
             reason = r.error.one_line() if hasattr(r.error, "one_line") else str(r.error)
-            self._log(**base, part=0, status=status, reason=reason,
-                      error_type=type(r.error).__name__, activity_id=None)
-            if status == "skipped":
-                summary.skipped += 1
-            else:
-                summary.rejected += 1
+            state.put_log((r.source_file, r.sha256, 0), now, size, status, reason,
+                          type(r.error).__name__, None)
+            summary.skipped += status == "skipped"
+            summary.rejected += status != "skipped"
             return
         if not r.activities:
-            self._log(**base, part=0, status="skipped", reason="no activity in this file",
-                      error_type=None, activity_id=None)
+            state.put_log((r.source_file, r.sha256, 0), now, size, "skipped",
+                          "no activity in this file", None, None)
             summary.skipped += 1
             return
-        used_ids: set[str] = set()
+        used: set[str] = set()
         for part, act in enumerate(r.activities):
-            activity_id = activity_identity(act.meta, athlete_id)
-            if activity_id in used_ids:
-                # Chained FIT parts sharing one file_id: tell them apart by start time.
-                activity_id = _hash_id("start", athlete_id, _utc_second(act.meta.started_at), part)
-            used_ids.add(activity_id)
-            self._load_activity(act, part, activity_id, athlete_id, base, summary)
+            activity_id = activity_identity(act.meta, state.athlete_id)
+            if activity_id in used:
+                # Chained FIT parts sharing one file_id: tell them apart by start and part.
+                activity_id = _hash_id("start", state.athlete_id,
+                                       _utc_second(act.meta.started_at), part)
+            used.add(activity_id)
+            self._decide_activity(act, (r.source_file, r.sha256, part), size, activity_id,
+                                  state, now, summary)
 
-    def _load_activity(
+    def _decide_activity(
         self,
         act: ParsedActivity,
-        part: int,
+        key: _LogKey,
+        size: int,
         activity_id: str,
-        athlete_id: str,
-        base: dict[str, Any],
+        state: _AthleteState,
+        now: datetime,
         summary: LoadSummary,
     ) -> None:
-        now: datetime = base["now"]
         try:
-            prep = prepare_activity(act, athlete_id, activity_id, now)
+            prep = prepare_activity(act, state.athlete_id, activity_id, now)
         except LoadError as e:
-            self._log(**base, part=part, status="rejected", reason=e.reason,
-                      error_type="LoadError", activity_id=None)
+            state.put_log(key, now, size, "rejected", e.reason, "LoadError", None)
             summary.rejected += 1
             return
-        existing = fetch_one(
-            self.con,
-            "SELECT sha256, source_file, started_at FROM activities WHERE activity_id = ?",
-            [activity_id],
-        )
-        if existing is not None:
-            old_sha, old_file, old_start = existing
-            reason: str | None = None
-            if old_sha != act.meta.sha256:
-                # A corrected file: same activity identity, new bytes. Replace atomically.
-                self._delete_activity(activity_id)
-                self._insert(prep)
-                self.con.execute(
-                    "UPDATE ingest_log SET status = 'replaced', status_changed_at = ?, "
-                    "reason = ? WHERE activity_id = ? AND status = 'loaded'",
-                    [now, f"superseded by a newer version: {act.meta.source_file}", activity_id],
-                )
-                reason = f"replaced previous version {old_file}"
-                summary.replaced += 1
-                summary.samples += prep.n_samples
-                summary.changed_activity_ids.append(activity_id)
-                summary._touch(old_start)
-                summary._touch(prep.started_at)
-            self._log(**base, part=part, status="loaded", reason=reason, error_type=None,
-                      activity_id=activity_id)
+        new_file = act.meta.source_file
+        old = state.acts.get(activity_id)
+        if old is not None:
+            if old.sha256 == act.meta.sha256:
+                # Same content already stored (its log row was lost or named differently).
+                state.put_log(key, now, size, "loaded", None, None, activity_id)
+                return
+            # A corrected file: same activity identity, new bytes. Replace it.
+            state.remove(activity_id)
+            state.repoint(activity_id, activity_id, now, "replaced",
+                          f"superseded by a newer version: {new_file}")
+            state.add(prep)
+            state.put_log(key, now, size, "loaded", f"replaced previous version {old.source_file}",
+                          None, activity_id)
+            summary.replaced += 1
+            summary.samples += prep.samples.height
+            summary.changed_activity_ids.append(activity_id)
+            summary.touch(old.started_at)
+            summary.touch(prep.row["started_at"])
             return
-        copies = [
-            _Copy(*row)
-            for row in self.con.execute(
-                "SELECT activity_id, format, n_data_columns, n_samples, source_file, started_at "
-                "FROM activities WHERE athlete_id = ? "
-                "AND abs(epoch(started_at) - epoch(?::TIMESTAMPTZ)) <= ? "
-                "AND started_at <= ? AND ended_at >= ?",
-                [athlete_id, prep.started_at, DUPLICATE_START_S, prep.ended_at, prep.started_at],
-            ).fetchall()
-        ]
-        new_rank = _rank(prep.fmt, prep.n_data_columns, prep.n_samples, activity_id)
+        new = _Stored(activity_id, act.meta.sha256, new_file, act.meta.format,
+                      prep.row["n_data_columns"], prep.samples.height,
+                      prep.row["started_at"], prep.row["ended_at"])
+        copies = state.overlapping(new.started_at, new.ended_at)
         if copies:
-            best = max(copies, key=lambda c: _rank(c.fmt, c.n_data_columns, c.n_samples,
-                                                   c.activity_id))
-            if _rank(best.fmt, best.n_data_columns, best.n_samples, best.activity_id) > new_rank:
-                self._log(**base, part=part, status="duplicate",
-                          reason=f"same activity as {best.source_file} ({best.fmt}), which is kept",
-                          error_type=None, activity_id=best.activity_id)
+            best = max(copies, key=_Stored.rank)
+            if best.rank() > new.rank():
+                state.put_log(key, now, size, "duplicate",
+                              f"same activity as {best.source_file} ({best.fmt}), which is kept",
+                              None, best.activity_id)
                 summary.duplicates += 1
                 return
             for c in copies:
-                # The new file is richer: it replaces the poorer copy in one transaction.
-                self._delete_activity(c.activity_id)
-                self.con.execute(
-                    "UPDATE ingest_log SET activity_id = ?, status_changed_at = ?, "
-                    "status = CASE WHEN status = 'loaded' THEN 'duplicate' ELSE status END, "
-                    "reason = CASE WHEN status = 'loaded' THEN ? ELSE reason END "
-                    "WHERE activity_id = ?",
-                    [activity_id, now,
-                     f"same activity as {act.meta.source_file} ({prep.fmt}), richer, which replaced it",
-                     c.activity_id],
-                )
+                # The new file is richer: it replaces the poorer copy (same transaction).
+                state.remove(c.activity_id)
+                state.repoint(c.activity_id, activity_id, now, "duplicate",
+                              f"same activity as {new_file} ({new.fmt}), richer, which replaced it")
                 summary.removed_activity_ids.append(c.activity_id)
+                if c.activity_id in summary.changed_activity_ids:
+                    summary.changed_activity_ids.remove(c.activity_id)
                 summary.duplicates += 1
-                summary._touch(c.started_at)
-        self._insert(prep)
-        reason = None
-        if copies:
-            reason = "replaced poorer copy " + ", ".join(c.source_file for c in copies)
-        self._log(**base, part=part, status="loaded", reason=reason, error_type=None,
-                  activity_id=activity_id)
+                summary.touch(c.started_at)
+        state.add(prep)
+        reason = ("replaced poorer copy " + ", ".join(c.source_file for c in copies)) if copies else None
+        state.put_log(key, now, size, "loaded", reason, None, activity_id)
         summary.loaded += 1
-        summary.samples += prep.n_samples
+        summary.samples += prep.samples.height
         summary.changed_activity_ids.append(activity_id)
-        summary._touch(prep.started_at)
-
-    def _delete_activity(self, activity_id: str) -> None:
-        for table in _DATA_TABLES:
-            self.con.execute(f"DELETE FROM {table} WHERE activity_id = ?", [activity_id])  # noqa: S608
-
-    def _insert(self, prep: _Prepared) -> None:
-        self._insert_arrow("activities", prep.row)
-        self._insert_arrow("sessions", prep.sessions)
-        self._insert_arrow("laps", prep.laps)
-        self._insert_arrow("samples", prep.samples)
-        _crash_point("after_samples")
-        self._insert_arrow("sample_extras", prep.extras)
+        summary.touch(new.started_at)
 
     # -- reading helpers for transforms ----------------------------------------------------
 
@@ -815,7 +889,7 @@ class Warehouse:
                 )
             finally:
                 self.con.unregister("_gw_ids")
-            self._insert_arrow("activity_gait", _arrow(df))
+            self._insert_arrow("activity_gait", df.to_arrow())
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -843,7 +917,7 @@ class Warehouse:
                     "DELETE FROM weekly_risk WHERE athlete_id = ? AND week_start >= ?",
                     [athlete_id, from_week_start],
                 )
-            self._insert_arrow("weekly_risk", _arrow(df))
+            self._insert_arrow("weekly_risk", df.to_arrow())
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -865,7 +939,7 @@ class Warehouse:
         now = datetime.now(_UTC)
         self.con.execute("BEGIN")
         try:
-            self.con.register("_gw_athletes", _arrow(data))
+            self.con.register("_gw_athletes", data.to_arrow())
             try:
                 sets = ", ".join(f"{c} = n.{c}" for c in given if c != "athlete_id")
                 if sets:

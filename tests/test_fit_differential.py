@@ -1,0 +1,102 @@
+"""The fast FIT path (ingest.fit_fast) against fitparse, on every corpus FIT file.
+
+Identical frames and metadata are required wherever the fast path accepts a file;
+where it refuses, ``decoder="auto"`` must fall back to fitparse and give fitparse's
+result. The refusals on the corpus are listed here with their reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from polars.testing import assert_frame_equal
+from test_ingest_fit import BAD_FIT_FILES, FIT_FILES, decoded
+
+from ingest.errors import CorruptFileError, IngestError
+from ingest.fit import read_fit
+from ingest.schema import ParsedActivity
+
+#: corpus files the fast path refuses (auto falls back to fitparse), and why
+FAST_PATH_REFUSES = {
+    # two developer fields with the same name (Moxy SmO2/THb described twice):
+    # fitfast names its columns by field name and would merge them
+    "fenix3-run-dynamics-moxy-devfields.fit": "two developer fields named",
+    # old footpod speed/distance packed in compressed_speed_distance: fitfast 0.1.0
+    # does not expand it
+    "fr70-run-footpod-compressed-timestamps.fit": "compressed_speed_distance",
+}
+NON_ACTIVITY = {"edge510-settings.fit", "vivofit-monitoring.fit"}
+ALL_FIT = FIT_FILES + BAD_FIT_FILES
+
+
+def _decode(path: Path, decoder: str) -> list[ParsedActivity] | IngestError:
+    return decoded(path, decoder)  # once per file and decoder per test session
+
+
+def _reference(path: Path) -> list[ParsedActivity] | IngestError:
+    return decoded(path, "fitparse")
+
+
+def assert_same(got: list[ParsedActivity], want: list[ParsedActivity]) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.meta == w.meta
+        assert_frame_equal(g.samples, w.samples, check_exact=True)
+        assert_frame_equal(g.sessions, w.sessions, check_exact=True)
+        assert_frame_equal(g.laps, w.laps, check_exact=True)
+        assert_frame_equal(g.extras, w.extras, check_exact=True)
+
+
+@pytest.mark.parametrize("path", FIT_FILES, ids=[p.name for p in FIT_FILES])
+def test_fast_path_identical_to_fitparse(path: Path) -> None:
+    want = _reference(path)
+    got = _decode(path, "fast")
+    if path.name in NON_ACTIVITY:
+        assert isinstance(want, IngestError) and type(got) is type(want)
+        return
+    assert not isinstance(want, IngestError)
+    if path.name in FAST_PATH_REFUSES:
+        assert isinstance(got, CorruptFileError)
+        assert FAST_PATH_REFUSES[path.name] in got.reason
+        got = _decode(path, "auto")
+    assert not isinstance(got, IngestError), got
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("path", BAD_FIT_FILES, ids=[p.name for p in BAD_FIT_FILES])
+def test_auto_gives_fitparse_errors_on_bad_files(path: Path) -> None:
+    """Files the fast decoder alone would accept (fitfast reads the Coros file with
+    misaligned field sizes) are still rejected, with fitparse's reason."""
+    want = _decode(path, "fitparse")
+    got = _decode(path, "auto")
+    assert isinstance(want, IngestError) and isinstance(got, IngestError)
+    assert type(got) is type(want)
+    assert got.reason == want.reason
+
+
+def test_header_crc_zero_files_take_the_fast_path() -> None:
+    # fitfast rejects valid files whose header CRC is 0x0000 (FACTS.md); the stored file
+    # CRC is translated, so these decode fast (decoder="fast" raises on refusal)
+    for name in ("edge810-ride-power.fit", "fr310xt-run-no-cadence.fit"):
+        path = next(p for p in FIT_FILES if p.name == name)
+        assert path.read_bytes()[12:14] == b"\x00\x00"
+        assert read_fit(path.name, path.read_bytes(), decoder="fast")[0].samples.height > 800
+
+
+def test_translated_crc_still_detects_damage() -> None:
+    path = next(p for p in FIT_FILES if p.name == "edge810-ride-power.fit")
+    data = bytearray(path.read_bytes())
+    data[5000] ^= 0x01  # one flipped bit inside a record
+    for decoder in ("fast", "auto"):
+        with pytest.raises(CorruptFileError):
+            read_fit("flipped.fit", bytes(data), decoder=decoder)  # type: ignore[arg-type]
+
+
+def test_fast_path_enforces_record_limit_before_decoding() -> None:
+    from ingest.errors import ResourceLimitError
+    from ingest.limits import Limits
+
+    path = next(p for p in FIT_FILES if p.name == "coros-run-step-length-only.fit")
+    with pytest.raises(ResourceLimitError):
+        read_fit(path.name, path.read_bytes(), Limits(max_records=1000), decoder="fast")

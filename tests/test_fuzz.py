@@ -1,0 +1,326 @@
+"""Fuzzing the single entry point with mutated real files and random bytes.
+
+The only acceptable outcomes of ``read_bytes`` / ``iter_bytes`` are activities whose
+frames conform exactly to the schemas, or an :class:`IngestError` subclass, within a
+per-case wall-clock bound. Anything else (another exception, a hang, a reason that is
+an "unexpected decoder failure") is a bug: the input is saved under
+``test-artifacts/fuzz-failures/`` and, once fixed, belongs in ``tests/regressions/``,
+which :func:`test_regression_files_replay` replays on every run.
+
+Budget: ``GAITWATCH_FUZZ_SECONDS`` (default 25 s) for the mutation test; a longer run
+is ``python bench/fuzz_long.py``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import struct
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import ARTIFACTS, CORPUS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ingest import iter_bytes, read_bytes
+from ingest.errors import IngestError
+from ingest.schema import EXTRA_SCHEMA, LAP_SCHEMA, SAMPLE_SCHEMA, SESSION_SCHEMA, ParsedActivity
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+CASE_TIMEOUT_S = float(os.environ.get("GAITWATCH_FUZZ_CASE_TIMEOUT", "20"))
+BUDGET_S = float(os.environ.get("GAITWATCH_FUZZ_SECONDS", "25"))
+
+SMALL_FIT = [
+    "fit/fenix5-run-dynamics-short.fit",
+    "fit/fenix5-walk-dynamics.fit",
+    "fit/fenix5-bike-short.fit",
+    "fit/fr70-run-footpod-compressed-timestamps.fit",
+    "fit/edge510-settings.fit",
+    "fit/vivofit-monitoring.fit",
+    "bad/bad-crc-chained-second-file.fit",
+    "bad/bad-header-chained-settings.fit",
+    "bad/truncated-chained-settings-nodata.fit",
+]
+HEAD_OF_LARGE_FIT = ["fit/fr920xt-triathlon-chained-dynamics.fit", "fit/fenix3-multisport-run-bike-dynamics.fit"]
+GPX_SEEDS = [
+    "gpx/garmin-connect-run-ns3-cad-hr-short.gpx",
+    "gpx/movescount-run-gpxdata-cadence-hr.gpx",
+    "gpx/holux-ride-bare-bpm-rpm-ext.gpx",
+    "gpx/urbanbiker-ride-tpx-cad-hr-power.gpx",
+    "gpx/runkeeper-ride-hr-negative-time-step.gpx",
+    "gpx/route-only.gpx",
+    "gpx/strava-metadata-only.gpx",
+    "bad/etrex30-trkpt-missing-latlon.gpx",
+]
+
+WEIRD_TEXT = [
+    "", "NaN", "inf", "-inf", "1e400", "-0", "99999999999999999999999", "0x1F", "  7  ", "-5",
+    "2024-13-45T25:61:61Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1970-01-01T00:00:00+14:00",
+    "&amp;", "\u202e", "<", "]]>", "Running", "9", "Biking", "Other",
+]
+
+
+def _shorten_gpx(data: bytes, keep: int = 25) -> bytes:
+    """First ``keep`` track points of a GPX, closed properly (keeps fuzz cases small)."""
+    text = data.decode("utf-8-sig")
+    ends = [m.end() for m in re.finditer(r"</trkpt>", text)]
+    if len(ends) <= keep:
+        return data
+    return (text[: ends[keep - 1]] + "</trkseg></trk></gpx>").encode("utf-8")
+
+
+def _tcx_seed() -> bytes:
+    pts = "".join(
+        f"<Trackpoint><Time>2024-04-02T17:30:{i:02d}.000Z</Time><Position><LatitudeDegrees>{52 + i * 3e-5:.6f}"
+        f"</LatitudeDegrees><LongitudeDegrees>13.4</LongitudeDegrees></Position><AltitudeMeters>35</AltitudeMeters>"
+        f"<DistanceMeters>{i * 3.1:.1f}</DistanceMeters><HeartRateBpm><Value>{140 + i}</Value></HeartRateBpm>"
+        f"<Extensions><ns3:TPX><ns3:Speed>3.1</ns3:Speed><ns3:RunCadence>87</ns3:RunCadence></ns3:TPX>"
+        f"</Extensions></Trackpoint>"
+        for i in range(20)
+    )
+    return (
+        '  <?xml version="1.0" encoding="UTF-8"?><TrainingCenterDatabase '
+        'xmlns="http://www.garmin.com/xmlschemas/TrainingCenterDatabase/v2" '
+        'xmlns:ns3="http://www.garmin.com/xmlschemas/ActivityExtension/v2"><Activities><Activity Sport="Running">'
+        '<Id>2024-04-02T17:30:00.000Z</Id><Lap StartTime="2024-04-02T17:30:00.000Z"><TotalTimeSeconds>19'
+        "</TotalTimeSeconds><DistanceMeters>59</DistanceMeters><Calories>5</Calories><Track>"
+        f"{pts}</Track><Extensions><ns3:LX><ns3:AvgRunCadence>87</ns3:AvgRunCadence></ns3:LX></Extensions></Lap>"
+        "<Creator><Name>Forerunner</Name></Creator></Activity></Activities></TrainingCenterDatabase>"
+    ).encode()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for k, v in members.items():
+            zf.writestr(k, v)
+    return buf.getvalue()
+
+
+def load_seeds() -> list[tuple[str, bytes]]:
+    if not CORPUS.is_dir():
+        return []
+    seeds: list[tuple[str, bytes]] = []
+    for rel in SMALL_FIT:
+        seeds.append((rel, (CORPUS / rel).read_bytes()))
+    for rel in HEAD_OF_LARGE_FIT:
+        seeds.append((rel, (CORPUS / rel).read_bytes()[:6000]))
+    for rel in GPX_SEEDS:
+        seeds.append((rel, _shorten_gpx((CORPUS / rel).read_bytes())))
+    seeds.append(("constructed.tcx", _tcx_seed()))
+    gpx = seeds[len(SMALL_FIT) + len(HEAD_OF_LARGE_FIT)][1]
+    fit = seeds[0][1]
+    seeds.append(("run.gpx.gz", gzip.compress(gpx)))
+    seeds.append(("run.fit.gz", gzip.compress(fit)))
+    seeds.append(("export.zip", _zip({"activities/1.fit.gz": gzip.compress(fit), "activities/2.gpx": gpx,
+                                      "activities.csv": b"id\n1\n"})))
+    return seeds
+
+
+SEEDS = load_seeds()
+
+
+# --------------------------------------------------------------------------- checking one case
+
+
+@dataclass
+class Outcome:
+    kind: str  # "ok" | "ingest_error" | "bug" | "hang"
+    detail: str = ""
+
+
+def check_activity(act: ParsedActivity) -> None:
+    assert isinstance(act, ParsedActivity)
+    assert act.samples.schema == pl.Schema(SAMPLE_SCHEMA)
+    assert act.sessions.schema == pl.Schema(SESSION_SCHEMA)
+    assert act.laps.schema == pl.Schema(LAP_SCHEMA)
+    assert act.extras.schema == pl.Schema(EXTRA_SCHEMA)
+    assert act.meta.started_at.tzinfo is not None
+    assert act.meta.format in ("fit", "gpx", "tcx")
+
+
+def _run(name: str, data: bytes) -> None:
+    try:
+        acts = read_bytes(name, data)
+        assert isinstance(acts, list) and acts
+        for a in acts:
+            check_activity(a)
+    except IngestError as exc:
+        assert isinstance(exc.reason, str) and exc.reason
+        if exc.reason.startswith(("unexpected decoder failure", "unexpected reader failure")):
+            raise AssertionError(f"reader bug surfaced as {exc.one_line()}") from exc
+    # archives: every leaf result must be ok-and-conforming or carry a typed error
+    if data[:2] == b"\x1f\x8b" or data[:2] == b"PK":
+        for r in iter_bytes(name, data):
+            assert (r.error is None) == bool(r.activities)
+            if r.error is not None:
+                assert not r.error.reason.startswith(("unexpected decoder failure", "unexpected reader failure")), (
+                    r.error.one_line()
+                )
+            for a in r.activities:
+                check_activity(a)
+
+
+def run_case(name: str, data: bytes, timeout_s: float = CASE_TIMEOUT_S) -> Outcome:
+    """Run one input in a worker thread with a wall-clock bound."""
+    box: dict[str, BaseException | None] = {"exc": None}
+
+    def target() -> None:
+        try:
+            _run(name, data)
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller
+            box["exc"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if t.is_alive():
+        return Outcome("hang", f"no result within {timeout_s:g} s")
+    exc = box["exc"]
+    if exc is None:
+        return Outcome("ok")
+    return Outcome("bug", f"{type(exc).__name__}: {exc}")
+
+
+def save_failure(name: str, data: bytes, outcome: Outcome) -> Path:
+    out = ARTIFACTS / "fuzz-failures"
+    out.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    suffix = "".join(Path(name).suffixes) or ".bin"
+    path = out / f"{digest}{suffix}"
+    path.write_bytes(data)
+    path.with_suffix(path.suffix + ".txt").write_text(f"{name}\n{outcome.kind}: {outcome.detail}\n")
+    return path
+
+
+# --------------------------------------------------------------------------- mutations
+
+POS = st.integers(min_value=0, max_value=2**31 - 1)
+MUTATION = st.one_of(
+    st.tuples(st.just("flip"), POS, st.integers(0, 7)),
+    st.tuples(st.just("set"), POS, st.integers(0, 255)),
+    st.tuples(st.just("truncate"), st.floats(0.0, 1.0)),
+    st.tuples(st.just("delete"), POS, st.integers(1, 128)),
+    st.tuples(st.just("insert"), POS, st.binary(min_size=1, max_size=32)),
+    st.tuples(st.just("repeat"), POS, st.integers(1, 200), st.integers(2, 40)),
+    st.tuples(st.just("splice"), st.integers(0, 10_000), st.floats(0.0, 1.0), st.floats(0.0, 1.0)),
+    st.tuples(st.just("fit_header"), st.sampled_from([0, 1, 2, 4, 8, 12]), st.integers(0, 2**32 - 1)),
+    st.tuples(st.just("xml_text"), POS, st.sampled_from(WEIRD_TEXT)),
+)
+
+
+def mutate(data: bytes, ops: list[tuple], seeds: list[tuple[str, bytes]]) -> bytes:  # type: ignore[type-arg]
+    buf = bytearray(data)
+    for op in ops:
+        kind = op[0]
+        n = len(buf)
+        if kind == "flip" and n:
+            buf[op[1] % n] ^= 1 << op[2]
+        elif kind == "set" and n:
+            buf[op[1] % n] = op[2]
+        elif kind == "truncate":
+            del buf[int(n * op[1]) :]
+        elif kind == "delete" and n:
+            p = op[1] % n
+            del buf[p : p + op[2]]
+        elif kind == "insert":
+            p = op[1] % (n + 1)
+            buf[p:p] = op[2]
+        elif kind == "repeat" and n:
+            p = op[1] % n
+            chunk = bytes(buf[p : p + op[2]])
+            buf[p:p] = chunk * op[3]
+        elif kind == "splice" and seeds:
+            other = seeds[op[1] % len(seeds)][1]
+            a, b = int(n * op[2]), int(len(other) * op[3])
+            buf = buf[:a] + bytearray(other[b:])
+        elif kind == "fit_header" and n >= 14:
+            field, value = op[1], op[2]
+            if field in (0, 1):
+                buf[field] = value & 0xFF
+            elif field in (2, 12):
+                struct.pack_into("<H", buf, field, value & 0xFFFF)
+            elif field in (4, 8):
+                struct.pack_into("<I", buf, field, value)
+        elif kind == "xml_text" and n:
+            # replace the text of the n-th element that has plain text content
+            texts = [m.span(1) for m in re.finditer(rb">([^<>]{1,40})<", bytes(buf))]
+            if texts:
+                s, e = texts[op[1] % len(texts)]
+                buf[s:e] = op[2].encode("utf-8")
+    return bytes(buf)
+
+
+CASES = {"tried": 0, "ok": 0, "ingest_error": 0}
+
+
+@settings(max_examples=100_000, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck), print_blob=True)
+@given(seed=st.integers(0, max(len(SEEDS) - 1, 0)), ops=st.lists(MUTATION, min_size=1, max_size=4))
+def _fuzz_mutations(seed: int, ops: list[tuple]) -> None:  # type: ignore[type-arg]
+    if time.monotonic() > _DEADLINE["t"]:
+        return
+    name, base = SEEDS[seed]
+    data = mutate(base, ops, SEEDS)
+    CASES["tried"] += 1
+    outcome = run_case(name, data)
+    if outcome.kind in ("hang", "bug"):
+        path = save_failure(name, data, outcome)
+        pytest.fail(f"{outcome.kind} on mutated {name}: {outcome.detail} (input saved to {path})")
+
+
+@settings(max_examples=100_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(prefix=st.sampled_from([b"", b"\x0e\x10\x00\x00\x00\x00\x00\x00.FIT", b"\x1f\x8b\x08\x00", b"PK\x03\x04",
+                               b"<gpx>", b"<?xml version='1.0'?><TrainingCenterDatabase>", b"\xef\xbb\xbf<gpx "]),
+       body=st.binary(max_size=2048), name=st.sampled_from(["x.fit", "x.gpx", "x.tcx", "x.gz", "x.zip", "x"]))
+def _fuzz_random(prefix: bytes, body: bytes, name: str) -> None:
+    if time.monotonic() > _DEADLINE["t"]:
+        return
+    data = prefix + body
+    CASES["tried"] += 1
+    outcome = run_case(name, data)
+    if outcome.kind in ("hang", "bug"):
+        path = save_failure(name, data, outcome)
+        pytest.fail(f"{outcome.kind} on random {name}: {outcome.detail} (input saved to {path})")
+
+
+_DEADLINE = {"t": 0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_fuzz_read_bytes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Mutated real files (80 % of the budget) and random bytes behind format magics."""
+    if not SEEDS:
+        pytest.skip("corpus not present")
+    start = time.monotonic()
+    CASES.update(tried=0)
+    _DEADLINE["t"] = start + BUDGET_S * 0.8
+    _fuzz_mutations()
+    mutated = CASES["tried"]
+    _DEADLINE["t"] = time.monotonic() + BUDGET_S * 0.2
+    _fuzz_random()
+    with capsys.disabled():
+        print(
+            f"\nfuzz: {CASES['tried']} cases ({mutated} mutated real files, {CASES['tried'] - mutated} random) "
+            f"in {time.monotonic() - start:.1f} s, no bug or hang"
+        )
+    assert mutated > 50, "fuzz budget too small to mean anything"
+
+
+def test_regression_files_replay() -> None:
+    """Every input fuzzing ever broke us with, replayed through both entry points."""
+    files = sorted(p for p in REGRESSIONS.glob("*") if p.is_file() and p.suffix != ".txt" and p.name != "README.md")
+    assert files, "tests/regressions/ should hold the inputs found by fuzzing"
+    for path in files:
+        outcome = run_case(path.name, path.read_bytes())
+        assert outcome.kind == "ok", f"{path.name}: {outcome.kind}: {outcome.detail}"

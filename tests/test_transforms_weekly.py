@@ -1,0 +1,270 @@
+"""Weekly load and risk on hand-built activity summaries; expected numbers are computed
+by hand (or by an independent plain-Python loop) in each test."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+from test_transforms_helpers import activities, athletes_frame
+
+from transforms.load import ewma
+from transforms.risk import weekly_risk, weeks_to_recompute
+from transforms.schema import ACTIVITY_GAIT_SCHEMA, WEEKLY_RISK_SCHEMA
+from transforms.thresholds import Thresholds
+
+TH = Thresholds()
+MON = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)  # Monday of 2026-W02
+NO_GAIT = pl.DataFrame(schema=ACTIVITY_GAIT_SCHEMA)
+ATH = athletes_frame([("a", "UTC", 190.0)])
+# Banister weight of a session without HR: HRr 0.5 -> 0.5 x 0.64 e^(1.92 x 0.5) per minute
+W_NO_HR = 0.5 * 0.64 * math.exp(0.96)
+
+
+def gait_rows(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """activity_gait rows with plausible defaults for everything not given."""
+    base = {
+        "moving_s": 3600.0, "analysed_s": 3000.0, "distance_m": 10_000.0, "steady_share": 0.9,
+        "cadence_median_spm": 170.0, "cadence_cv_pct": 2.0, "step_length_median_m": 1.05,
+        "step_length_cv_pct": 3.0, "step_length_at_ref_speed_m": 1.05, "ref_speed_m_s": 3.0,
+        "speed_p10_m_s": 2.7, "speed_p50_m_s": 3.0, "speed_p90_m_s": 3.3, "speed_range_m_s": 0.6,
+        "max_speed_m_s": 6.5, "sprint_threshold_m_s": 5.5, "sprint_s": 90.0, "sprint_efforts": 6,
+        "gct_balance_mean_left_pct": 50.2, "gct_balance_dev_pct": 0.2, "symmetry_index_pct": 0.8,
+        "symmetry_drift_pct": 0.0, "stance_time_median_ms": 250.0,
+        "vertical_oscillation_median_mm": 85.0, "vertical_ratio_median_pct": 8.0,
+        "dynamics_share": 1.0, "balance_share": 1.0, "cadence_share": 1.0, "trimp": 60.0,
+        "cadence_mean_spm": 168.0, "hr_share": 1.0, "load_method": "hr_trimp",
+    }
+    out = []
+    for r in rows:
+        row = {**base, **r}
+        out.append({k: row.get(k) for k in ACTIVITY_GAIT_SCHEMA})
+    return pl.DataFrame(out, schema=ACTIVITY_GAIT_SCHEMA)
+
+
+def run_acts(gait: pl.DataFrame) -> pl.DataFrame:
+    return activities(
+        {
+            "activity_id": r["activity_id"], "athlete_id": r["athlete_id"], "sport": "running",
+            "started_at": r["started_at"], "duration_s": r["moving_s"],
+            "distance_m": r["distance_m"],
+        }
+        for r in gait.iter_rows(named=True)
+    )
+
+
+def weekly_runs(weeks: int, per_week: dict[int, dict[str, Any]] | None = None,
+                days: tuple[int, ...] = (0, 2, 4)) -> pl.DataFrame:
+    """``weeks`` weeks of runs on the given weekdays; per_week[w] overrides fields."""
+    rows = []
+    for w in range(weeks):
+        for d in days:
+            rows.append({
+                "activity_id": f"r{w}-{d}", "athlete_id": "a",
+                "started_at": MON + timedelta(days=7 * w + d),
+                **(per_week or {}).get(w, {}),
+            })
+    return gait_rows(rows)
+
+
+def test_ewma_williams_bias_corrected() -> None:
+    df = pl.DataFrame({"load": [10.0, 0.0, 0.0, 20.0]})
+    out = df.select(ewma("load", 7))["load"].to_list()
+    # lambda = 2 / (7 + 1) = 0.25, decay 0.75: weighted mean of the days so far
+    assert out == pytest.approx([
+        10.0,
+        0.75 * 10 / (1 + 0.75),
+        0.5625 * 10 / (1 + 0.75 + 0.5625),
+        (0.421875 * 10 + 20) / (1 + 0.75 + 0.5625 + 0.421875),
+    ])
+
+
+def test_output_schema_and_empty_input() -> None:
+    assert weekly_risk(activities([]), NO_GAIT, ATH).schema == pl.Schema(WEEKLY_RISK_SCHEMA)
+    g = weekly_runs(2)
+    assert weekly_risk(run_acts(g), g, ATH).schema == pl.Schema(WEEKLY_RISK_SCHEMA)
+
+
+def test_week_is_the_athletes_local_iso_week() -> None:
+    # Sunday 2026-03-01 23:30 UTC is Monday 00:30 in Berlin (W10), 18:30 Sunday in New York
+    # (W09); a file's own local offset (+10 h) wins over the athlete's zone.
+    t = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    acts = activities([
+        {"activity_id": "b", "athlete_id": "ber", "sport": "training", "sub_sport": "strength_training", "started_at": t, "duration_s": 1800.0},
+        {"activity_id": "n", "athlete_id": "nyc", "sport": "training", "sub_sport": "strength_training", "started_at": t, "duration_s": 1800.0},
+        {"activity_id": "o", "athlete_id": "nyc2", "sport": "training", "sub_sport": "strength_training", "started_at": t, "duration_s": 1800.0, "local_offset_s": 36000},
+    ])
+    ath = athletes_frame([("ber", "Europe/Berlin", None), ("nyc", "America/New_York", None), ("nyc2", "America/New_York", None)])
+    w = weekly_risk(acts, NO_GAIT, ath)
+    got = dict(zip(w["athlete_id"], w["iso_week"], strict=True))
+    assert got == {"ber": "2026-W10", "nyc": "2026-W09", "nyc2": "2026-W10"}
+    assert w.filter(pl.col("athlete_id") == "ber")["week_start"].item() == date(2026, 3, 2)
+
+
+def test_monotony_strain_and_session_counts() -> None:
+    # strength 60 / 30 / 60 min on Mon, Wed, Fri; a ride and a swim without HR on Sat
+    acts = activities([
+        {"activity_id": "s1", "athlete_id": "a", "sport": "training", "sub_sport": "strength_training", "started_at": MON, "duration_s": 3600.0},
+        {"activity_id": "s2", "athlete_id": "a", "sport": "training", "sub_sport": "strength_training", "started_at": MON + timedelta(days=2), "duration_s": 1800.0},
+        {"activity_id": "s3", "athlete_id": "a", "sport": "training", "sub_sport": "strength_training", "started_at": MON + timedelta(days=4), "duration_s": 3600.0},
+        {"activity_id": "c1", "athlete_id": "a", "sport": "cycling", "sub_sport": "road", "started_at": MON + timedelta(days=5), "duration_s": 0.0},
+        {"activity_id": "c2", "athlete_id": "a", "sport": "swimming", "sub_sport": "lap_swimming", "started_at": MON + timedelta(days=5, hours=3), "duration_s": 0.0},
+    ])
+    r = weekly_risk(acts, NO_GAIT, ATH).row(0, named=True)
+    assert (r["strength_sessions"], r["cross_training_sessions"], r["runs"]) == (3, 2, 0)
+    minutes = [60, 0, 30, 0, 60, 0, 0]  # Foster: all 7 days, rest days as 0
+    assert r["load"] == pytest.approx(150 * W_NO_HR)
+    mono = statistics.mean(minutes) / statistics.stdev(minutes)  # scale-free
+    assert r["monotony"] == pytest.approx(mono)
+    assert r["strain"] == pytest.approx(150 * W_NO_HR * mono)
+    assert r["risk_level"] == "insufficient_data"
+    assert "no_runs" in r["missing_data"]
+
+
+def test_run_totals() -> None:
+    g = gait_rows([
+        {"activity_id": "x1", "athlete_id": "a", "started_at": MON, "distance_m": 8000.0, "moving_s": 2400.0},
+        {"activity_id": "x2", "athlete_id": "a", "started_at": MON + timedelta(days=6), "distance_m": 21000.0, "moving_s": 7000.0},
+    ])
+    r = weekly_risk(run_acts(g), g, ATH).row(0, named=True)
+    assert (r["runs"], r["run_distance_m"], r["run_time_s"], r["long_run_m"]) == (2, 29000.0, 9400.0, 21000.0)
+    assert r["load"] == pytest.approx(120.0)  # two runs of TRIMP 60
+    assert r["sprint_s"] == 180.0 and r["sprint_efforts"] == 12
+
+
+@pytest.mark.parametrize(
+    ("left", "level", "flagged"),
+    [(50.5, "balanced", False), (49.3, "balanced", False), (51.5, "moderate", True),
+     (48.0, "moderate", True), (53.0, "high", True), (47.0, "high", True)],
+)
+def test_asymmetry_garmin_zones_either_side(left: float, level: str, flagged: bool) -> None:
+    g = gait_rows([{"activity_id": "x", "athlete_id": "a", "started_at": MON, "gct_balance_mean_left_pct": left}])
+    r = weekly_risk(run_acts(g), g, ATH).row(0, named=True)
+    assert r["asymmetry_level"] == level
+    assert ("asymmetry" in r["flags"]) is flagged
+    # SI from the weekly balance: (L - R) / (0.5 (L + R)) x 100 = 4 L - 200
+    assert r["symmetry_index_pct"] == pytest.approx(4 * left - 200)
+    if flagged:
+        # absolute zones need no baseline: the level is reported in week 1
+        assert r["risk_level"] == ("high" if level == "high" else "moderate")
+        detail = next(f for f in json.loads(r["flag_details"]) if f["code"] == "asymmetry")
+        assert detail["numbers"]["max_side_pct"] == pytest.approx(max(left, 100 - left))
+        assert "split squats" in detail["recommendation"]
+
+
+def test_asymmetry_never_guessed_without_balance() -> None:
+    g = gait_rows([{"activity_id": "x", "athlete_id": "a", "started_at": MON, "gct_balance_mean_left_pct": None, "balance_share": 0.0,
+                    "dynamics_share": 0.0, "vertical_oscillation_median_mm": None}])
+    r = weekly_risk(run_acts(g), g, ATH).row(0, named=True)
+    assert r["asymmetry_level"] is None and r["gct_balance_left_pct"] is None
+    assert "asymmetry" not in r["flags"]
+    assert {"no_gct_balance", "no_running_dynamics"} <= set(r["missing_data"])
+
+
+def test_compact_gait_against_own_baseline() -> None:
+    # weeks 0-6 normal (step length alternating 1.10 / 1.12), week 7 compact
+    per = {w: {"step_length_at_ref_speed_m": 1.10 if w % 2 else 1.12} for w in range(7)}
+    per[7] = {"step_length_at_ref_speed_m": 1.00, "speed_range_m_s": 0.3, "sprint_s": 0.0,
+              "sprint_efforts": 0, "vertical_oscillation_median_mm": 75.0}
+    g = weekly_runs(8, per)
+    w = weekly_risk(run_acts(g), g, ATH)
+    # baseline weeks with gait before each week: 0, 1, 2 -> insufficient; then up to 6
+    assert w["baseline_weeks"].to_list() == [0, 1, 2, 3, 4, 5, 6, 6]
+    assert w["risk_level"].to_list()[:3] == ["insufficient_data"] * 3
+    assert w["risk_level"].to_list()[3:7] == ["low"] * 4
+    last = w.row(7, named=True)
+    # z (compact sign), each clipped to 3: step length (1.11 - 1.00) / max(sd 0.011, floor 0.02)
+    # = 5.5 -> 3; range (0.6 - 0.3) / floor 0.1 = 3; sprint (90 - 0) / floor 30 = 3;
+    # VO (85 - 75) / floor 3 = 3.3 -> 3  => score 3
+    assert last["compact_gait_score"] == pytest.approx(3.0)
+    assert "compact_gait" in last["flags"] and last["risk_level"] == "high"
+    detail = next(f for f in json.loads(last["flag_details"]) if f["code"] == "compact_gait")
+    assert detail["severity"] == "high"
+    assert detail["numbers"]["step_length_at_ref_speed_m_baseline"] == pytest.approx(1.11)
+    for word in ("squats", "lunges", "step-ups", "Romanian deadlifts", "strides"):
+        assert word in detail["recommendation"]
+
+
+def test_flagged_weeks_stay_out_of_later_baselines() -> None:
+    per = {w: {"step_length_at_ref_speed_m": 1.10 if w % 2 else 1.12} for w in range(6)}
+    for w in (6, 7, 8):
+        per[w] = {"step_length_at_ref_speed_m": 1.00, "speed_range_m_s": 0.3, "sprint_s": 0.0,
+                  "vertical_oscillation_median_mm": 75.0}
+    w = weekly_risk(run_acts(g := weekly_runs(9, per)), g, ATH)
+    flagged = ["compact_gait" in f for f in w["flags"].to_list()]
+    assert flagged == [False] * 6 + [True] * 3  # still flagged: baseline is weeks 0-5
+    assert w["baseline_weeks"].to_list()[6:] == [6, 6, 6]
+
+
+def _independent_acwr(daily: list[float]) -> float:
+    """Uncoupled bias-corrected EWMA ratio by plain recursion of numerator and weight sums:
+    acute on the last day over chronic 7 days earlier."""
+    na = da = nc = dc = 0.0
+    chronic = []
+    for x in daily:
+        na, da = x + 0.75 * na, 1 + 0.75 * da
+        nc, dc = x + (1 - 2 / 29) * nc, 1 + (1 - 2 / 29) * dc
+        chronic.append(nc / dc)
+    return (na / da) / chronic[-8]
+
+
+def test_load_spike_and_distance_progression() -> None:
+    # six weeks of three 60-TRIMP runs (Mon/Wed/Fri), then a week of three 180-TRIMP runs
+    per = {6: {"trimp": 180.0, "distance_m": 30_000.0}}
+    g = weekly_runs(7, per)
+    w = weekly_risk(run_acts(g), g, ATH)
+    daily: list[float] = []
+    for wk in range(7):
+        load = 180.0 if wk == 6 else 60.0
+        daily += [load, 0, load, 0, load, 0, 0]
+    last = w.row(6, named=True)
+    # the data end on that Friday: a week in progress is read on its last observed day
+    assert last["acwr"] == pytest.approx(_independent_acwr(daily[:-2]))
+    assert w.row(5, named=True)["acwr"] == pytest.approx(_independent_acwr(daily[:-7]))
+    assert last["acwr"] > 1.5
+    assert "load_spike" in last["flags"] and last["risk_level"] == "high"
+    # 90 km vs the mean of 30 and 30 km: +200 %
+    assert last["distance_progression_pct"] == pytest.approx(200.0)
+    assert "distance_progression" in last["flags"]
+    spike = next(f for f in json.loads(last["flag_details"]) if f["code"] == "load_spike")
+    assert "not a prediction" in spike["reason"] and "Deload" in spike["recommendation"]
+    # before 28 days of history no load flag, however high the ratio
+    assert all("load_spike" not in f for f in w["flags"].to_list()[:4])
+
+
+def test_advice_flags_do_not_raise_the_risk_level() -> None:
+    g = weekly_runs(6, {w: {"sprint_efforts": 0, "sprint_s": 0.0} for w in range(6)})
+    w = weekly_risk(run_acts(g), g, ATH)
+    last = w.row(5, named=True)
+    assert {"no_sprints", "no_strength"} <= set(last["flags"])
+    assert last["risk_level"] == "low"
+    details = {f["code"]: f for f in json.loads(last["flag_details"])}
+    assert details["no_sprints"]["severity"] == "info"
+    assert "Romanian deadlifts" in details["no_strength"]["recommendation"]
+
+
+def test_from_week_returns_the_same_rows_as_the_full_computation() -> None:
+    g = weekly_runs(8, {5: {"trimp": 150.0}})
+    acts = run_acts(g)
+    full = weekly_risk(acts, g, ATH)
+    part = weekly_risk(acts, g, ATH, from_week="2026-W07")
+    assert part["iso_week"].to_list() == ["2026-W07", "2026-W08", "2026-W09"]
+    assert part.equals(full.filter(pl.col("week_start") >= date(2026, 2, 9)))
+    assert weekly_risk(acts, g, ATH, from_week=date(2026, 2, 11)).equals(part)
+
+
+def test_weeks_to_recompute_are_the_affected_week_and_all_later() -> None:
+    g = weekly_runs(5)
+    acts = run_acts(g)
+    ath = athletes_frame([("a", "Pacific/Auckland", None)])
+    got = weeks_to_recompute(acts, ath, date(2026, 1, 20))
+    assert got["iso_week"].to_list() == ["2026-W04", "2026-W05", "2026-W06"]
+    # 2026-01-25 12:30 UTC is Monday 01:30 in Auckland (UTC+13): local week W05
+    got = weeks_to_recompute(acts, ath, datetime(2026, 1, 25, 12, 30, tzinfo=UTC))
+    assert got["iso_week"].to_list() == ["2026-W05", "2026-W06"]
+    assert weeks_to_recompute(acts, ath, date(2026, 5, 1)).height == 0

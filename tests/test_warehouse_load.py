@@ -1,0 +1,259 @@
+"""Loading real recordings into a real DuckDB file: idempotence, identities, duplicates,
+corrected files, the ingest log, reading helpers and writers, data tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from test_warehouse_support import (
+    corpus_inputs,
+    corpus_results,
+    fingerprint,
+    gpx_bytes,
+    read_one,
+)
+
+from ingest.schema import SAMPLE_SCHEMA
+from transforms.schema import ACTIVITY_GAIT_SCHEMA, ACTIVITY_INPUT_SCHEMA, WEEKLY_RISK_SCHEMA
+from warehouse.datatests import DataTestError
+from warehouse.store import Warehouse, activity_identity
+
+
+@pytest.fixture(scope="module")
+def corpus_wh(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The whole corpus loaded once for athlete 'ann' (read-only use by the tests)."""
+    path = tmp_path_factory.mktemp("wh") / "work.duckdb"
+    wh = Warehouse.open(path)
+    summary = wh.load(corpus_results(), "ann")
+    yield wh, summary
+    wh.close()
+
+
+def test_corpus_load_twice_is_identical(tmp_path: Path) -> None:
+    results = corpus_results()
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        first = wh.load(results, "ann")
+        fp1 = fingerprint(wh.con)
+        second = wh.load(results, "ann")
+        fp2 = fingerprint(wh.con)
+    assert first.loaded > 0 and first.samples > 0
+    assert fp1 == fp2
+    assert second.loaded == second.replaced == second.samples == 0
+    assert not second.changed
+    # every input that was stored or skipped is recognised by its bytes
+    assert second.unchanged == sum(1 for r in results if r.error is None or r.error.status == "skipped")
+
+
+def test_every_corpus_file_is_logged_with_a_status(corpus_wh: Any) -> None:
+    wh, _ = corpus_wh
+    log = wh.ingest_log_frame("ann")
+    logged = set(log["source_file"].to_list())
+    assert set(corpus_inputs()) <= logged
+    assert set(log["status"].unique().to_list()) <= {"loaded", "duplicate", "skipped", "rejected", "replaced"}
+    problems = log.filter(pl.col("status").is_in(["rejected", "skipped"]))
+    assert problems["reason"].null_count() == 0
+    # a file the reader refused is rejected with the reader's reason
+    for r in corpus_results():
+        if r.error is not None:
+            row = log.filter(pl.col("source_file") == r.source_file)
+            assert row["status"].to_list() == [r.error.status]
+            assert row["reason"].to_list() == [r.error.one_line()]
+
+
+def test_loaded_activities_hold_what_the_reader_returned(corpus_wh: Any) -> None:
+    wh, _ = corpus_wh
+    acts = wh.activities_frame("ann")
+    log = wh.ingest_log_frame("ann")
+    expected: dict[str, int] = {}
+    for r in corpus_results():
+        for part, act in enumerate(r.activities):
+            row = log.filter((pl.col("source_file") == r.source_file) & (pl.col("part") == part))
+            assert row.height == 1, r.source_file
+            if row["status"][0] == "loaded":
+                expected[row["activity_id"][0]] = act.samples.height
+                assert row["activity_id"][0] == activity_identity(act.meta, "ann")
+    got = dict(zip(acts["activity_id"].to_list(), acts["n_samples"].to_list(), strict=True))
+    assert got == expected
+    counts = wh.con.execute("SELECT activity_id, count(*) FROM samples GROUP BY 1").fetchall()
+    assert dict(counts) == expected
+
+
+def test_corpus_passes_data_tests(corpus_wh: Any) -> None:
+    wh, _ = corpus_wh
+    results = wh.run_data_tests(raise_on_failure=False)
+    assert [r.name for r in results if not r.passed] == []
+    assert len(results) >= 20
+
+
+def test_reading_helpers_return_transform_contracts(corpus_wh: Any) -> None:
+    wh, _ = corpus_wh
+    acts = wh.activities_frame()
+    assert list(acts.schema.items())[: len(ACTIVITY_INPUT_SCHEMA)] == list(ACTIVITY_INPUT_SCHEMA.items())
+    assert acts["activity_id"].is_unique().all()
+    runs = wh.activities_needing_gait("ann")
+    running = set(acts.filter(pl.col("sport") == "running")["activity_id"].to_list())
+    assert running and running <= set(runs)
+    samples = wh.samples_frame(runs[:3])
+    assert list(samples.schema.items()) == [("activity_id", pl.String()), ("athlete_id", pl.String()),
+                                            *SAMPLE_SCHEMA.items()]
+    assert set(samples["activity_id"].unique().to_list()) == set(runs[:3])
+    assert samples.height == acts.filter(pl.col("activity_id").is_in(runs[:3]))["n_samples"].sum()
+    # ordered by activity then time
+    assert samples.equals(samples.sort("activity_id", "ts", maintain_order=True))
+    assert wh.known_sha256("ann") >= {r.sha256 for r in corpus_results() if r.error is None}
+
+
+def _gait_rows(wh: Warehouse, ids: list[str]) -> pl.DataFrame:
+    acts = wh.activities_frame().filter(pl.col("activity_id").is_in(ids))
+    rows = []
+    for a in acts.iter_rows(named=True):
+        row: dict[str, Any] = dict.fromkeys(ACTIVITY_GAIT_SCHEMA)
+        row.update(activity_id=a["activity_id"], athlete_id=a["athlete_id"],
+                   started_at=a["started_at"], moving_s=a["duration_s"],
+                   analysed_s=a["duration_s"] * 0.9, cadence_median_spm=170.0, sprint_efforts=2)
+        rows.append(row)
+    return pl.DataFrame(rows, schema=ACTIVITY_GAIT_SCHEMA)
+
+
+def test_gait_written_then_replaced_activity_needs_gait_again(tmp_path: Path) -> None:
+    fit = next(r for r in corpus_results() if r.error is None and r.activities[0].meta.format == "fit"
+               and r.activities[0].meta.sport == "running" and r.activities[0].samples["lat_deg"].null_count() == 0)
+    act = fit.activities[0]
+    v1 = read_one("inbox/run.gpx", gpx_bytes(act.samples))
+    shorter = act.samples.head(act.samples.height - 5)
+    v2 = read_one("inbox/run-corrected.gpx", gpx_bytes(shorter))
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load([v1], "bob")
+        (aid,) = wh.activities_needing_gait("bob")
+        assert wh.write_activity_gait(_gait_rows(wh, [aid])) == 1
+        assert wh.activities_needing_gait("bob") == []
+        assert wh.write_activity_gait(_gait_rows(wh, [aid])) == 1  # rewrite replaces, no duplicate
+        assert wh.con.execute("SELECT count(*) FROM activity_gait").fetchall() == [(1,)]
+        s = wh.load([v2], "bob")
+        assert (s.replaced, s.loaded, s.changed_activity_ids) == (1, 0, [aid])
+        assert wh.activities_needing_gait("bob") == [aid]
+        acts = wh.activities_frame("bob")
+        assert acts.height == 1 and acts["n_samples"][0] == v2.activities[0].samples.height
+        assert acts["sha256"][0] == v2.sha256
+        log = {r["source_file"]: r for r in wh.ingest_log_frame("bob").iter_rows(named=True)}
+        assert log["inbox/run.gpx"]["status"] == "replaced"
+        assert log["inbox/run-corrected.gpx"]["status"] == "loaded"
+        assert "inbox/run.gpx" in log["inbox/run-corrected.gpx"]["reason"]
+        # both versions are known now: re-reading either changes nothing
+        again = wh.load([v1, v2], "bob")
+        assert (again.unchanged, again.changed) == (2, False)
+
+
+def _running_fit_with_gps() -> Any:
+    for r in corpus_results():
+        if r.error is None and len(r.activities) == 1:
+            a = r.activities[0]
+            if a.meta.format == "fit" and a.meta.sport == "running" and a.samples["lat_deg"].null_count() < a.samples.height // 2:
+                return r
+    pytest.skip("no running FIT with GPS in the corpus")
+
+
+@pytest.mark.parametrize("fit_first", [True, False])
+def test_fit_and_gpx_of_one_run_are_stored_once_keeping_the_fit(tmp_path: Path, fit_first: bool) -> None:
+    fit = _running_fit_with_gps()
+    gpx = read_one("exports/same-run.gpx", gpx_bytes(fit.activities[0].samples))
+    assert gpx.error is None and gpx.activities[0].meta.format == "gpx"
+    fit_id = activity_identity(fit.activities[0].meta, "cy")
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        first, second = ([fit], [gpx]) if fit_first else ([gpx], [fit])
+        wh.load(first, "cy")
+        s = wh.load(second, "cy")
+        if fit_first:
+            assert (s.loaded, s.duplicates, s.changed) == (0, 1, False)
+        else:
+            # the richer FIT arrived second: it replaced the GPX in one transaction
+            assert s.loaded == 1 and s.changed_activity_ids == [fit_id]
+            assert len(s.removed_activity_ids) == 1
+        acts = wh.activities_frame("cy")
+        assert acts["activity_id"].to_list() == [fit_id]
+        assert acts["format"].to_list() == ["fit"]
+        log = {r["source_file"]: r for r in wh.ingest_log_frame("cy").iter_rows(named=True)}
+        assert log["exports/same-run.gpx"]["status"] == "duplicate"
+        assert log["exports/same-run.gpx"]["activity_id"] == fit_id
+        assert log[fit.source_file]["status"] == "loaded"
+        assert wh.con.execute("SELECT DISTINCT activity_id FROM samples").fetchall() == [(fit_id,)]
+        wh.run_data_tests()
+
+
+def test_same_bytes_under_another_name_and_two_athletes(tmp_path: Path) -> None:
+    fit = _running_fit_with_gps()
+    copy = dataclasses.replace(fit, source_file="backup/" + fit.source_file)
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load([fit], "dee")
+        s = wh.load([copy], "dee")
+        assert (s.duplicates, s.loaded) == (1, 0)
+        rows = wh.ingest_log_frame("dee").sort("source_file")
+        assert rows["status"].to_list() == ["duplicate", "loaded"]
+        assert rows["activity_id"].n_unique() == 1
+        # the same file for another athlete is another athlete's activity
+        wh.load([fit], "eve")
+        assert wh.activities_frame()["athlete_id"].to_list() == ["dee", "eve"]
+        assert wh.athletes_frame()["athlete_id"].to_list() == ["dee", "eve"]
+
+
+def test_invalid_athlete_id_is_refused(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "w.duckdb") as wh, pytest.raises(ValueError, match="slug"):
+        wh.load([], "../etc")
+
+
+def _weeks(athlete: str, starts: list[date], risk: str = "low") -> pl.DataFrame:
+    rows = []
+    for ws in starts:
+        row: dict[str, Any] = dict.fromkeys(WEEKLY_RISK_SCHEMA)
+        iso = ws.isocalendar()
+        row.update(athlete_id=athlete, iso_week=f"{iso.year}-W{iso.week:02d}", week_start=ws,
+                   runs=3, risk_level=risk, flags=["no_strength"],
+                   flag_details=json.dumps([{"code": "no_strength"}]), missing_data=[])
+        rows.append(row)
+    return pl.DataFrame(rows, schema=WEEKLY_RISK_SCHEMA)
+
+
+def test_weekly_risk_replaced_from_a_week_on(tmp_path: Path) -> None:
+    mondays = [date(2026, 10, 5) + timedelta(weeks=i) for i in range(4)]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.upsert_athletes(pl.DataFrame({"athlete_id": ["fay"], "name": ["Fay"], "timezone": ["Europe/Paris"]}))
+        wh.write_weekly_risk("fay", _weeks("fay", mondays))
+        wh.write_weekly_risk("fay", _weeks("fay", mondays[2:], risk="high"), from_week_start=mondays[2])
+        got = wh.weekly_risk_frame("fay")
+        assert got["risk_level"].to_list() == ["low", "low", "high", "high"]
+        assert got["flags"].to_list()[0] == ["no_strength"]
+        assert list(got.schema.items()) == list(WEEKLY_RISK_SCHEMA.items())
+        with pytest.raises(ValueError, match="another athlete"):
+            wh.write_weekly_risk("fay", _weeks("gus", mondays))
+        with pytest.raises(ValueError, match="before from_week_start"):
+            wh.write_weekly_risk("fay", _weeks("fay", mondays), from_week_start=mondays[1])
+        wh.run_data_tests()
+        assert wh.athletes_frame().row(0, named=True)["timezone"] == "Europe/Paris"
+
+
+def test_data_tests_catch_broken_invariants(tmp_path: Path) -> None:
+    fit = _running_fit_with_gps()
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load([fit], "hal")
+        wh.run_data_tests()
+        # a partial activity (samples lost) and an orphan row, written behind the loader's back
+        wh.con.execute("DELETE FROM samples WHERE ts = (SELECT max(ts) FROM samples)")
+        wh.con.execute("INSERT INTO sessions (activity_id, session_index) VALUES ('nope', 0)")
+        bad = _weeks("hal", [date(2026, 10, 6)])  # a Tuesday labelled as a week start
+        wh.con.register("bad_weeks", bad.to_arrow())
+        wh.con.execute("INSERT INTO weekly_risk BY NAME SELECT * FROM bad_weeks")
+        with pytest.raises(DataTestError) as err:
+            wh.run_data_tests()
+        failed = {r.name for r in err.value.failed}
+        assert failed == {
+            "activities hold their samples (count = n_samples, at least one)",
+            "sessions -> activities",
+            "weekly_risk.iso_week matches week_start (a Monday)",
+        }
+        assert "sessions -> activities" in str(err.value)

@@ -1,0 +1,185 @@
+"""Publishing: analysts open the published copy read-only (Python and the 1.5.6 shell)
+while the pipeline keeps loading and publishing."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from test_warehouse_support import corpus_results, fingerprint
+
+from warehouse.datatests import DataTestError
+from warehouse.publish import publish
+from warehouse.store import Warehouse
+
+VIEWS = ["v_activities", "v_ingest_problems", "v_runs", "v_weekly_risk"]
+
+READER = textwrap.dedent(
+    """
+    import sys, duckdb
+    dest = sys.argv[1]
+    con = duckdb.connect(dest, read_only=True)
+    q = "SELECT count(*), (SELECT count(*) FROM samples) FROM activities"
+    print("before", *con.execute(q).fetchall()[0], flush=True)
+    sys.stdin.readline()  # the test publishes a new version meanwhile
+    print("old", *con.execute(q).fetchall()[0], flush=True)
+    # duckdb caches one database instance per path and process while a connection is
+    # open: connect() again here would share the old instance. Close, then reconnect.
+    con.close()
+    con = duckdb.connect(dest, read_only=True)
+    print("new", *con.execute(q).fetchall()[0], flush=True)
+    """
+)
+
+
+def _split(results: list[Any]) -> tuple[list[Any], list[Any]]:
+    fit = [r for r in results if r.source_file.startswith("fit/")]
+    rest = [r for r in results if not r.source_file.startswith("fit/")]
+    return fit, rest
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_reader_in_another_process_survives_load_and_publish(tmp_path: Path) -> None:
+    fit, rest = _split(corpus_results())
+    dest = tmp_path / "published" / "gaitwatch.duckdb"
+    with Warehouse.open(tmp_path / "work.duckdb") as wh:
+        wh.load(fit, "ann")
+        wh.publish(dest)
+        n1 = wh.con.execute("SELECT count(*), (SELECT count(*) FROM samples) FROM activities").fetchall()[0]
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(dest)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert reader.stdout is not None and reader.stdin is not None
+            before = reader.stdout.readline().split()
+            assert before == ["before", str(n1[0]), str(n1[1])], reader.stderr.read() if reader.stderr else ""
+            # full load + publish while the analyst's connection is open
+            s = wh.load(rest, "ann")
+            assert s.loaded > 0
+            wh.publish(dest)
+            n2 = wh.con.execute("SELECT count(*), (SELECT count(*) FROM samples) FROM activities").fetchall()[0]
+            # another analyst process opening the file now sees the new data
+            fresh = subprocess.run(
+                [sys.executable, "-c", READER, str(dest)], input="\n",
+                capture_output=True, text=True, timeout=60,
+            )
+            out, err = reader.communicate("go\n", timeout=60)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+    assert reader.returncode == 0, err
+    lines = out.split("\n")
+    assert lines[0].split() == ["old", str(n1[0]), str(n1[1])]  # old connection: old data, still answering
+    assert lines[1].split() == ["new", str(n2[0]), str(n2[1])]  # new connection: new data
+    assert n2[0] > n1[0]
+    assert fresh.stdout.split("\n")[0].split() == ["before", str(n2[0]), str(n2[1])], fresh.stderr
+
+
+def test_published_copy_equals_working_and_is_owner_only(tmp_path: Path) -> None:
+    work = tmp_path / "work.duckdb"
+    dest = tmp_path / "pub" / "gaitwatch.duckdb"
+    with Warehouse.open(work) as wh:
+        wh.load(corpus_results(), "ann")
+        fp_work = fingerprint(wh.con)
+    publish(work, dest)  # the module function opens, tests, checkpoints and copies
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    assert not list(dest.parent.glob(".*.tmp"))  # no temp file left behind
+    con = duckdb.connect(str(dest), read_only=True)
+    try:
+        assert fingerprint(con) == fp_work
+        views = [r[0] for r in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+        assert views == VIEWS
+        assert con.execute("SELECT count(*) FROM v_runs").fetchall()[0][0] > 0
+    finally:
+        con.close()
+
+
+def test_strip_coordinates_publishes_without_positions(tmp_path: Path) -> None:
+    dest = tmp_path / "pub" / "nogps.duckdb"
+    with Warehouse.open(tmp_path / "work.duckdb") as wh:
+        wh.load(corpus_results(), "ann")
+        with_gps = wh.con.execute("SELECT count(lat_deg) FROM samples").fetchall()[0][0]
+        assert with_gps > 0
+        fp_work = fingerprint(wh.con)
+        others = wh.con.execute(
+            "SELECT count(*), sum(hash(x)) FROM (SELECT * EXCLUDE (lat_deg, lon_deg) FROM samples) x"
+        ).fetchall()
+        wh.publish(dest, strip_coordinates=True)
+        assert wh.con.execute("SELECT count(lat_deg) FROM samples").fetchall()[0][0] == with_gps
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+    con = duckdb.connect(str(dest), read_only=True)
+    try:
+        assert con.execute("SELECT count(lat_deg) + count(lon_deg) FROM samples").fetchall() == [(0,)]
+        assert con.execute(
+            "SELECT count(*), sum(hash(x)) FROM (SELECT * EXCLUDE (lat_deg, lon_deg) FROM samples) x"
+        ).fetchall() == others
+        fp = fingerprint(con)
+        assert {t: v for t, v in fp.items() if t != "samples"} == {
+            t: v for t, v in fp_work.items() if t != "samples"}
+        comments = con.execute("SELECT count(*) FROM duckdb_columns() WHERE comment IS NULL AND NOT internal").fetchall()
+        assert comments == [(0,)]
+        tags = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+        assert tags[0][0].startswith("v1.5.0")
+    finally:
+        con.close()
+
+
+def test_failing_data_test_blocks_publishing(tmp_path: Path) -> None:
+    dest = tmp_path / "pub" / "gaitwatch.duckdb"
+    fit, _ = _split(corpus_results())
+    with Warehouse.open(tmp_path / "work.duckdb") as wh:
+        wh.load(fit, "ann")
+        wh.publish(dest)
+        published = _sha(dest)
+        wh.con.execute("DELETE FROM samples WHERE ts = (SELECT min(ts) FROM samples)")
+        with pytest.raises(DataTestError, match="count = n_samples"):
+            wh.publish(dest)
+    assert _sha(dest) == published
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
+
+
+def _duckdb_shell() -> Path:
+    candidates = [Path(sys.executable).parent / "duckdb", Path(sys.prefix) / "bin" / "duckdb"]
+    found = shutil.which("duckdb")
+    if found:
+        candidates.append(Path(found))
+    for c in candidates:
+        if c.is_file():
+            return c
+    pytest.skip("duckdb shell (pip install duckdb-cli) not installed")
+
+
+def test_duckdb_cli_opens_published_file_and_lists_views(tmp_path: Path) -> None:
+    shell = _duckdb_shell()
+    version = subprocess.run([str(shell), "--version"], capture_output=True, text=True, check=True).stdout
+    dest = tmp_path / "pub" / "gaitwatch.duckdb"
+    with Warehouse.open(tmp_path / "work.duckdb") as wh:
+        wh.load(corpus_results(), "ann")
+        runs = wh.con.execute("SELECT count(*) FROM v_runs").fetchall()[0][0]
+        problems = wh.con.execute("SELECT count(*) FROM v_ingest_problems").fetchall()[0][0]
+        wh.publish(dest)
+    sql = (
+        "SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal; "
+        "SELECT count(*) FROM v_runs; SELECT count(*) FROM v_ingest_problems; "
+        "SELECT count(*) FROM v_activities WHERE started_local IS NULL;"
+    )
+    out = subprocess.run(
+        [str(shell), "-readonly", "-noheader", "-list", str(dest), "-c", sql],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, f"{version}: {out.stderr}"
+    assert out.stdout.split() == [",".join(VIEWS), str(runs), str(problems), "0"]
