@@ -71,11 +71,15 @@ def child_main(name: str, spec_path: Path) -> None:
     elif name == "real":
         import real_path
 
-        out = real_path.backfill(_load_files(spec), Path(spec["work"]), spec["workers"])
+        out = real_path.backfill(
+            _load_files(spec), Path(spec["work"]), spec["workers"], spec.get("variant", "as-is")
+        )
     elif name == "incremental":
         import real_path
 
-        out = real_path.incremental(_load_files(spec), Path(spec["work"]))
+        out = real_path.incremental(
+            _load_files(spec), Path(spec["work"]), spec.get("variant", "as-is")
+        )
     elif name == "queries":
         import real_path
 
@@ -86,8 +90,8 @@ def child_main(name: str, spec_path: Path) -> None:
     print_json(out)
 
 
-def _spawn(name: str, spec: dict[str, Any], tmp: Path) -> ChildRun:
-    spec_path = tmp / f"{name}.spec.json"
+def _spawn(name: str, spec: dict[str, Any], tmp: Path, tag: str | None = None) -> ChildRun:
+    spec_path = tmp / f"{tag or name}.spec.json"
     spec_path.write_text(json.dumps(spec))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--spec", str(spec_path)]
     return run_child(cmd, env=_child_env())
@@ -138,7 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling",
+        help="comma list: baseline,decode,dask,prefect,real,asis,incremental,queries,scaling",
+    )
+    ap.add_argument(
+        "--variant",
+        choices=("as-is", "check-once"),
+        default="check-once",
+        help="full backfill: the pipeline as-is, or with proposal P1 (data tests once per "
+        "run, not after every file; see docs/performance.md)",
+    )
+    ap.add_argument(
+        "--asis-files",
+        type=int,
+        default=200,
+        help="also run the pipeline as-is and with P1 on this many files (0: skip)",
     )
     ap.add_argument("--json", type=Path, help="write all numbers here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -182,16 +199,30 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label} failed:\n{exc}", file=sys.stderr, flush=True)
             return None
 
+    def real_run(label: str, subset: list[tuple[Path, str]] | None, variant: str) -> Any:
+        chosen = subset if subset is not None else files
+        spec = {
+            "files": _write_files(chosen, tmp / f"{label}.json")
+            if subset is not None
+            else all_files,
+            "work": str(work if subset is None else tmp / f"work-{label}"),
+            "workers": args.workers,
+            "variant": variant,
+        }
+        return attempt(label, lambda: _spawn("real", spec, tmp, tag=label))
+
     # 1. the real pipeline, full set
     real = None
     if "real" not in skip:
-        real = attempt(
-            "real",
-            lambda: _spawn(
-                "real", {"files": all_files, "work": str(work), "workers": args.workers}, tmp
-            ),
-        )
+        real = real_run("backfill", None, args.variant)
     samples_total = real.result["samples"] if real else None
+
+    # 1b. the pipeline exactly as it is vs with the proposed fix, on a subset
+    asis = fixed = None
+    if "asis" not in skip and args.asis_files:
+        sub = _subset(files, min(len(files), args.asis_files))
+        asis = real_run("as-is", sub, "as-is")
+        fixed = real_run("check-once", sub, "check-once")
 
     # 2. decode-only comparisons (same files)
     decode_runs: dict[str, ChildRun] = {}
@@ -210,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         if r:
             decode_runs[mode] = r
             samples_total = samples_total or r.result["samples"]
-    # single-process decode on a subset (rate only)
-    if "decode" not in skip:
+    if "decode" not in skip:  # single-process decode on a subset (rate only)
         sub = _subset(files, max(1, min(len(files), 200)))
         r = attempt(
             "decode-single",
@@ -252,12 +282,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"extrapolated linearly in samples (x{base_scale:.1f})"
                 )
 
-    # 4. nightly incremental run, 5. analyst queries (on the real run's warehouse)
+    # 4. nightly incremental run, 5. analyst queries (on the full run's warehouse)
     inc = qry = None
     if real and "incremental" not in skip:
         inc = attempt(
             "incremental",
-            lambda: _spawn("incremental", {"files": all_files, "work": str(work)}, tmp),
+            lambda: _spawn(
+                "incremental",
+                {"files": all_files, "work": str(work), "variant": args.variant},
+                tmp,
+            ),
         )
     if real and "queries" not in skip:
         qry = attempt("queries", lambda: _spawn("queries", {"work": str(work)}, tmp))
@@ -265,19 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     # 6. does peak memory grow with the number of files? same pipeline on a quarter
     small = None
     if real and "scaling" not in skip and len(files) >= 8:
-        q = _subset(files, len(files) // 4)
-        small = attempt(
-            "real-quarter",
-            lambda: _spawn(
-                "real",
-                {
-                    "files": _write_files(q, tmp / "quarter.json"),
-                    "work": str(tmp / "work-q"),
-                    "workers": args.workers,
-                },
-                tmp,
-            ),
-        )
+        small = real_run("quarter", _subset(files, len(files) // 4), args.variant)
 
     # ------------------------------------------------------------ table
     bstages = base.result["stages"] if base else {}
@@ -288,12 +310,18 @@ def main(argv: list[str] | None = None) -> int:
         return sum(bstages.get(s, 0.0) for s in stages) * base_scale
 
     def add(
-        stage: str, secs: float | None, samples: float | None, peak: float | None, ref: float | None
+        stage: str,
+        secs: float | None,
+        cpu: float | None,
+        samples: float | None,
+        peak: float | None,
+        ref: float | None,
     ) -> None:
         rows.append(
             {
                 "stage": stage,
                 "wall_s": secs,
+                "cpu_s": cpu,
                 "samples_per_s": (samples / secs) if (samples and secs) else None,
                 "peak_mb": peak,
                 "baseline_s": ref,
@@ -301,59 +329,59 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
 
-    if real:
-        st = real.result["stages"]
-        n = real.result["samples"]
-        stage_map = {
-            "decode+load": ("decode", "load"),
-            "derive+weekly": ("derive", "weekly"),
-            "publish": ("publish",),
-        }
-        failed = real.result.get("failed", {})
-        for stage, secs in st.items():
+    stage_map = {
+        "decode+load": ("decode", "load"),
+        "derive+weekly": ("derive", "weekly"),
+        "publish": ("publish",),
+    }
+
+    def add_real(label: str, run: ChildRun, with_ref: bool) -> None:
+        res = run.result
+        n = res["samples"]
+        failed = res.get("failed", {})
+        for stage, secs in res["stages"].items():
             mark = " (FAILED)" if stage in failed else ""
-            ref = base_s(*stage_map.get(stage, ())) or None
-            add(f"backfill: {stage}{mark}", secs, n, None, ref)
+            ref = (base_s(*stage_map.get(stage, ())) or None) if with_ref else None
+            add(f"{label}: {stage}{mark}", secs, res.get("cpu", {}).get(stage), n, None, ref)
         for stage, why in failed.items():
-            notes.append(f"backfill stage {stage} FAILED: {why}")
-        add(
-            "backfill: TOTAL (in process)",
-            real.result["work_s"],
-            n,
-            real.peak_mb,
-            base_s("decode", "load", "derive", "weekly", "publish"),
-        )
-        add("backfill: TOTAL (process wall)", real.wall_s, n, real.peak_mb, None)
+            notes.append(f"{label}: stage {stage} FAILED: {why}")
+        tot = base_s("decode", "load", "derive", "weekly", "publish") if with_ref else None
+        add(f"{label}: TOTAL work", res["work_s"], None, n, run.peak_mb, tot)
+        add(f"{label}: process wall (incl. start-up)", run.wall_s, run.cpu_s, n, None, None)
+
+    variant_label = {"as-is": "as-is", "check-once": "+P1"}
+    if real:
+        add_real(f"backfill {len(files)} ({variant_label[args.variant]})", real, True)
     if small:
-        add(
-            f"backfill, {len(files) // 4} files (memory check)",
-            small.result["work_s"],
-            small.result["samples"],
-            small.peak_mb,
-            None,
-        )
+        add_real(f"backfill {len(files) // 4} ({variant_label[args.variant]})", small, False)
+    if asis:
+        add_real(f"backfill {asis.result['files']} as-is", asis, False)
+    if fixed:
+        add_real(f"backfill {fixed.result['files']} +P1", fixed, False)
     if base:
         btot = base_s("decode", "load", "derive", "weekly", "publish")
         add(
             "fitparse baseline TOTAL" + (" (extrapolated)" if base_scale > 1 else ""),
             btot,
+            base.cpu_s * base_scale,
             samples_total,
             base.peak_mb,
             btot,
         )
+    labels = {
+        "single": "decode only, 1 process (subset)",
+        "local": "decode only, process pool",
+        "dask": "decode only, distributed LocalCluster",
+        "prefect-dask": "decode only, prefect-dask DaskTaskRunner",
+    }
     for mode, r in decode_runs.items():
-        label = {
-            "single": "decode only, 1 process (subset)",
-            "local": "decode only, process pool",
-            "dask": "decode only, distributed LocalCluster",
-            "prefect-dask": "decode only, prefect-dask DaskTaskRunner",
-        }[mode]
         scale = (
             (samples_total / r.result["samples"]) if (samples_total and r.result["samples"]) else 1
         )
         add(
-            f"{label} (setup {r.result['setup_s']:.1f} s incl.)",
+            f"{labels[mode]} (setup {r.result['setup_s']:.1f} s incl.)",
             r.result["seconds"],
+            r.cpu_s,
             r.result["samples"],
             r.peak_mb,
             base_s("decode") / scale if bstages else None,
@@ -362,18 +390,26 @@ def main(argv: list[str] | None = None) -> int:
         for stage, why in inc.result.get("failed", {}).items():
             notes.append(f"incremental stage {stage} FAILED: {why}")
         for stage, secs in inc.result["stages"].items():
-            add(f"incremental: {stage}", secs, None, None, None)
+            add(
+                f"incremental: {stage}",
+                secs,
+                inc.result.get("cpu", {}).get(stage),
+                None,
+                None,
+                None,
+            )
+        add("incremental: +1 activity, work", inc.result["work_s"], None, 3600, inc.peak_mb, None)
         add(
-            "incremental: +1 activity, work",
-            inc.result["work_s"],
-            inc.result.get("samples"),
-            inc.peak_mb,
+            "incremental: process start-up (not work)",
+            inc.result["startup_s"],
+            None,
+            None,
+            None,
             None,
         )
-        add("incremental: process start-up", inc.result["startup_s"], None, None, None)
     if qry:
         for qname, secs in qry.result["queries"].items():
-            add(f"query: {qname}", secs, None, None, None)
+            add(f"query: {qname}", secs, None, None, None, None)
 
     print()
     print(
@@ -381,14 +417,31 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{k} {v}" for k, v in mach["versions"].items())
     )
     print(f"inputs: {len(files)} files, {samples_total or '?'} samples; {source}")
-    hdr = f"{'stage':58} {'wall s':>9} {'samples/s':>11} {'peak MB':>8} {'base s':>9} {'ratio':>7}"
+    runs = {
+        "backfill": real,
+        "quarter": small,
+        "as-is": asis,
+        "check-once": fixed,
+        "baseline": base,
+        "incremental": inc,
+        "queries": qry,
+        **{f"decode-{m}": r for m, r in decode_runs.items()},
+    }
+    print(
+        "load average (1 min) during each run: "
+        + ", ".join(f"{k} {v.load_before:.1f}->{v.load_after:.1f}" for k, v in runs.items() if v)
+    )
+    hdr = (
+        f"{'stage':52} {'wall s':>8} {'cpu s':>8} {'samples/s':>10} {'peak MB':>8} "
+        f"{'base s':>8} {'ratio':>6}"
+    )
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         print(
-            f"{r['stage'][:58]:58} {_fmt(r['wall_s'], '.3f'):>9} "
-            f"{_fmt(r['samples_per_s'], ',.0f'):>11} {_fmt(r['peak_mb'], '.0f'):>8} "
-            f"{_fmt(r['baseline_s'], '.1f'):>9} {_fmt(r['ratio'], '.1f'):>7}"
+            f"{r['stage'][:52]:52} {_fmt(r['wall_s'], '.3f'):>8} {_fmt(r['cpu_s'], '.1f'):>8} "
+            f"{_fmt(r['samples_per_s'], ',.0f'):>10} {_fmt(r['peak_mb'], '.0f'):>8} "
+            f"{_fmt(r['baseline_s'], '.1f'):>8} {_fmt(r['ratio'], '.1f'):>6}"
         )
     for n_ in notes:
         print("note:", n_)
@@ -398,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             "backfill < 60 s": real.result["work_s"] < GOALS["backfill_s"],
             "peak < 1.5 GB": real.peak_mb < GOALS["peak_mb"],
         }
+        if small:
+            ok["peak flat in #files (quarter within 25 %)"] = real.peak_mb <= 1.25 * small.peak_mb
         if base:
             btot = base_s("decode", "load", "derive", "weekly", "publish") or 0
             ok[">= 10x fitparse"] = btot / real.result["work_s"] >= GOALS["speedup"]
@@ -405,23 +460,21 @@ def main(argv: list[str] | None = None) -> int:
             ok["incremental < 2 s"] = inc.result["work_s"] < GOALS["incremental_s"]
         print("goals:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in ok.items()))
         results["goals"] = ok
-    results.update(
-        {
-            "rows": rows,
-            "notes": notes,
-            "children": {
-                k: (v.result if v else None)
-                for k, v in {
-                    "real": real,
-                    "quarter": small,
-                    "baseline": base,
-                    "incremental": inc,
-                    "queries": qry,
-                    **{f"decode-{m}": r for m, r in decode_runs.items()},
-                }.items()
-            },
-        }
-    )
+    results["runs"] = {
+        k: (
+            {
+                "result": v.result,
+                "wall_s": v.wall_s,
+                "cpu_s": v.cpu_s,
+                "peak_mb": v.peak_mb,
+                "load": [v.load_before, v.load_after],
+            }
+            if v
+            else None
+        )
+        for k, v in runs.items()
+    }
+    results.update({"rows": rows, "notes": notes})
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

@@ -7,6 +7,10 @@ Peak memory is measured two ways, because each misses something:
   itself: exact peaks, but ``RUSAGE_CHILDREN`` is the largest single waited-for child,
   not a sum, so it can under-count concurrent workers.
 The benchmark reports the larger of the two.
+
+CPU seconds (user + system, whole process tree) are reported next to wall time: on a
+shared machine wall time includes waiting for other processes' turns, CPU time does not.
+The 1-minute load average before and after each measurement is recorded for that reason.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ class ChildRun:
     result: dict[str, Any]
     wall_s: float
     peak_tree_mb: float
+    cpu_s: float = 0.0  # user + system CPU of the child and every descendant it waited for
+    load_before: float = 0.0  # 1-minute load average when it started
+    load_after: float = 0.0
 
     @property
     def peak_mb(self) -> float:
@@ -62,6 +69,8 @@ def _tree_rss(proc: psutil.Process) -> int:
 def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> ChildRun:
     """Run ``cmd`` (a bench child printing one JSON object as its last stdout line),
     sampling the RSS of its whole process tree. Raises with stderr if it fails."""
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
@@ -82,12 +91,14 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float 
         stop.set()
         th.join()
     wall = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"bench child failed ({' '.join(cmd[-4:])}):\n{err[-4000:]}")
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
         raise RuntimeError(f"bench child printed no result:\n{out[-2000:]}\n{err[-2000:]}")
-    return ChildRun(json.loads(lines[-1]), wall, peak / 2**20)
+    return ChildRun(json.loads(lines[-1]), wall, peak / 2**20, cpu, load0, os.getloadavg()[0])
 
 
 def machine() -> dict[str, Any]:
@@ -133,3 +144,19 @@ def print_json(obj: dict[str, Any]) -> None:
     obj = {**obj, "rusage": rusage_peak_mb()}
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
+
+
+def tree_cpu_s() -> float:
+    """CPU seconds (user + system) of this process, its reaped children and its live
+    descendants (a cached worker pool is only reaped at exit)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        ru = resource.getrusage(who)
+        total += ru.ru_utime + ru.ru_stime
+    for p in psutil.Process().children(recursive=True):
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total

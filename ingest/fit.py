@@ -458,7 +458,8 @@ def _summary_from_fitparse(
     for fd in msg.fields:
         if isinstance(fd.field_def, dev_def_type):
             if isinstance(fd.value, (int, float)) and not isinstance(fd.value, bool):
-                src = dev_sources.get(fd.field_def.dev_data_index, f"dev{fd.field_def.dev_data_index}")
+                index = int(getattr(fd.field_def, "dev_data_index", 0))
+                src = dev_sources.get(index, f"dev{index}")
                 devs.append((src, str(fd.field.name), float(fd.value), fd.field.units))
             continue
         if fd.field is None:  # not in fitparse's profile
@@ -810,11 +811,15 @@ def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[s
         _summary_frame(sessions, {"session_index": list(range(len(sessions)))}), SESSION_SCHEMA
     )
     lap_starts = np.array([s if s is not None else np.nan for s in _session_starts(raw.laps)])
-    lap_sess = _assign_sessions(np.nan_to_num(lap_starts, nan=-np.inf), starts) if raw.laps else []
+    lap_sess: list[int] = (
+        [int(i) for i in _assign_sessions(np.nan_to_num(lap_starts, nan=-np.inf), starts)]
+        if raw.laps
+        else []
+    )
     lap_df = conform(
         _summary_frame(
             raw.laps,
-            {"session_index": [int(i) for i in lap_sess], "lap_index": list(range(len(raw.laps)))},
+            {"session_index": lap_sess, "lap_index": list(range(len(raw.laps)))},
         ),
         LAP_SCHEMA,
     )

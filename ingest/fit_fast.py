@@ -8,7 +8,7 @@ runs. Here each FIT file (one header of a chained file) goes through three steps
    of their base type, developer fields used before they are described, undefined local
    messages, truncation), counts records for ``Limits.max_records`` before any decoding,
    and cuts out the few messages the builder needs besides records (file_id, session,
-   lap, activity, developer data descriptions) with every definition message.
+   lap, activity, developer data descriptions) with their definition messages.
 2. ``fitfast.records()`` decodes every record message to numpy columns (CRC checked).
 3. fitparse decodes the cut-out messages (a few hundred bytes): sessions, laps, file_id
    and developer field names come from the same code as the reference path.
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,8 +101,10 @@ def decode(data: bytes, segments: list[tuple[int, int]], budget: _Budget) -> lis
                 if walk.records:
                     try:
                         cols = fitfast.records(_fitfast_bytes(seg), "record", degrees=True)
-                    except fitfast.FitDecodeError as exc:
-                        raise FastPathRefused(f"fitfast: {exc}") from exc
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
+                        raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
                     _fill_records(summary, cols, walk)
                 out.append(summary)
                 budget.check_time()
@@ -186,7 +187,7 @@ def _walk(seg: bytes, budget: _Budget) -> Walk:
     cut = walk.cut
     defs: list[_Def | None] = [None] * 16
     declared: set[int] = set()  # developer_data_index values declared
-    described: set[tuple[int, int]] = set()  # (developer_data_index, field number)
+    described: dict[tuple[int, int], int] = {}  # (developer_data_index, field number) -> base type
     deadline_check = 4096
     messages = 0
     records = 0
@@ -223,7 +224,7 @@ def _walk(seg: bytes, budget: _Budget) -> Walk:
                 base = _field_u8(d, body, 2)
                 if index not in declared or number is None or base not in _BASE_SIZE:
                     raise FastPathRefused("developer field described without its developer id")
-                described.add((index, number))
+                described[(index, number)] = base
             cut += seg[pos:nxt]
         messages += 1
         pos = nxt
@@ -241,7 +242,7 @@ def _definition(
     end: int,
     h: int,
     defs: list[_Def | None],
-    described: set[tuple[int, int]],
+    described: dict[tuple[int, int], int],
     walk: Walk,
 ) -> int:
     if pos + 6 > end:
@@ -271,8 +272,11 @@ def _definition(
             raise FastPathRefused("definition message runs past the end of the data")
         for _ in range(ndev):
             num, fsize, index = seg[p], seg[p + 1], seg[p + 2]
-            if (index, num) not in described:
+            base = described.get((index, num))
+            if base is None:
                 raise FastPathRefused("developer field used before it is described")
+            if fsize == 0 or fsize % _BASE_SIZE[base]:
+                raise FastPathRefused("developer field size is not a multiple of its base type size")
             size += fsize
             p += 3
     if gnum == RECORD:
@@ -281,7 +285,8 @@ def _definition(
             raise FastPathRefused("compressed_speed_distance is not expanded by fitfast")
         walk.record_fields |= nums
     defs[h & 0xF] = _Def(gnum, size, fields, little)
-    walk.cut += seg[pos:p]
+    if gnum in SUMMARY_MESSAGES:  # the cut needs only the definitions its messages use
+        walk.cut += seg[pos:p]
     return p
 
 
@@ -357,19 +362,3 @@ def _apply(linear: list[int], x: int) -> int:
         x >>= 1
         i += 1
     return out
-
-
-def records_per_second(data: bytes, repeat: int = 3) -> float:  # used by bench/
-    """Records/s of the fast path's decoding of ``data`` (best of ``repeat``)."""
-    from ingest.fit import _Budget, split_segments
-    from ingest.limits import DEFAULT_LIMITS
-
-    best = float("inf")
-    n = 0
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        segments, _trunc = split_segments("<bench>", data, [])
-        raw = decode(data, segments, _Budget("<bench>", DEFAULT_LIMITS))
-        best = min(best, time.perf_counter() - t0)
-        n = sum(r.n_records for r in raw)
-    return n / best if best > 0 else float("inf")

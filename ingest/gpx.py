@@ -453,7 +453,7 @@ def assemble_activity(
         raise ResourceLimitError(source_file, f"more than {limits.max_records} track points (max_records)")
     keep, warnings = _repair_times(track, source_file)
     warnings = list(extra_warnings) + warnings
-    ts = [track.ts[i] for i in keep]
+    ts: list[datetime] = [t for i in keep if (t := track.ts[i]) is not None]
     seg = [track.segment[i] for i in keep]
 
     df = pl.DataFrame(

@@ -159,11 +159,11 @@ def _read_activity(source: str, sha: str, act: Element, limits: Limits, deadline
     factor = 2.0 if any_run_cadence else None
     for row in lap_rows:
         # lap cadence: running laps carry AvgRunCadence (per foot), bike laps <Cadence> rpm
-        run_cad = row.pop("_avg_run_cadence")
+        lap_run_cad = row.pop("_avg_run_cadence")
         bike_cad = row.pop("_cadence")
-        if run_cad is not None:
-            row["avg_cadence_spm"] = run_cad * 2.0  # type: ignore[operator]
-        elif bike_cad is not None and sport_hint != "running":
+        if isinstance(lap_run_cad, float):
+            row["avg_cadence_spm"] = lap_run_cad * 2.0
+        elif isinstance(bike_cad, float) and sport_hint != "running":
             row["avg_cadence_spm"] = bike_cad
     laps_df = pl.DataFrame(lap_rows, schema={k: LAP_SCHEMA[k] for k in lap_rows[0]}) if lap_rows else None
 

@@ -149,12 +149,38 @@ def _to_inline_svg(fig: Figure, key: str, title: str, caption: str) -> Markup:
     return Markup(svg[:close] + accessible + svg[close:])  # built from escaped parts
 
 
-def _figure(height: float = 3.4, rows: int = 1, **kw: object) -> tuple[Figure, list[Axes]]:
+def _figure(
+    height: float = 3.4,
+    rows: int = 1,
+    *,
+    legend_rows: tuple[int, ...] = (1,),
+    left_in: float = 0.85,
+    right_in: float = 0.25,
+    ratios: tuple[float, ...] | None = None,
+) -> tuple[Figure, list[Axes]]:
+    """A 7.2 in wide figure with ``rows`` stacked axes sharing x, margins fixed in inches.
+
+    Fixed margins rather than matplotlib's constrained layout, which doubles the cost of
+    every chart (reports are rendered for every athlete-week). ``legend_rows`` is the
+    number of legend lines above each axes (see :func:`_legend_top`).
+    """
+    width = 7.2
+    line_in = 0.2  # one legend line at 8.5 pt, with spacing
+    top_in = 0.12 + line_in * legend_rows[0]
+    bottom_in = 0.62
+    gaps = [0.18 + line_in * n for n in legend_rows[1:]]
     with plt.rc_context(_RC):
-        # constrained layout keeps the legends above the axes inside the figure
-        fig, axes = plt.subplots(  # type: ignore[call-overload]
-            rows, 1, figsize=(7.2, height), squeeze=False, layout="constrained", **kw
+        fig, axes = plt.subplots(
+            rows, 1, figsize=(width, height), squeeze=False, sharex=rows > 1,
+            gridspec_kw={"height_ratios": list(ratios)} if ratios else None,
         )
+    plot_h = height - top_in - bottom_in - sum(gaps)
+    mean_h = plot_h / rows
+    fig.subplots_adjust(
+        left=left_in / width, right=1 - right_in / width,
+        bottom=bottom_in / height, top=1 - top_in / height,
+        hspace=(sum(gaps) / max(rows - 1, 1)) / mean_h if rows > 1 else 0.2,
+    )
     return fig, [a for row in axes for a in row]
 
 
@@ -208,7 +234,7 @@ def load_chart(weeks: Sequence[WeekPoint], acwr_band: tuple[float, float, float]
         return _empty(key, title, "No runs or training load in the last weeks.")
     with plt.rc_context(_RC):
         fig, (ax, ax_r) = _figure(
-            height=4.6, rows=2, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+            height=4.8, rows=2, legend_rows=(1, 1), right_in=0.85, ratios=(3, 2)
         )
         x = list(range(len(weeks)))
         dist = [w.distance_km or 0.0 for w in weeks]
@@ -228,7 +254,8 @@ def load_chart(weeks: Sequence[WeekPoint], acwr_band: tuple[float, float, float]
             label="Load (TRIMP units)",
         )
         ax2.set_ylabel("Weekly load (TRIMP units)")
-        ax2.set_ylim(bottom=0)
+        finite_loads = [v for v in loads if v == v]
+        ax2.set_ylim(0, max(finite_loads + [1.0]) * 1.12)  # headroom: the line never touches the top
         bars.set_label("Distance (km); hatched: this week")
         _legend_top(ax, 2, [bars, *ax2.get_lines()])
         ax.set_ylim(0, max(dist + [1.0]) * 1.1)
@@ -266,7 +293,7 @@ def step_length_chart(
     if not this_week and not baseline:
         return _empty(key, title, "No running samples with speed and step length or cadence.")
     with plt.rc_context(_RC):
-        fig, (ax,) = _figure()
+        fig, (ax,) = _figure(legend_rows=(2,))
         if baseline:
             bx = [b.speed_m_s for b in baseline]
             bx, q1, q3, med = _gapped(baseline)
@@ -376,7 +403,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
             "support), so left/right asymmetry cannot be measured.",
         )
     with plt.rc_context(_RC):
-        fig, (ax,) = _figure()
+        fig, (ax,) = _figure(legend_rows=(2,), left_in=1.0)
         g, m = zones.good_max, zones.moderate_max
         lo = min([r.left_pct for r in runs] + [100 - m - 1.0])
         hi = max([r.left_pct for r in runs] + [m + 1.0])
@@ -416,18 +443,24 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
     return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
 
 
-def speed_chart(bins: Sequence[tuple[float, float]], sprint_threshold_m_s: float | None) -> Chart:
-    """Minutes this week in each speed bin [(bin_left_m_s, seconds)], bins at or above the
-    sprint threshold hatched, with the threshold marked."""
+def speed_chart(
+    bins: Sequence[tuple[float, float]],
+    sprint_threshold_m_s: float | None,
+    sprint_s: float | None = None,
+) -> Chart:
+    """Minutes this week in each 0.25 m/s speed bin [(bin_left_m_s, seconds)]; bins from the
+    sprint threshold up hatched, the threshold marked. ``sprint_s`` is the week's time above
+    the threshold as the gait analysis counted it (quoted in the caption)."""
     key, title = "speed", "Time at speed"
     if not bins:
         return _empty(key, title, "No running speed recorded this week.")
-    width = bins[1][0] - bins[0][0] if len(bins) > 1 else 0.25
+    width = SPEED_STEP_M_S
+    thr = sprint_threshold_m_s
     with plt.rc_context(_RC):
-        fig, (ax,) = _figure()
-        thr = sprint_threshold_m_s
-        slow = [(b, s) for b, s in bins if thr is None or b + width <= thr]
-        fast = [(b, s) for b, s in bins if thr is not None and b + width > thr]
+        fig, (ax,) = _figure(legend_rows=(2,))
+        # A bin counts as fast when its centre is at or above the threshold.
+        slow = [(b, s) for b, s in bins if thr is None or b + width / 2 < thr]
+        fast = [(b, s) for b, s in bins if thr is not None and b + width / 2 >= thr]
         if slow:
             ax.bar([b for b, _ in slow], [s / 60 for _, s in slow], width=width, align="edge",
                    color=SKY, edgecolor=BLUE, linewidth=0.6, label="Below sprint threshold")
@@ -435,21 +468,33 @@ def speed_chart(bins: Sequence[tuple[float, float]], sprint_threshold_m_s: float
             ax.bar([b for b, _ in fast], [s / 60 for _, s in fast], width=width, align="edge",
                    color=VERMILLION, edgecolor="#000000", hatch="xx", linewidth=0.6,
                    label="At or above sprint threshold")
-        if thr is not None:
-            ax.axvline(thr, color="#000000", linestyle="--", linewidth=1.5,
-                       label=f"Sprint threshold {thr:.2f} m/s")
         for b, s in fast:
             # Sprint minutes are few next to easy running: print them so they are not lost.
             ax.annotate(f"{s / 60:.1f}", xy=(b + width / 2, s / 60), xytext=(0, 2),
                         textcoords="offset points", ha="center", fontsize=8)
+        lo = min(b for b, _ in bins)
+        hi = max(b for b, _ in bins) + width
+        if thr is not None:
+            ax.axvline(thr, color="#000000", linestyle="--", linewidth=1.5,
+                       label=f"Sprint threshold {thr:.2f} m/s")
+            hi = max(hi, thr + 0.5)  # keep the zone above the threshold visible
+            if not fast:
+                ax.annotate("no running here this week", xy=(thr, 0.5), xycoords=("data", "axes fraction"),
+                            xytext=(6, 0), textcoords="offset points", fontsize=8, color=GREY)
+        ax.set_xlim(lo - 0.1, hi + 0.1)
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("Speed (m/s), 0.25 m/s bins")
         ax.set_ylabel("Running time this week (min)")
         _legend_top(ax, 2)
-    above = sum(s for b, s in bins if thr is not None and b >= thr)
+    if thr is None:
+        tail = "no sprint threshold is set yet (it needs earlier runs)."
+    elif sprint_s:
+        tail = f"{sprint_s:.0f} s of running at or above it."
+    else:
+        tail = "no running at or above it this week."
     caption = (
-        f"Minutes of running in each speed bin this week; sprint threshold "
-        f"{'not set' if thr is None else f'{thr:.2f} m/s'} (dashed line); "
-        f"about {above:.0f} s at or above it."
+        "Minutes of running in each speed bin this week, with the athlete's sprint threshold"
+        + ("" if thr is None else f" {thr:.2f} m/s (dashed line)") + "; " + tail
     )
     return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
 

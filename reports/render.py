@@ -105,6 +105,25 @@ def _pace(distance_m: float | None, seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
+def _value(v: Any) -> str:
+    """A number from flag details, rounded for reading; other values as text."""
+    if isinstance(v, bool) or v is None:
+        return "–" if v is None else str(v).lower()
+    if isinstance(v, float):
+        return format(v, ".3g")
+    return str(v)
+
+
+def _session_name(s: Any) -> str:
+    """The activity's own name, else its kind: FIT files usually carry no name."""
+    if s.name:
+        return str(s.name)
+    kind = "Run" if s.is_run else str(s.sport).replace("_", " ").capitalize()
+    if s.sub_sport and s.sub_sport not in ("generic", "all"):
+        return f"{kind} ({str(s.sub_sport).replace('_', ' ')})"
+    return kind
+
+
 def _title(code: str) -> str:
     return FLAG_TITLES.get(code, code.replace("_", " ").capitalize())
 
@@ -123,7 +142,8 @@ def _environment(markdown: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=_num, km=_km, duration=_duration, pace=_pace, flag_title=_title)
+    env.filters.update(num=_num, km=_km, duration=_duration, pace=_pace, flag_title=_title,
+                       value=_value, session_name=_session_name)
     return env
 
 
@@ -182,6 +202,12 @@ def _asymmetry_text(week: WeekData) -> str:
     return str(level)
 
 
+def _week_sprint_s(week: WeekData) -> float | None:
+    values = [r.gait.get("sprint_s") for r in week.runs if r.gait]
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
 def _charts(week: WeekData, th: Thresholds) -> list[charts.Chart]:
     zones = charts.GctZones(th.balance_balanced_max_pct, th.balance_moderate_max_pct)
     return [
@@ -189,7 +215,7 @@ def _charts(week: WeekData, th: Thresholds) -> list[charts.Chart]:
         charts.step_length_chart(week.step_week, week.step_baseline, week.ref_speed_m_s),
         charts.cadence_chart(week.cadence_week, week.cadence_baseline),
         charts.gct_balance_chart(week.balance_runs, zones),
-        charts.speed_chart(week.speed_week, week.sprint_threshold_m_s),
+        charts.speed_chart(week.speed_week, week.sprint_threshold_m_s, _week_sprint_s(week)),
         charts.sessions_chart(week.history),
     ]
 

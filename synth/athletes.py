@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
+
 from synth.fit_writer import MANUFACTURER_GARMIN
 from synth.model import Athlete, Device
 
@@ -250,11 +252,8 @@ def sprints_in_week(ath: Athlete, week_no: int) -> bool:
     return not (ath.role == "compact" and week_no >= COMPACT_ONSET_WEEK)
 
 
-def plan_week(ath: Athlete, week_no: int, rng: object) -> list[Session]:
-    """Sessions of one local ISO week. ``rng`` is a numpy Generator."""
-    import numpy as np
-
-    assert isinstance(rng, np.random.Generator)
+def plan_week(ath: Athlete, week_no: int, rng: np.random.Generator) -> list[Session]:
+    """Sessions of one local ISO week (local dates and wall-clock times)."""
     monday = week_monday(week_no)
     n_runs = runs_in_week(ath, week_no)
     pattern = _SPIKE_PATTERN if (ath.role == "spike" and n_runs == 4) else _PATTERNS[n_runs]
@@ -330,11 +329,10 @@ def plan_week(ath: Athlete, week_no: int, rng: object) -> list[Session]:
     return sessions
 
 
-def gait_spec(ath: Athlete, week_no: int, rng: object) -> dict[str, float | int | bool]:
+def gait_spec(
+    ath: Athlete, week_no: int, rng: np.random.Generator
+) -> dict[str, float | int | bool]:
     """Planted per-run gait parameters (RunSpec fields) for the athlete's role and week."""
-    import numpy as np
-
-    assert isinstance(rng, np.random.Generator)
     out: dict[str, float | int | bool] = {}
     if ath.role == "asymmetry":
         mean = ASYM_BALANCE.get(week_no, ASYM_BASE)

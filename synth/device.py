@@ -66,14 +66,14 @@ def record_columns(act: Activity, enhanced: bool) -> dict[str, np.ndarray]:
             continue
         name = names[0] if (enhanced or len(names) == 1) else names[1]
         out[name] = c[col]
-        if col == "heart_rate_bpm" and "cadence_spm" in c:
-            if act.sport == "running":
-                # FIT running cadence is strides/min for one foot: spm = 2 x (cadence + fractional).
-                strides = c["cadence_spm"] / 2.0
-                out["cadence"] = np.floor(strides)
-                out["fractional_cadence"] = strides - np.floor(strides)
-            else:
-                out["cadence"] = c["cadence_spm"]
+    if "cadence_spm" in c:
+        if act.sport == "running":
+            # FIT running cadence is strides/min for one foot: spm = 2 x (cadence + fractional).
+            strides = c["cadence_spm"] / 2.0
+            out["cadence"] = np.floor(strides)
+            out["fractional_cadence"] = strides - np.floor(strides)
+        else:
+            out["cadence"] = c["cadence_spm"]  # rpm
     return out
 
 

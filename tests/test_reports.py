@@ -318,4 +318,4 @@ def test_bad_iso_week_is_rejected(fixture_db: Path, tmp_path: Path) -> None:
 def test_flag_details_numbers_shown(rendered: tuple[Path, list[Path]]) -> None:
     out, _ = rendered
     recs = _section(_html(out, LAST_WEEK), "recs-h")
-    assert "<code>baseline_m</code> = 1.09" in recs
+    assert "<dt><code>baseline_m</code></dt><dd>1.09</dd>" in recs

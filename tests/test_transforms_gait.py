@@ -100,6 +100,20 @@ def test_steady_segments() -> None:
     # 50 s only: the segment (48 s) is shorter than steady_min_s = 60 s
     d2 = _derived(samples(51, speed_m_s=3.0), lazy=False)
     assert not d2["is_steady"].any()
+    assert activity_gait(samples(101, speed_m_s=3.0), TH)["steady_share"].item() == pytest.approx(0.98)
+
+
+def test_cadence_medians_use_steady_segments_when_long_enough() -> None:
+    # 200 s steady at 3 m/s and 170 spm, then 300 s alternating 2 / 4 m/s (speed CV 1/3,
+    # unsteady) at 180 spm. Steady time (>= 197 s) exceeds 120 s, so the median is taken on
+    # steady samples: 170, although most analysed time is at 180.
+    speed = [3.0] * 200 + [2.0, 4.0] * 150
+    cad = [170.0] * 200 + [180.0] * 300
+    r = activity_gait(samples(500, speed_m_s=speed, cadence_spm=cad), TH).row(0, named=True)
+    assert r["cadence_median_spm"] == 170.0
+    # without the steady rule it would be 180: check the fallback with a higher minimum
+    th = Thresholds(steady_min_total_s=1000.0)
+    assert activity_gait(samples(500, speed_m_s=speed, cadence_spm=cad), th)["cadence_median_spm"].item() == 180.0
 
 
 def test_weighted_quantile_is_the_lower_time_weighted_quantile() -> None:

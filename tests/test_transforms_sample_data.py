@@ -5,6 +5,7 @@ stays low. Frames are built here from ingest.read_path (no warehouse)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,7 @@ def test_incremental_rows_equal_the_full_computation(computed: dict[str, Any]) -
     since = acts["started_at"].sort()[acts.height // 2]
     weeks = weeks_to_recompute(acts, athletes, since)
     first = weeks["week_start"].min()
+    assert isinstance(first, date)
     part = weekly_risk(acts, gait, athletes, Thresholds(), from_week=first)
     assert part.equals(weekly.filter(pl.col("week_start") >= first))
     # every athlete's recomputed weeks run to its last week

@@ -11,10 +11,18 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_transforms_helpers import activities, athletes_frame
 
 from transforms.load import ewma
-from transforms.risk import weekly_risk, weeks_to_recompute
+from transforms.risk import (
+    ASYMMETRY_LEVELS,
+    FLAG_CODES,
+    RISK_LEVELS,
+    weekly_risk,
+    weeks_to_recompute,
+)
 from transforms.schema import ACTIVITY_GAIT_SCHEMA, WEEKLY_RISK_SCHEMA
 from transforms.thresholds import Thresholds
 
@@ -137,6 +145,24 @@ def test_run_totals() -> None:
     assert r["sprint_s"] == 180.0 and r["sprint_efforts"] == 12
 
 
+def test_weekly_gait_values_are_time_weighted() -> None:
+    g = gait_rows([
+        {"activity_id": "x1", "athlete_id": "a", "started_at": MON, "analysed_s": 1000.0, "moving_s": 2000.0,
+         "cadence_median_spm": 160.0, "speed_range_m_s": 0.4, "gct_balance_mean_left_pct": 51.0,
+         "vertical_oscillation_median_mm": 90.0},
+        {"activity_id": "x2", "athlete_id": "a", "started_at": MON + timedelta(days=2), "analysed_s": 3000.0,
+         "moving_s": 6000.0, "cadence_median_spm": 180.0, "speed_range_m_s": 0.8,
+         "gct_balance_mean_left_pct": 53.0, "vertical_oscillation_median_mm": 80.0,
+         "dynamics_share": 0.5},
+    ])
+    r = weekly_risk(run_acts(g), g, ATH).row(0, named=True)
+    assert r["cadence_spm"] == pytest.approx((160 * 1000 + 180 * 3000) / 4000)  # analysed time
+    assert r["speed_range_m_s"] == pytest.approx((0.4 * 2000 + 0.8 * 6000) / 8000)  # moving time
+    assert r["gct_balance_left_pct"] == pytest.approx(52.5)
+    # VO weighted by analysed time with dynamics: 1000 x 1.0 and 3000 x 0.5
+    assert r["vertical_oscillation_mm"] == pytest.approx((90 * 1000 + 80 * 1500) / 2500)
+
+
 @pytest.mark.parametrize(
     ("left", "level", "flagged"),
     [(50.5, "balanced", False), (49.3, "balanced", False), (51.5, "moderate", True),
@@ -191,14 +217,15 @@ def test_compact_gait_against_own_baseline() -> None:
 
 
 def test_flagged_weeks_stay_out_of_later_baselines() -> None:
-    per = {w: {"step_length_at_ref_speed_m": 1.10 if w % 2 else 1.12} for w in range(6)}
-    for w in (6, 7, 8):
-        per[w] = {"step_length_at_ref_speed_m": 1.00, "speed_range_m_s": 0.3, "sprint_s": 0.0,
-                  "vertical_oscillation_median_mm": 75.0}
-    w = weekly_risk(run_acts(g := weekly_runs(9, per)), g, ATH)
-    flagged = ["compact_gait" in f for f in w["flags"].to_list()]
+    per = {wk: {"step_length_at_ref_speed_m": 1.10 if wk % 2 else 1.12} for wk in range(6)}
+    for wk in (6, 7, 8):
+        per[wk] = {"step_length_at_ref_speed_m": 1.00, "speed_range_m_s": 0.3, "sprint_s": 0.0,
+                   "vertical_oscillation_median_mm": 75.0}
+    g = weekly_runs(9, per)
+    res = weekly_risk(run_acts(g), g, ATH)
+    flagged = ["compact_gait" in f for f in res["flags"].to_list()]
     assert flagged == [False] * 6 + [True] * 3  # still flagged: baseline is weeks 0-5
-    assert w["baseline_weeks"].to_list()[6:] == [6, 6, 6]
+    assert res["baseline_weeks"].to_list()[6:] == [6, 6, 6]
 
 
 def _independent_acwr(daily: list[float]) -> float:
@@ -268,3 +295,61 @@ def test_weeks_to_recompute_are_the_affected_week_and_all_later() -> None:
     got = weeks_to_recompute(acts, ath, datetime(2026, 1, 25, 12, 30, tzinfo=UTC))
     assert got["iso_week"].to_list() == ["2026-W05", "2026-W06"]
     assert weeks_to_recompute(acts, ath, date(2026, 5, 1)).height == 0
+
+
+def test_unknown_time_zone_is_a_clear_error() -> None:
+    acts = activities([{"activity_id": "x", "athlete_id": "a", "sport": "cycling", "started_at": MON, "duration_s": 60.0}])
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        weekly_risk(acts, NO_GAIT, athletes_frame([("a", "Mars/Olympus", None)]))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    weeks=st.lists(
+        st.tuples(
+            st.integers(0, 4),  # runs that week
+            st.floats(0.8, 1.3),  # step length at reference speed
+            st.one_of(st.none(), st.floats(45, 55)),  # balance
+            st.floats(0, 400),  # TRIMP per run
+            st.integers(0, 2),  # strength sessions
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_property_weekly_values_in_documented_ranges(weeks: list[tuple[int, float, float | None, float, int]]) -> None:
+    runs, strength = [], []
+    for w, (n, sl, bal, trimp, n_str) in enumerate(weeks):
+        for i in range(n):
+            runs.append({
+                "activity_id": f"r{w}-{i}", "athlete_id": "a", "started_at": MON + timedelta(days=7 * w + i),
+                "step_length_at_ref_speed_m": sl, "gct_balance_mean_left_pct": bal, "trimp": trimp,
+                "balance_share": 0.0 if bal is None else 1.0,
+            })
+        for i in range(n_str):
+            strength.append({"activity_id": f"s{w}-{i}", "athlete_id": "a", "sport": "training",
+                             "sub_sport": "strength_training", "started_at": MON + timedelta(days=7 * w + 5 + i),
+                             "duration_s": 1800.0})
+    g = gait_rows(runs) if runs else NO_GAIT
+    acts = pl.concat([run_acts(g), activities(strength)]) if runs else activities(strength)
+    if acts.height == 0:
+        return
+    out = weekly_risk(acts, g, ATH)
+    assert out.schema == pl.Schema(WEEKLY_RISK_SCHEMA)
+    assert out["week_start"].is_sorted() and out["week_start"].dt.weekday().eq(1).all()
+    for r in out.iter_rows(named=True):
+        assert r["risk_level"] in RISK_LEVELS
+        assert r["asymmetry_level"] in (None, *ASYMMETRY_LEVELS)
+        assert set(r["flags"]) <= set(FLAG_CODES)
+        details = json.loads(r["flag_details"])
+        assert [d["code"] for d in details] == r["flags"]
+        assert all(d["severity"] in ("info", "moderate", "high") and d["reason"] and d["recommendation"] for d in details)
+        for c in ("load", "acute_load", "chronic_load", "acwr", "monotony", "strain"):
+            assert r[c] is None or r[c] >= 0, c
+        s = r["compact_gait_score"]
+        assert s is None or -TH.compact_z_clip <= s <= TH.compact_z_clip
+        assert 0 <= r["baseline_weeks"] <= TH.baseline_weeks
+        if r["gct_balance_left_pct"] is None:
+            assert r["asymmetry_level"] is None and "asymmetry" not in r["flags"]
+        if r["runs"] == 0:
+            assert "no_runs" in r["missing_data"]

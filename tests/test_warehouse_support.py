@@ -33,7 +33,7 @@ TABLES = ["athletes", "activities", "sessions", "laps", "samples", "sample_extra
 def _read_corpus() -> tuple[Any, ...]:
     from ingest.reader import read_path
 
-    results = []
+    results: list[Any] = []
     for kind in ("fit", "gpx", "bad"):
         folder = CORPUS / kind
         if folder.is_dir():

@@ -233,11 +233,12 @@ def wquantile(value: pl.Expr, weight: pl.Expr, q: float) -> pl.Expr:
     """Time-weighted lower quantile for use inside ``group_by().agg``: the smallest value
     whose cumulative weight share reaches ``q``. Nulls and non-positive weights ignored."""
     ok = value.is_not_null() & weight.is_not_null() & (weight > 0)
-    v = value.filter(ok)
-    w = weight.filter(ok)
-    vs = v.sort_by(v)
-    cw = w.sort_by(v).cum_sum()
-    return vs.filter(cw >= q * w.sum() - 1e-9).first()
+    v = pl.when(ok).then(value)
+    w = pl.when(ok).then(weight).otherwise(0.0)
+    # one sort of (value, weight) pairs; excluded rows sort last with weight 0
+    pairs = pl.struct(v.alias("v"), w.alias("w")).sort_by(v, nulls_last=True)
+    cw = pairs.struct.field("w").cum_sum()
+    return pairs.struct.field("v").filter((cw >= q * w.sum() - 1e-9) & (w.sum() > 0)).first()
 
 
 def wmean(value: pl.Expr, weight: pl.Expr) -> pl.Expr:
@@ -306,14 +307,9 @@ def activity_gait(
     samples. Speed percentiles, sprint exposure and load use all moving running samples.
     """
     th = thresholds
-    d = derive_samples(samples, th)
-    started = d.group_by("activity_id").agg(started_at=pl.col("ts").min())
-    run = (
-        d.filter(pl.col("is_running"))
-        .join(_hr_max(athletes, th), on="athlete_id", how="left")
-        .with_columns(pl.col("max_hr_bpm").fill_null(th.hr_max_default_bpm))
-        .sort(["activity_id", "ts"])
-    )
+    d = derive_samples(samples, th).collect()  # sorted by activity, session, time
+    started_df = d.group_by("activity_id").agg(started_at=pl.col("ts").min())
+    run = d.lazy().filter(pl.col("is_running")).with_columns(max_hr_bpm=_hr_max(athletes, th))
     mov = pl.col("is_moving")
     walk_break = (pl.col("steps_per_min") < th.run_cadence_min_spm).fill_null(False)
     analysed = mov & pl.col("is_flat") & ~walk_break
@@ -343,7 +339,6 @@ def activity_gait(
     )
     # one collect: the derived samples feed two aggregations (summary, sprint exposure)
     run_df = run.collect()
-    started_df = started.collect()
 
     sl, v, w, wa = pl.col("step_length_calc_m"), pl.col("speed_calc_m_s"), pl.col("_w"), pl.col("_wa")
     # weighted least squares of step length on speed over analysed samples
@@ -432,10 +427,17 @@ def activity_gait(
     ).sort(["athlete_id", "started_at", "activity_id"])
 
 
-def _hr_max(athletes: pl.DataFrame | None, th: Thresholds) -> pl.LazyFrame:
+def _hr_max(athletes: pl.DataFrame | None, th: Thresholds) -> pl.Expr:
+    """Each sample's athlete HRmax (``athletes.max_hr_bpm``), else ``hr_max_default_bpm``."""
     if athletes is None or "max_hr_bpm" not in athletes.columns:
-        return pl.LazyFrame(schema={"athlete_id": pl.String(), "max_hr_bpm": pl.Float64()})
-    return athletes.lazy().select(pl.col("athlete_id"), pl.col("max_hr_bpm").cast(pl.Float64))
+        return pl.lit(th.hr_max_default_bpm)
+    known = athletes.filter(pl.col("max_hr_bpm").is_not_null())
+    return pl.col("athlete_id").replace_strict(
+        known["athlete_id"],
+        known["max_hr_bpm"].cast(pl.Float64),
+        default=th.hr_max_default_bpm,
+        return_dtype=pl.Float64,
+    )
 
 
 def sprint_thresholds(

@@ -10,6 +10,8 @@ Load unit: TRIMP points (Banister), i.e. minutes weighted by heart-rate reserve.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import polars as pl
 
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -61,6 +63,11 @@ def local_start(
     parts = []
     # convert_time_zone takes one zone per call: one call per distinct athlete zone
     for (zone,), part in df.group_by("timezone"):
+        try:
+            ZoneInfo(str(zone))
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            athletes_in = sorted(part["athlete_id"].unique().to_list())
+            raise ValueError(f"unknown time zone {zone!r} for athlete(s) {athletes_in}") from exc
         zoned = pl.col(ts_col).dt.convert_time_zone(str(zone)).dt.replace_time_zone(None)
         parts.append(part.with_columns(_zoned=zoned))
     out = pl.concat(parts) if parts else df.with_columns(_zoned=pl.col(ts_col).dt.replace_time_zone(None))

@@ -26,6 +26,8 @@ STRENGTH_SPORTS = ("strength_training", "strength")
 NON_SESSIONS = ("running",)  # sports never counted as cross-training
 
 SEVERITY_ORDER = {"info": 0, "moderate": 1, "high": 2}
+RISK_LEVELS = ("low", "moderate", "high", "insufficient_data")
+ASYMMETRY_LEVELS = ("balanced", "moderate", "high")
 
 RECOMMENDATIONS = {
     "compact_gait": (
@@ -70,6 +72,7 @@ RECOMMENDATIONS = {
         "(a metronome helps), which reduces hip and knee loading (Heiderscheit 2011)."
     ),
 }
+FLAG_CODES = tuple(RECOMMENDATIONS)  # every code weekly_risk can emit
 
 
 def _monday(x: date | datetime | str) -> date:
@@ -384,7 +387,10 @@ def cadence_band(spm: float | None, th: Thresholds = DEFAULT_THRESHOLDS) -> str 
 
 
 def _r(x: Any, nd: int = 3) -> Any:
-    return round(x, nd) if isinstance(x, float) else x
+    """Round floats for the JSON; non-finite numbers become null (JSON has no NaN)."""
+    if isinstance(x, float):
+        return round(x, nd) if math.isfinite(x) else None
+    return x
 
 
 def _flag(code: str, severity: str, reason: str, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -532,7 +538,7 @@ def _judge(r: dict[str, Any], th: Thresholds) -> dict[str, Any]:
         "asymmetry_level": level,
         "risk_level": risk,
         "flags": [f["code"] for f in flags],
-        "flag_details": json.dumps(flags),
+        "flag_details": json.dumps(flags, allow_nan=False),
         "missing_data": missing,
     }
 

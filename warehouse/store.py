@@ -432,13 +432,34 @@ class _AthleteState:
         self.starts: list[tuple[datetime, str]] = sorted(
             (a.started_at, a.activity_id) for a in self.acts.values()
         )
+        self.by_sha: dict[str | None, set[_LogKey]] = {}
+        for key in self.log:
+            self.by_sha.setdefault(key[1], set()).add(key)
         self.dirty: set[_LogKey] = set()
         self.pending: dict[str, _Prepared] = {}
         self.deletes: set[str] = set()
+        self.token = self.current_token(con, athlete_id)
+
+    @staticmethod
+    def current_token(con: duckdb.DuckDBPyConnection, athlete_id: str) -> tuple[Any, ...]:
+        """Cheap fingerprint of the athlete's rows: a cached state is reused by the next
+        load() only while the database still matches it (nobody wrote behind our back)."""
+        row = fetch_one(
+            con,
+            "SELECT (SELECT count(*) FROM ingest_log WHERE athlete_id = $1), "
+            "(SELECT max(seen_at) FROM ingest_log WHERE athlete_id = $1), "
+            "(SELECT max(status_changed_at) FROM ingest_log WHERE athlete_id = $1), "
+            "(SELECT count(*) FROM activities WHERE athlete_id = $1), "
+            "(SELECT max(loaded_at) FROM activities WHERE athlete_id = $1), "
+            "(SELECT count(*) FROM athletes WHERE athlete_id = $1)",
+            [athlete_id],
+        )
+        return tuple(row or ())
 
     # log rows ------------------------------------------------------------------------
     def known(self, sha256: str) -> list[dict[str, Any]]:
-        rows = [r for r in self.log.values() if r["sha256"] == sha256 and r["status"] in KNOWN_STATUSES]
+        rows = [self.log[k] for k in self.by_sha.get(sha256, ())]
+        rows = [r for r in rows if r["status"] in KNOWN_STATUSES]
         return sorted(rows, key=lambda r: (r["first_seen_at"], r["source_file"], r["part"]))
 
     def put_log(self, key: _LogKey, now: datetime, size_bytes: int | None, status: str,
@@ -448,6 +469,7 @@ class _AthleteState:
             row = {"athlete_id": self.athlete_id, "source_file": key[0], "sha256": key[1],
                    "part": key[2], "first_seen_at": now, "status_changed_at": now}
             self.log[key] = row
+            self.by_sha.setdefault(key[1], set()).add(key)
         elif (row["status"], row["reason"], row["activity_id"]) != (status, reason, activity_id):
             row["status_changed_at"] = now
         row.update(size_bytes=size_bytes, status=status, reason=reason, error_type=error_type,
@@ -515,6 +537,15 @@ class Warehouse:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
         self.con = con
         self.path = path
+        # athlete -> in-memory state, reused by the next load() of that athlete while the
+        # database still matches it (callers often load one file per call).
+        self._states: dict[str, _AthleteState] = {}
+
+    def _state(self, athlete_id: str) -> _AthleteState:
+        state = self._states.pop(athlete_id, None)
+        if state is None or state.token != _AthleteState.current_token(self.con, athlete_id):
+            state = _AthleteState(self.con, athlete_id)
+        return state
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -581,12 +612,14 @@ class Warehouse:
             raise ValueError(f"athlete_id {athlete_id!r} is not a slug [a-z0-9_-]{{1,64}}")
         t0 = time.perf_counter()
         summary = LoadSummary(athlete_id=athlete_id)
-        state = _AthleteState(self.con, athlete_id)
+        state = self._state(athlete_id)
         for batch in _batches(results):
             now = datetime.now(_UTC)
             for r in batch:
                 summary.inputs += 1
                 self._decide(r, state, now, summary)
+            if not (state.dirty or state.pending or state.deletes):
+                continue
             self.con.execute("BEGIN")
             try:
                 self.con.execute(
@@ -599,9 +632,11 @@ class Warehouse:
                 self.con.execute("COMMIT")
             except BaseException:
                 self.con.execute("ROLLBACK")
-                raise
+                raise  # the state is dropped with this call: the next load() re-reads
             state.clear_batch()
             _crash_point("after_commit")
+        state.token = _AthleteState.current_token(self.con, athlete_id)
+        self._states[athlete_id] = state
         summary.seconds = time.perf_counter() - t0
         if check:
             datatests.run(self.con, raise_on_failure=True)
@@ -708,6 +743,11 @@ class Warehouse:
             prep = prepare_activity(act, state.athlete_id, activity_id, now)
         except LoadError as e:
             state.put_log(key, now, size, "rejected", e.reason, "LoadError", None)
+            summary.rejected += 1
+            return
+        except Exception as e:  # noqa: BLE001 - one odd activity must not stop the others
+            reason = f"could not be stored: {type(e).__name__}: {' '.join(str(e).split())}"
+            state.put_log(key, now, size, "rejected", reason[:500], "LoadError", None)
             summary.rejected += 1
             return
         new_file = act.meta.source_file
