@@ -46,6 +46,10 @@ def _child_env() -> dict[str, str]:
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # A private Prefect home (temporary server, SQLite) for the prefect-dask run; the
+    # default 20 s start-up timeout is too short on a busy 2-core machine.
+    env.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="gaitwatch-bench-prefect-"))
+    env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH), env.get("PYTHONPATH", "")])
     return env
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from collections import Counter
@@ -30,8 +31,12 @@ WEIRD = tf.WEIRD_TEXT
 def random_ops(rng: random.Random) -> list[tuple]:  # type: ignore[type-arg]
     """The same operators as the hypothesis strategy in tests/test_fuzz.py, drawn with ``random``."""
     ops: list[tuple] = []  # type: ignore[type-arg]
-    for _ in range(rng.randint(1, 4)):
-        kind = rng.choice(["flip", "set", "truncate", "delete", "insert", "repeat", "splice", "fit_header", "xml_text"])
+    xml_only = rng.random() < 0.35  # structure-aware only, as the test's XML_MUTATION lists
+    for _ in range(rng.randint(1, 6 if xml_only else 4)):
+        kinds = ["xml_text", "xml_attr", "dup_element"] if xml_only else [
+            "flip", "set", "truncate", "delete", "insert", "repeat", "splice", "fit_header",
+            "xml_text", "xml_attr", "dup_element", "drop_tag"]
+        kind = rng.choice(kinds)
         pos = rng.randrange(2**31)
         if kind == "flip":
             ops.append((kind, pos, rng.randrange(8)))
@@ -49,6 +54,10 @@ def random_ops(rng: random.Random) -> list[tuple]:  # type: ignore[type-arg]
             ops.append((kind, rng.randrange(10_000), rng.random(), rng.random()))
         elif kind == "fit_header":
             ops.append((kind, rng.choice([0, 1, 2, 4, 8, 12]), rng.randrange(2**32)))
+        elif kind == "dup_element":
+            ops.append((kind, pos, rng.randrange(2**31)))
+        elif kind == "drop_tag":
+            ops.append((kind, pos))
         else:
             ops.append((kind, pos, rng.choice(WEIRD)))
     return ops
@@ -61,18 +70,24 @@ def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
         print("corpus not found: nothing to fuzz")
         return 2
     outcomes: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     failures = 0
     start = time.monotonic()
     for i in range(cases):
         if rng.random() < 0.8:
             name, base = seeds[rng.randrange(len(seeds))]
             data = tf.mutate(base, random_ops(rng), seeds)
+            if rng.random() < 0.5:
+                data = tf.fix_fit(data)
         else:
             name = rng.choice(["x.fit", "x.gpx", "x.tcx", "x.gz", "x.zip", "x"])
             prefix = rng.choice([b"", b"\x0e\x10\x00\x00\x00\x00\x00\x00.FIT", b"\x1f\x8b\x08\x00", b"PK\x03\x04", b"<gpx>"])
             data = prefix + rng.randbytes(rng.randint(0, 2048))
         outcome = tf.run_case(name, data, timeout)
         outcomes[outcome.kind] += 1
+        if outcome.kind == "typed_error":
+            # error class and the reason's first words: which defences fire how often
+            reasons[" ".join(re.sub(r"[\d\W_]+", " ", outcome.detail).split()[:6])] += 1
         if outcome.kind in ("bug", "hang"):
             failures += 1
             tf.ARTIFACTS.mkdir(exist_ok=True)
@@ -87,6 +102,9 @@ def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
     el = time.monotonic() - start
     print(f"done: {cases} cases in {el:.1f} s ({cases / max(el, 1e-9):.1f} cases/s); outcomes {dict(outcomes)}; "
           f"{failures} failures")
+    print("most frequent typed errors:")
+    for reason, count in reasons.most_common(15):
+        print(f"  {count:6d}  {reason}")
     return 1 if failures else 0
 
 

@@ -19,7 +19,7 @@ import hashlib
 import math
 import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
@@ -113,9 +113,22 @@ SPEED_WINDOW = 2  # samples either side for the centred difference that smooths 
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 
+# GPX <trkpt> children gpxpy reads itself; every other child (<extensions>, GPX 1.0-style
+# <speed> in 1.1 files, vendor tags) goes through EXTENSION_FIELDS
 _STANDARD_TRKPT_TAGS = frozenset(
     {"ele", "time", "magvar", "geoidheight", "name", "cmt", "desc", "src", "link", "sym", "type",
-     "fix", "sat", "hdop", "vdop", "pdop", "ageofdgpsdata", "dgpsid", "extensions", "url", "urlname"}
+     "fix", "sat", "hdop", "vdop", "pdop", "ageofdgpsdata", "dgpsid", "url", "urlname", "course"}
+)
+
+# Words in a GPX <type> / TCX sport that name a FIT sub_sport
+SUB_SPORT_WORDS: tuple[tuple[str, str], ...] = (
+    ("treadmill", "treadmill"),
+    ("trail", "trail"),
+    ("track", "track"),
+    ("indoor", "indoor_cycling"),
+    ("virtual", "virtual_activity"),
+    ("mountain", "mountain"),
+    ("gravel", "gravel_cycling"),
 )
 
 
@@ -171,11 +184,13 @@ def read_gpx(source_file: str, data: bytes, limits: Limits | None = None) -> lis
             types.append(trk.type.strip())
         for seg_el, seg in zip(_children(trk_el, "trkseg"), trk.segments, strict=False):
             track.new_segment()
-            for pt_el, pt in zip(_children(seg_el, "trkpt"), seg.points, strict=False):
-                values = _point_extras(pt_el, pt.extensions)
+            for k, (pt_el, pt) in enumerate(zip(_children(seg_el, "trkpt"), seg.points, strict=False)):
+                values = _point_extras(pt_el)
                 if values.get("speed_m_s") is None and pt.speed is not None:
                     values["speed_m_s"] = pt.speed
                 track.add(pt.time, pt.latitude, pt.longitude, pt.elevation, values)
+                if k % 4096 == 4095:
+                    deadline.check()
             deadline.check()
 
     name = names[0] if names else (gpx.name.strip() if gpx.name and gpx.name.strip() else None)
@@ -213,12 +228,12 @@ def _children(el: Element, tag: str) -> list[Element]:
     return [c for c in el if c.tag == tag]
 
 
-def _point_extras(pt_el: Element, extensions: Iterable[Element]) -> dict[str, float | None]:
-    """Values from a point's <extensions> and from non-standard children of <trkpt>
-    (GPX 1.0-style <speed> in 1.1 files), mapped through :data:`EXTENSION_FIELDS`."""
+def _point_extras(pt_el: Element) -> dict[str, float | None]:
+    """Values from a point's <extensions> and other non-standard children of <trkpt>
+    (GPX 1.0-style <speed> in 1.1 files), mapped through :data:`EXTENSION_FIELDS`.
+    Read from the tree, not from gpxpy, which drops <extensions> in GPX 1.0 files and
+    files without a version attribute."""
     values: dict[str, float | None] = {}
-    for ext in extensions:
-        _collect(ext, values)
     for child in pt_el:
         tag = local_name(child.tag)
         if tag not in _STANDARD_TRKPT_TAGS:
@@ -400,7 +415,7 @@ def sport_from_words(text: str | None) -> str | None:
     """FIT sport for a type/sport/name text, or None when it names no sport we know."""
     if not text:
         return None
-    t = text.strip().lower()
+    t = text.strip()[:200].lower()  # a sport is said in a few words; bound the work on hostile text
     if t in STRAVA_TYPE_CODES:
         return STRAVA_TYPE_CODES[t]
     words = re.findall(r"[a-z_]+", t)
@@ -408,6 +423,17 @@ def sport_from_words(text: str | None) -> str | None:
         for w in words:
             if w == key or (len(key) >= 4 and w.startswith(key)) or (key in w.split("_")):
                 return sport
+    return None
+
+
+def sub_sport_from_words(text: str | None) -> str | None:
+    """FIT sub_sport named in a type text (``trail_running`` -> ``trail``), else None."""
+    if not text:
+        return None
+    words = re.findall(r"[a-z]+", text.strip()[:200].lower())
+    for key, sub in SUB_SPORT_WORDS:
+        if key in words:
+            return sub
     return None
 
 
@@ -553,6 +579,7 @@ def assemble_activity(
             if sport_hint:
                 warnings.append(f"unknown sport type {sport_hint[:40]!r}; recorded as 'generic'")
 
+    sub_sport = sub_sport_from_words(sport_hint) if sport_from_words(sport_hint) == sport else None
     factor, cadence_source, cad_warning = decide_cadence(
         df["cadence_raw"].to_list(), sport, fmt, always_per_foot=cadence_always_per_foot
     )
@@ -581,7 +608,7 @@ def assemble_activity(
     session: dict[str, object] = {
         "session_index": 0,
         "sport": sport,
-        "sub_sport": None,
+        "sub_sport": sub_sport,
         "started_at": started,
         "total_elapsed_s": (ended - started).total_seconds(),
         "total_timer_s": timer,
@@ -597,6 +624,7 @@ def assemble_activity(
         format=fmt,
         started_at=started,
         sport=sport,
+        sub_sport=sub_sport,
         device=device,
         name=name,
         cadence_source=cadence_source,

@@ -84,20 +84,48 @@ def sniff(head: bytes) -> str:
     return "xml"
 
 
-_XML_NOISE = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>", re.DOTALL)
-_XML_ROOT = re.compile(rb"\s*<(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
+_QNAME = re.compile(rb"(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 
 def xml_root_name(head: bytes) -> str | None:
     """Local name of the root element if ``head`` looks like the start of an XML
-    document (after a BOM, whitespace, declaration, comments, DOCTYPE), else None."""
+    document (after a BOM, whitespace, declaration, comments, DOCTYPE), else None.
+
+    A forward scan with ``bytes.find``: linear in the input, whatever it holds (a regex
+    with lazy ``.*?`` here was quadratic on thousands of unterminated ``<!--``).
+    """
     if head.startswith(_UTF16_BOMS):
-        head = head[: SNIFF_BYTES].decode("utf-16", errors="ignore").encode("utf-8")
+        head = head[:SNIFF_BYTES].decode("utf-16", errors="ignore").encode("utf-8")
     head = strip_xml_prolog_noise(head[:SNIFF_BYTES])
-    if not head.startswith(b"<"):
-        return None
-    m = _XML_ROOT.match(_XML_NOISE.sub(b"", head))
-    return m.group(1).decode("ascii", errors="replace") if m else None
+    pos, n = 0, len(head)
+    while pos < n:
+        while pos < n and head[pos] in b" \t\r\n":
+            pos += 1
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos + 2)
+            if end < 0:
+                return None
+            pos = end + 2
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos + 4)
+            if end < 0:
+                return None
+            pos = end + 3
+        elif head.startswith(b"<!", pos):  # DOCTYPE, possibly with an internal subset [...]
+            gt = head.find(b">", pos)
+            bracket = head.find(b"[", pos, gt if gt >= 0 else n)
+            if bracket >= 0:
+                close = head.find(b"]", bracket)
+                gt = head.find(b">", close) if close >= 0 else -1
+            if gt < 0:
+                return None
+            pos = gt + 1
+        elif head.startswith(b"<", pos):
+            m = _QNAME.match(head, pos + 1)
+            return m.group(1).decode("ascii", errors="replace") if m else None
+        else:
+            return None
+    return None
 
 
 def _name_ext(name: str, gunzipped: bool) -> str:
@@ -351,6 +379,9 @@ def _read_file(path: Path, name: str, limits: Limits) -> Iterator[ReadResult]:
     try:
         if path.is_symlink() and path.is_dir():
             yield _error_result(name, UnsafeInputError(name, "symbolic link to a folder not followed"))
+            return
+        if path.is_symlink() and not path.exists():
+            yield _error_result(name, CorruptFileError(name, "broken symbolic link"))
             return
         if not path.is_file():
             yield _error_result(name, UnsupportedFormatError(name, "not a regular file (device, pipe or socket)"))

@@ -19,6 +19,7 @@ from html import escape
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display, no GUI toolkit: charts are rendered offline
 
@@ -361,6 +362,14 @@ def cadence_chart(
     return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
 
 
+def _sqrt(x: Any) -> Any:
+    return np.sqrt(np.clip(x, 0, None))
+
+
+def _square(x: Any) -> Any:
+    return np.square(x)
+
+
 def _gapped(bins: Sequence[SpeedBin]) -> tuple[list[float], list[float], list[float], list[float]]:
     """x, q1, q3, median with a NaN point where bins are missing, so lines do not bridge
     speeds that were never run."""
@@ -457,7 +466,7 @@ def speed_chart(
     width = SPEED_STEP_M_S
     thr = sprint_threshold_m_s
     with plt.rc_context(_RC):
-        fig, (ax,) = _figure(legend_rows=(2,))
+        fig, (ax,) = _figure(legend_rows=(2,), left_in=1.0)
         # A bin counts as fast when its centre is at or above the threshold.
         slow = [(b, s) for b, s in bins if thr is None or b + width / 2 < thr]
         fast = [(b, s) for b, s in bins if thr is not None and b + width / 2 >= thr]
@@ -482,9 +491,14 @@ def speed_chart(
                 ax.annotate("no running here this week", xy=(thr, 0.5), xycoords=("data", "axes fraction"),
                             xytext=(6, 0), textcoords="offset points", fontsize=8, color=GREY)
         ax.set_xlim(lo - 0.1, hi + 0.1)
-        ax.set_ylim(bottom=0)
+        # Square-root scale: a minute of strides must stay visible next to hours of easy
+        # running; the axis says so and the fast bars carry their value.
+        ax.set_yscale("function", functions=(_sqrt, _square))
+        top = max(s for _, s in bins) / 60 * 1.08
+        ax.set_ylim(0, top)
+        ax.set_yticks([t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top])
         ax.set_xlabel("Speed (m/s), 0.25 m/s bins")
-        ax.set_ylabel("Running time this week (min)")
+        ax.set_ylabel("Running time this week\n(min, square-root scale)")
         _legend_top(ax, 2)
     if thr is None:
         tail = "no sprint threshold is set yet (it needs earlier runs)."

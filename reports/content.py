@@ -120,7 +120,7 @@ PLANS: dict[str, Plan] = {
         summary="Your weekly running distance rose quickly compared with the two weeks before.",
         frequency="Next week, then progress gradually.",
         steps=(
-            "Keep next week's distance about the same as this week's instead of adding more.",
+            "Keep next week's distance no higher than this week's (if a load spike is flagged too, follow the deload, which asks for less).",
             "Then build in small steps; in one large cohort, novices who raised weekly distance by more than 30 % had more of some injuries.",
         ),
         evidence=("nielsen2014",),
@@ -206,7 +206,7 @@ MISSING: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Evidence:
-    rule: str
+    rule: str  # also the short name a plan links to
     note: str
     references: tuple[str, ...]
 

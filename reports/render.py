@@ -124,6 +124,17 @@ def _session_name(s: Any) -> str:
     return kind
 
 
+def _session_kind(s: Any) -> str:
+    """Sport in words: 'Strength training', 'Cycling (road)'."""
+    sport = str(s.sport).replace("_", " ")
+    sub = str(s.sub_sport or "").replace("_", " ")
+    if sub and sub not in ("generic", "all"):
+        if sport == "training" and sub.endswith("training"):
+            return sub.capitalize()
+        return f"{sport.capitalize()} ({sub})"
+    return sport.capitalize()
+
+
 def _title(code: str) -> str:
     return FLAG_TITLES.get(code, code.replace("_", " ").capitalize())
 
@@ -143,7 +154,8 @@ def _environment(markdown: bool) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(num=_num, km=_km, duration=_duration, pace=_pace, flag_title=_title,
-                       value=_value, session_name=_session_name)
+                       value=_value, session_name=_session_name,
+                       session_kind=_session_kind)
     return env
 
 
@@ -177,7 +189,10 @@ def _recommendations(week: WeekData) -> list[Recommendation]:
 
 
 def _missing_notes(week: WeekData) -> list[str]:
-    notes = [content.MISSING.get(code, f"Not available this week: {code}.") for code in week.missing_data]
+    codes = list(week.missing_data)
+    if "no_running_dynamics" in codes and "no_gct_balance" in codes:
+        codes.remove("no_gct_balance")  # said already: no dynamics means no balance either
+    notes = [content.MISSING.get(code, f"Not available this week: {code}.") for code in codes]
     risk = week.risk or {}
     balance_codes = {"no_running_dynamics", "no_gct_balance"}
     if week.runs and risk.get("asymmetry_level") is None and not balance_codes & set(week.missing_data):
@@ -235,7 +250,8 @@ def _context(week: WeekData, th: Thresholds, chart_list: list[charts.Chart]) -> 
         "recommendations": _recommendations(week),
         "missing_notes": _missing_notes(week),
         "charts": chart_list,
-        "evidence": [content.EVIDENCE[k] for k in content.EVIDENCE_ORDER],
+        "evidence": [(k, content.EVIDENCE[k]) for k in content.EVIDENCE_ORDER],
+        "evidence_by_key": content.EVIDENCE,
         "disclaimer": content.DISCLAIMER,
         "disclaimer_headline": content.DISCLAIMER_HEADLINE,
         "th": th,

@@ -208,3 +208,17 @@ def test_normalize_athlete_id(raw: str, expected: str) -> None:
 def test_normalize_athlete_id_rejects(raw: str) -> None:
     with pytest.raises(InvalidAthleteIdError):
         normalize_athlete_id(raw)
+
+
+def test_special_files_in_folder_do_not_hang(tmp_path: Path) -> None:
+    import os
+
+    (tmp_path / "good.gpx").write_bytes(corpus_bytes(GPX_RUN))
+    (tmp_path / "dangling.fit").symlink_to(tmp_path / "does-not-exist.fit")
+    os.mkfifo(tmp_path / "pipe.fit")  # reading it would block forever
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    got = by_name(list(read_path(tmp_path)))
+    assert got["good.gpx"].status == "ok"
+    assert isinstance(got["dangling.fit"].error, CorruptFileError)
+    assert isinstance(got["pipe.fit"].error, UnsupportedFormatError)
+    assert got["loop"].error is not None and got["loop"].error.status == "rejected"

@@ -393,3 +393,23 @@ def test_tcx_without_times_is_skipped_and_truncated_is_corrupt() -> None:
     with pytest.raises(IngestError) as err:
         read_bytes("cut.tcx", good[: len(good) // 2])
     assert isinstance(err.value, CorruptFileError)
+
+
+def test_gpx_without_version_still_reads_extensions_and_sub_sport() -> None:
+    data = _make_gpx(cad=80, typ="trail_running").replace(b'version="1.1" ', b"")
+    (act,) = read_gpx("nov.gpx", data)
+    assert set(act.samples["cadence_spm"].to_list()) == {160.0}
+    assert act.meta.sport == "running" and act.meta.sub_sport == "trail"
+    assert act.sessions["sub_sport"][0] == "trail"
+    gpx10 = (
+        b'<gpx version="1.0" creator="old" xmlns="http://www.topografix.com/GPX/1/0"><trk><trkseg>'
+        + b"".join(
+            f'<trkpt lat="45.0" lon="{7 + i * 4e-5:.5f}"><time>2020-05-05T10:00:{i:02d}Z</time><speed>3.1</speed>'
+            f"<extensions><heartrate>{150 + i}</heartrate></extensions></trkpt>".encode()
+            for i in range(30)
+        )
+        + b"</trkseg></trk></gpx>"
+    )
+    (old,) = read_gpx("old.gpx", gpx10)
+    assert old.samples["heart_rate_bpm"].to_list() == [float(150 + i) for i in range(30)]
+    assert set(old.samples["speed_m_s"].to_list()) == {3.1}

@@ -262,7 +262,7 @@ def test_units_are_labelled_on_axes(rendered: tuple[Path, list[Path]]) -> None:
     html = _html(out, LAST_WEEK)
     for label in ("Running distance (km)", "ACWR (ratio)", "Speed (m/s)", "Step length (m)",
                   "Cadence (steps/min)", "GCT balance (% left)", "Sessions (count)",
-                  "Running time this week (min)"):
+                  "(min, square-root scale)"):
         assert label in html, label
 
 

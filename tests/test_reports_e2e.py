@@ -86,7 +86,8 @@ def sample_reports(
 def _risk_rows(db: Path) -> dict[tuple[str, str], dict[str, Any]]:
     with duckdb.connect(str(db), read_only=True) as con:
         cur = con.execute(
-            "SELECT athlete_id, iso_week, risk_level, flags, missing_data, asymmetry_level "
+            "SELECT athlete_id, iso_week, risk_level, flags, missing_data, asymmetry_level, runs, "
+            "strength_sessions + cross_training_sessions AS other_sessions "
             "FROM weekly_risk WHERE list_contains(?, iso_week)",
             [WEEKS],
         )
@@ -113,6 +114,13 @@ def test_every_report_shows_exactly_the_warehouse_flags(sample_reports: tuple[Pa
         html = _report(out, athlete, week)
         assert f'data-risk-level="{row["risk_level"]}"' in html, (athlete, week)
         assert sorted(_shown_flags(html)) == sorted(row["flags"] or []), (athlete, week)
+        # The report puts the same activities in the week as the transforms did (local
+        # weeks: Sydney Monday mornings are Sunday in UTC, New York Sunday evenings Monday).
+        runs = re.search(r'<table id="runs-table">(.*?)</table>', html, re.S)
+        assert runs and len(re.findall(r'<th scope="row"', runs.group(1))) == row["runs"], (athlete, week)
+        other = re.search(r'<table id="other-table">(.*?)</table>', html, re.S)
+        n_other = len(re.findall(r'<th scope="row"', other.group(1))) if other else 0
+        assert n_other == row["other_sessions"], (athlete, week)
         md = (out / safe_part(athlete) / f"{week}.md").read_text(encoding="utf-8")
         for code in row["flags"] or []:
             assert code in FLAG_TITLES, f"no reader-facing title for flag {code}"

@@ -257,3 +257,35 @@ def test_data_tests_catch_broken_invariants(tmp_path: Path) -> None:
             "weekly_risk.iso_week matches week_start (a Monday)",
         }
         assert "sessions -> activities" in str(err.value)
+
+
+def test_self_contradicting_activity_is_rejected_with_reason_and_others_load(tmp_path: Path) -> None:
+    good = _running_fit_with_gps()
+    act = good.activities[0]
+    # a device clock jump the reader did not repair: the last samples 20 days later
+    n = act.samples.height
+    jumped = act.samples.with_columns(
+        pl.when(pl.int_range(pl.len()) >= n - 10)
+        .then(pl.col("ts") + pl.duration(days=20))
+        .otherwise(pl.col("ts"))
+        .alias("ts")
+    )
+    meta = dataclasses.replace(act.meta, source_file="jump.fit", sha256="0" * 64)
+    jump = dataclasses.replace(
+        good, source_file="jump.fit", sha256="0" * 64,
+        activities=[dataclasses.replace(act, meta=meta, samples=jumped)],
+    )
+    meta2 = dataclasses.replace(act.meta, source_file="empty.fit", sha256="1" * 64)
+    empty = dataclasses.replace(
+        good, source_file="empty.fit", sha256="1" * 64,
+        activities=[dataclasses.replace(act, meta=meta2, samples=act.samples.head(0))],
+    )
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        s = wh.load([jump, empty, good], "ivy")
+        assert (s.rejected, s.loaded) == (2, 1)
+        log = {r["source_file"]: r for r in wh.ingest_log_frame("ivy").iter_rows(named=True)}
+        assert log["jump.fit"]["status"] == "rejected" and "outside the activity" in log["jump.fit"]["reason"]
+        assert log["empty.fit"]["status"] == "rejected" and "no samples" in log["empty.fit"]["reason"]
+        assert log[good.source_file]["status"] == "loaded"
+        problems = wh.con.execute("SELECT source_file FROM v_ingest_problems ORDER BY 1").fetchall()
+        assert problems == [("empty.fit",), ("jump.fit",)]

@@ -23,9 +23,8 @@ from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 RUNNING = "running"
 STRENGTH_SUB_SPORTS = ("strength_training",)
 STRENGTH_SPORTS = ("strength_training", "strength")
-NON_SESSIONS = ("running",)  # sports never counted as cross-training
 
-SEVERITY_ORDER = {"info": 0, "moderate": 1, "high": 2}
+SEVERITIES = ("info", "moderate", "high")  # info = advice, never raises the risk level
 RISK_LEVELS = ("low", "moderate", "high", "insufficient_data")
 ASYMMETRY_LEVELS = ("balanced", "moderate", "high")
 
@@ -481,7 +480,8 @@ def _judge(r: dict[str, Any], th: Thresholds) -> dict[str, Any]:
             f"Acute:chronic load ratio {acwr:.2f} (EWMA 7/28 days) is above "
             f"{th.acwr_moderate:g}; a sudden rise in load, described here, not a prediction.",
             {"acwr": acwr, "acute_load": r["acute_load"], "chronic_load": r["chronic_load"],
-             "week_load": r["load"]},
+             "week_load": r["load"], "sweet_spot_low": th.acwr_low,
+             "sweet_spot_high": th.acwr_moderate, "danger_above": th.acwr_high},
         ))
     prog = r["distance_progression_pct"]
     if prog is not None and prog > th.distance_progression_max_pct:

@@ -93,7 +93,7 @@ class Thresholds:
     # --- workload (Williams 2017 EWMA; Gabbett 2016 bands; Foster 1998) ---
     acute_days: int = 7  # EWMA acute time constant, days
     chronic_days: int = 28  # EWMA chronic time constant, days
-    acwr_low: float = 0.8  # Gabbett 2016 sweet spot lower bound (reported, not flagged)
+    acwr_low: float = 0.8  # Gabbett 2016 sweet spot lower bound (in load_spike numbers, not flagged)
     acwr_moderate: float = 1.3  # Gabbett 2016 sweet spot upper bound -> moderate load_spike
     acwr_high: float = 1.5  # Gabbett 2016 danger zone -> high load_spike
     acwr_min_history_days: int = 28  # no ACWR flag before one chronic time constant of history

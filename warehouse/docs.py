@@ -37,7 +37,10 @@ warehouse/sql/*.sql. Do not edit by hand: a test compares this file with the sch
   shell (`duckdb -readonly out/published/gaitwatch.duckdb`, the 1.5.6 shell from
   `pip install duckdb-cli` works: the files use storage format v1.5.0). Publishing copies
   the file next to the destination and renames it over the old one, so an open connection
-  keeps answering from the old version; reconnect to see new data. Published files are
+  keeps answering from the old version; reconnect to see new data (in Python, close every
+  connection to the file first: duckdb shares one database instance per file and process
+  while a connection is open, so a second `connect()` would still see the old version).
+  Published files are
   owner-only (mode 0600). With `strip_coordinates` the published copy has
   `samples.lat_deg` / `lon_deg` null (rebuilt, so no coordinate bytes remain in the file).
 
@@ -71,6 +74,23 @@ migration is never edited: add a new file.
   never leaves part of an activity. `samples` has no primary key (size and speed); the data
   tests check each activity holds exactly `n_samples` rows.
 - Replacing or removing an activity deletes its `activity_gait` row, so it is recomputed.
+
+## Python API (`warehouse.store.Warehouse`)
+
+- `Warehouse.open(path)` (creates, migrates; context manager), `close()`.
+- `load(results, athlete_id, check=True) -> LoadSummary`: `results` are
+  `ingest.reader.ReadResult`s; the summary counts inputs loaded / replaced / duplicates /
+  skipped / rejected / unchanged and lists `changed_activity_ids`, `removed_activity_ids`
+  and `earliest_change` (recompute weekly risk from that week). One call per file is fine:
+  the athlete's log and activity index stay in memory between calls.
+- Reading for transforms (polars): `activities_frame(athlete_id=None)` (transforms'
+  `ACTIVITY_INPUT_SCHEMA` first), `samples_frame(activity_ids)`, `sessions_frame()`,
+  `athletes_frame()`, `activity_gait_frame()`, `weekly_risk_frame()`,
+  `activities_needing_gait()`, `ingest_log_frame()`, `known_sha256()`.
+- Writing transform outputs: `write_activity_gait(df)`,
+  `write_weekly_risk(athlete_id, df, from_week_start=None)`, `upsert_athletes(df)`.
+- `run_data_tests()`, `publish(dest, strip_coordinates=False)`; or
+  `warehouse.publish.publish(working_db_path, dest_path, strip_coordinates=False)`.
 
 ## Data tests
 

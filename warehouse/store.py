@@ -438,6 +438,7 @@ class _AthleteState:
         self.dirty: set[_LogKey] = set()
         self.pending: dict[str, _Prepared] = {}
         self.deletes: set[str] = set()
+        self.in_db: set[_LogKey] = set(self.log)  # log keys already stored (need DELETE)
         self.token = self.current_token(con, athlete_id)
 
     @staticmethod
@@ -448,13 +449,15 @@ class _AthleteState:
             con,
             "SELECT (SELECT count(*) FROM ingest_log WHERE athlete_id = $1), "
             "(SELECT max(seen_at) FROM ingest_log WHERE athlete_id = $1), "
-            "(SELECT max(status_changed_at) FROM ingest_log WHERE athlete_id = $1), "
-            "(SELECT count(*) FROM activities WHERE athlete_id = $1), "
-            "(SELECT max(loaded_at) FROM activities WHERE athlete_id = $1), "
-            "(SELECT count(*) FROM athletes WHERE athlete_id = $1)",
+            "(SELECT count(*) FROM activities WHERE athlete_id = $1)",
             [athlete_id],
         )
         return tuple(row or ())
+
+    def expected_token(self) -> tuple[Any, ...]:
+        """What :meth:`current_token` returns once this state is committed."""
+        last = max((r["seen_at"] for r in self.log.values()), default=None)
+        return (len(self.log), last, len(self.acts))
 
     # log rows ------------------------------------------------------------------------
     def known(self, sha256: str) -> list[dict[str, Any]]:
@@ -518,13 +521,13 @@ class _AthleteState:
     def remove(self, activity_id: str) -> None:
         a = self.acts.pop(activity_id)
         self.starts.remove((a.started_at, activity_id))
-        if self.pending.pop(activity_id, None) is None:
-            self.deletes.add(activity_id)  # stored in the database: delete at flush
-        else:
-            # pending in this batch: it may also hide an older stored version
-            self.deletes.add(activity_id)
+        # Dropped from this batch's inserts if pending; deleted at flush in any case, as an
+        # older version may be stored under the same id.
+        self.pending.pop(activity_id, None)
+        self.deletes.add(activity_id)
 
     def clear_batch(self) -> None:
+        self.in_db |= self.dirty
         self.dirty.clear()
         self.pending.clear()
         self.deletes.clear()
@@ -635,7 +638,7 @@ class Warehouse:
                 raise  # the state is dropped with this call: the next load() re-reads
             state.clear_batch()
             _crash_point("after_commit")
-        state.token = _AthleteState.current_token(self.con, athlete_id)
+        state.token = state.expected_token()
         self._states[athlete_id] = state
         summary.seconds = time.perf_counter() - t0
         if check:
@@ -671,11 +674,12 @@ class Warehouse:
                                schema=_LOG_SCHEMA)
             self.con.register("_gw_log", log.to_arrow())
             try:
-                self.con.execute(
-                    "DELETE FROM ingest_log AS l WHERE EXISTS (SELECT 1 FROM _gw_log AS n "
-                    "WHERE n.athlete_id = l.athlete_id AND n.source_file = l.source_file "
-                    "AND n.sha256 IS NOT DISTINCT FROM l.sha256 AND n.part = l.part)"
-                )
+                if state.dirty & state.in_db:  # rows to update: delete, then insert anew
+                    self.con.execute(
+                        "DELETE FROM ingest_log AS l WHERE EXISTS (SELECT 1 FROM _gw_log AS n "
+                        "WHERE n.athlete_id = l.athlete_id AND n.source_file = l.source_file "
+                        "AND n.sha256 IS NOT DISTINCT FROM l.sha256 AND n.part = l.part)"
+                    )
                 self.con.execute("INSERT INTO ingest_log BY NAME SELECT * FROM _gw_log")
             finally:
                 self.con.unregister("_gw_log")
@@ -746,8 +750,8 @@ class Warehouse:
             summary.rejected += 1
             return
         except Exception as e:  # noqa: BLE001 - one odd activity must not stop the others
-            reason = f"could not be stored: {type(e).__name__}: {' '.join(str(e).split())}"
-            state.put_log(key, now, size, "rejected", reason[:500], "LoadError", None)
+            why = f"could not be stored: {type(e).__name__}: {' '.join(str(e).split())}"
+            state.put_log(key, now, size, "rejected", why[:500], "LoadError", None)
             summary.rejected += 1
             return
         new_file = act.meta.source_file

@@ -1,0 +1,146 @@
+"""The ``gaitwatch`` command as users run it (a subprocess), against the test harness's
+Prefect server (so no temporary server is started per command): exit codes, one line per
+rejected file, no tracebacks for our errors, status, ingest of an archive, report."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import CORPUS
+from flows.testing import age, cli_env, copy_files, run_cli, write_config
+
+GOOD = ["fit/fenix5-run-dynamics-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
+BAD = ["bad/empty-zero-bytes.fit", "bad/strava-scrape-unbound-ns-prefix.gpx"]
+
+
+@pytest.fixture(scope="module")
+def env(prefect_harness: None) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the harness runs a server"
+    return cli_env(api_url=url)
+
+
+def _setup(root: Path, files: list[str], athlete: str = "ana") -> Path:
+    for n in files:
+        if not (CORPUS / n).exists():
+            pytest.skip(f"corpus file {n} missing")
+    age(copy_files([CORPUS / n for n in files], root / "inbox" / athlete))
+    return write_config(
+        root / "gaitwatch.toml",
+        {
+            "inbox": "inbox",
+            "database": "out/gw.duckdb",
+            "published_database": "out/analyst.duckdb",
+            "reports": "out/reports",
+            "inbox_options": {"settle_seconds": 1},
+        },
+    )
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_run_exit_codes_rejected_then_nothing_new(env: dict[str, str], tmp_path: Path) -> None:
+    config = _setup(tmp_path, GOOD + BAD)
+    first = run_cli(["run", "--config", str(config)], env)
+    assert first.returncode == 1, first.stderr
+    assert "Traceback" not in first.stderr + first.stdout
+    lines = first.stderr.strip().splitlines()  # exactly one line per rejected file
+    assert len(lines) == 2 and all(line.startswith("rejected: ") for line in lines)
+    assert all(len(line.split(": ", 2)[2]) > 5 for line in lines)  # with a reason
+    assert {line.split(": ")[1] for line in lines} == {
+        "ana/empty-zero-bytes.fit",
+        "ana/strava-scrape-unbound-ns-prefix.gpx",
+    }
+    assert "2 loaded" in first.stdout and "2 rejected" in first.stdout
+    published = tmp_path / "out" / "analyst.duckdb"
+    assert published.is_file() and (tmp_path / "out" / "reports" / "index.html").is_file()
+
+    second = run_cli(["run", "--config", str(config)], env)
+    assert second.returncode == 0, second.stderr
+    assert second.stderr.strip() == ""
+    assert "4 unchanged" in second.stdout
+
+    status = run_cli(["status", "--config", str(config)], env)
+    assert status.returncode == 0, status.stderr
+    assert "empty-zero-bytes.fit" in status.stdout and "empty" in status.stdout.lower()
+    assert "fenix5-run-dynamics-short.fit" not in status.stdout  # only rejected ones by default
+    full = run_cli(["status", "--all", "--config", str(config)], env)
+    assert "fenix5-run-dynamics-short.fit" in full.stdout
+
+
+def test_failed_data_test_exits_3_and_publishes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    config = _setup(tmp_path, GOOD)
+    assert run_cli(["run", "--config", str(config)], env).returncode == 0
+    published = tmp_path / "out" / "analyst.duckdb"
+    before = _sha(published)
+    # damage the working database the way a bug would: a sample of no activity
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb")) as con:
+        con.execute("INSERT INTO samples (activity_id, ts) VALUES ('no-such-activity', now())")
+    failed = run_cli(["run", "--config", str(config)], env)
+    assert failed.returncode == 3, failed.stdout + failed.stderr
+    assert "Traceback" not in failed.stderr + failed.stdout
+    assert "data test failed: samples -> activities" in failed.stderr
+    assert "nothing was published" in failed.stderr
+    assert _sha(published) == before
+
+
+def test_usage_and_configuration_errors_exit_2(env: dict[str, str], tmp_path: Path) -> None:
+    bad = write_config(tmp_path / "bad.toml", {"inbox": "inbox", "athletes": [{"id": "x", "timezone": "Nowhere/Land"}]})
+    done = run_cli(["run", "--config", str(bad)], env)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "unknown time zone 'Nowhere/Land'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    missing = run_cli(["run", "--config", str(tmp_path / "nope.toml")], env)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+    week = run_cli(["report", "--week", "2026-47", "--config", str(bad)], env)
+    assert week.returncode == 2 and "2026-W47" in week.stderr
+
+    no_server = cli_env()  # no PREFECT_API_URL: schedules cannot work
+    no_server.pop("PREFECT_API_URL", None)
+    serve = run_cli(["serve"], no_server, cwd=tmp_path)
+    assert serve.returncode == 2 and "PREFECT_API_URL" in serve.stderr
+
+
+def test_ingest_an_archive_for_a_named_athlete_then_report(env: dict[str, str], tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "gaitwatch.toml",
+        {"database": "out/gw.duckdb", "reports": "out/reports", "athletes": [{"id": "jane-doe", "timezone": "Europe/Paris"}]},
+    )
+    export = tmp_path / "downloads" / "export.zip"
+    export.parent.mkdir()
+    with zipfile.ZipFile(export, "w") as zf:
+        for n in GOOD + BAD[:1]:
+            zf.write(CORPUS / n, f"activities/{Path(n).name}")
+    done = run_cli(["ingest", str(export), "--athlete", "Jane Doe", "--config", str(config)], env)
+    assert done.returncode == 1, done.stdout + done.stderr  # one member is an empty file
+    assert done.stderr.strip().startswith("rejected: export.zip")
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+        log = sorted(con.execute("SELECT athlete_id, source_file, status FROM ingest_log").fetchall())
+        week = con.execute(
+            "SELECT iso_week FROM weekly_risk WHERE athlete_id = 'jane-doe' AND runs > 0 LIMIT 1"
+        ).fetchall()
+    assert log == [
+        ("jane-doe", "export.zip/activities/empty-zero-bytes.fit", "rejected"),
+        ("jane-doe", "export.zip/activities/fenix5-run-dynamics-short.fit", "loaded"),
+        ("jane-doe", "export.zip/activities/garmin-connect-run-ns3-cad-hr-short.gpx", "loaded"),
+    ]
+    assert week, "ingest updates the metrics"
+    iso_week = week[0][0]
+    report = run_cli(
+        ["report", "--athlete", "jane-doe", "--week", iso_week, "--config", str(config)], env
+    )
+    assert report.returncode == 0, report.stderr
+    written = [Path(line) for line in report.stdout.split() if line.endswith((".html", ".md"))]
+    assert any(iso_week in p.name for p in written)
+    assert all(p.is_file() for p in written)

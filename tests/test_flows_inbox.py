@@ -1,0 +1,175 @@
+"""The inbox convention through the ``ingest_inbox`` flow (Prefect test harness): files
+still being copied wait, temporary names are ignored, unchanged files are not re-read,
+processed/rejected files are moved (never deleted) when configured, one task per batch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from conftest import CORPUS
+from flows.testing import age, inbox_files, write_config
+
+GOOD = ["fit/fenix5-run-dynamics-short.fit", "fit/fenix5-bike-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
+BAD = ["bad/empty-zero-bytes.fit", "bad/bad-crc-activity.fit"]
+
+
+def _drop(inbox: Path, athlete: str, names: list[str], aged: bool = True) -> list[Path]:
+    out = []
+    for n in names:
+        src = CORPUS / n
+        if not src.exists():
+            pytest.skip(f"corpus file {n} missing")
+        dest = inbox / athlete / src.name if athlete else inbox / src.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+        out.append(dest)
+    if aged:
+        age(out)
+    return out
+
+
+def _config(root: Path, **inbox_options: Any) -> Path:
+    return write_config(
+        root / "gaitwatch.toml",
+        {
+            "inbox": "inbox",
+            "database": "out/gw.duckdb",
+            "default_athlete": "solo",
+            "inbox_options": {"settle_seconds": 60, **inbox_options},
+        },
+    )
+
+
+def _log(root: Path) -> list[tuple[str, str, str]]:
+    with duckdb.connect(str(root / "out" / "gw.duckdb"), read_only=True) as con:
+        return con.execute(
+            "SELECT athlete_id, source_file, status FROM ingest_log ORDER BY ALL"
+        ).fetchall()
+
+
+def test_file_still_being_copied_waits_for_the_next_run(prefect_harness: None, tmp_path: Path) -> None:
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "ana", GOOD[:1])
+    (fresh,) = _drop(inbox, "ana", GOOD[1:2], aged=False)  # modified just now
+    (inbox / "ana" / "half.fit.part").write_bytes(b"partial download")
+    (inbox / "ana" / ".hidden.fit").write_bytes(b"editor backup")
+    config = _config(tmp_path)
+
+    first = ingest_inbox(config=config)
+    assert [o.rel for o in first.outcomes] == ["ana/fenix5-run-dynamics-short.fit"]
+    assert first.unsettled == ["ana/fenix5-bike-short.fit"]
+    assert [f for _, f, _ in _log(tmp_path)] == ["ana/fenix5-run-dynamics-short.fit"]
+
+    age([fresh])  # the copy has finished
+    second = ingest_inbox(config=config)
+    assert [(o.rel, o.status) for o in second.outcomes] == [("ana/fenix5-bike-short.fit", "loaded")]
+    assert second.unchanged == 1 and second.unsettled == []
+    logged = {f for _, f, _ in _log(tmp_path)}
+    assert logged == {"ana/fenix5-run-dynamics-short.fit", "ana/fenix5-bike-short.fit"}
+
+
+def test_unchanged_files_are_not_read_again_changed_ones_are(prefect_harness: None, tmp_path: Path) -> None:
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    (target, _) = _drop(inbox, "", GOOD[:2])  # top level: the default athlete
+    config = _config(tmp_path)
+    first = ingest_inbox(config=config)
+    assert {o.status for o in first.outcomes} == {"loaded"}
+    assert {a for a, _, _ in _log(tmp_path)} == {"solo"}
+
+    again = ingest_inbox(config=config)
+    assert again.outcomes == [] and again.unchanged == 2
+
+    os.utime(target)  # touched, same bytes: read, recognised by content, nothing stored twice
+    age([target], 120)
+    touched = ingest_inbox(config=config)
+    assert [(o.rel, o.status) for o in touched.outcomes] == [(target.name, "unchanged")]
+
+    # new content under the same name: read and loaded as what it now is
+    shutil.copyfile(CORPUS / "fit" / "fenix5-walk-dynamics.fit", target)
+    age([target], 90)
+    changed = ingest_inbox(config=config)
+    assert [(o.rel, o.status) for o in changed.outcomes] == [(target.name, "loaded")]
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+        sports = sorted(r[0] for r in con.execute("SELECT sport FROM activities").fetchall())
+    assert sports == ["cycling", "running", "walking"]
+
+
+def test_processed_and_rejected_files_are_moved_never_deleted(prefect_harness: None, tmp_path: Path) -> None:
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "ana", GOOD)
+    _drop(inbox, "Bob", BAD)
+    before = inbox_files(inbox)
+    config = _config(tmp_path, processed="move", rejected="move", processed_dir="done", rejected_dir="inbox/rejected")
+
+    report = ingest_inbox(config=config)
+    assert {o.rel for o in report.rejected} == {"Bob/empty-zero-bytes.fit", "Bob/bad-crc-activity.fit"}
+    processed = inbox_files(tmp_path / "done")
+    rejected = inbox_files(inbox / "rejected")
+    assert processed == sorted(f"ana/{Path(n).name}" for n in GOOD)
+    assert rejected == ["Bob/bad-crc-activity.fit", "Bob/empty-zero-bytes.fit"]
+    assert sorted(processed + rejected) == before  # every input still exists, once
+    assert inbox_files(inbox) == [f"rejected/{r}" for r in rejected]
+
+    # the rejected folder lies inside the inbox: it is not scanned again
+    again = ingest_inbox(config=config)
+    assert again.outcomes == [] and again.invalid == [] and again.unchanged == 0
+
+    # the same file dropped again: recognised by content, nothing stored twice, moved aside
+    _drop(inbox, "ana", GOOD[:1])
+    dropped = ingest_inbox(config=config)
+    assert [o.status for o in dropped.outcomes] == ["unchanged"]
+    assert (tmp_path / "done" / "ana" / "fenix5-run-dynamics-short.1.fit").exists()
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM activities").fetchall() == [(3,)]
+
+
+def test_invalid_athlete_folder_is_reported_not_lost(prefect_harness: None, tmp_path: Path) -> None:
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "???", GOOD[:1])
+    report = ingest_inbox(config=_config(tmp_path))
+    assert [o.rel for o in report.rejected] == ["???/fenix5-run-dynamics-short.fit"]
+    assert "athlete" in report.rejected[0].reason
+
+
+def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "ana", GOOD + BAD)  # 5 files of one athlete
+    _drop(inbox, "bob", GOOD[:1])  # 1 file of another
+    state = ingest_inbox(config=_config(tmp_path), batch_size=2, return_state=True)
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    deadline = time.monotonic() + 10
+    names: list[str] = []
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:  # task runs are reported asynchronously
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            names = sorted(r.name for r in runs if r.name.startswith("ingest "))
+            if len(names) == 4:
+                break
+            time.sleep(0.2)
+    # ana: 3 batches (2 + 2 + 1 files), bob: 1; each named after what it loads
+    assert len(names) == 4, names
+    assert sum(n.startswith("ingest ana:") for n in names) == 3
+    assert any(n == "ingest bob: bob/fenix5-run-dynamics-short.fit" for n in names)
