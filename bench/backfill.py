@@ -75,15 +75,11 @@ def child_main(name: str, spec_path: Path) -> None:
     elif name == "real":
         import real_path
 
-        out = real_path.backfill(
-            _load_files(spec), Path(spec["work"]), spec["workers"], spec.get("variant", "as-is")
-        )
+        out = real_path.backfill(_load_files(spec), Path(spec["work"]), spec["workers"])
     elif name == "incremental":
         import real_path
 
-        out = real_path.incremental(
-            _load_files(spec), Path(spec["work"]), spec.get("variant", "as-is")
-        )
+        out = real_path.incremental(_load_files(spec), Path(spec["work"]))
     elif name == "queries":
         import real_path
 
@@ -129,6 +125,39 @@ def _fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The result table as markdown (for docs/performance.md), with machine and notes."""
+    m = results["machine"]
+    out = [
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram_gb']} GB RAM, Linux {m['kernel']}; "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "",
+        f"Inputs: {results['files']} files; {results['source']}.",
+        "",
+        "| stage | wall s | CPU s | samples/s | peak MB | fitparse s | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        out.append(
+            f"| {r['stage']} | {_fmt(r['wall_s'], '.3f')} | {_fmt(r['cpu_s'], '.1f')} | "
+            f"{_fmt(r['samples_per_s'], ',.0f')} | {_fmt(r['peak_mb'], '.0f')} | "
+            f"{_fmt(r['baseline_s'], '.1f')} | {_fmt(r['ratio'], '.1f')} |"
+        )
+    out.append("")
+    loads = ", ".join(
+        f"{k} {v['load'][0]:.1f}->{v['load'][1]:.1f}" for k, v in results["runs"].items() if v
+    )
+    out.append(f"1-minute load average before->after each run: {loads}.")
+    for n in results["notes"]:
+        out.append(f"- {n}")
+    if "goals" in results:
+        out.append(
+            "- goals: "
+            + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in results["goals"].items())
+        )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=2000)
@@ -146,22 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma list: baseline,decode,dask,prefect,real,asis,incremental,queries,scaling",
-    )
-    ap.add_argument(
-        "--variant",
-        choices=("as-is", "check-once"),
-        default="check-once",
-        help="full backfill: the pipeline as-is, or with proposal P1 (data tests once per "
-        "run, not after every file; see docs/performance.md)",
-    )
-    ap.add_argument(
-        "--asis-files",
-        type=int,
-        default=200,
-        help="also run the pipeline as-is and with P1 on this many files (0: skip)",
+        help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling",
     )
     ap.add_argument("--json", type=Path, help="write all numbers here")
+    ap.add_argument("--markdown", type=Path, help="write the table as markdown here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -203,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label} failed:\n{exc}", file=sys.stderr, flush=True)
             return None
 
-    def real_run(label: str, subset: list[tuple[Path, str]] | None, variant: str) -> Any:
+    def real_run(label: str, subset: list[tuple[Path, str]] | None) -> Any:
         chosen = subset if subset is not None else files
         spec = {
             "files": _write_files(chosen, tmp / f"{label}.json")
@@ -211,22 +228,14 @@ def main(argv: list[str] | None = None) -> int:
             else all_files,
             "work": str(work if subset is None else tmp / f"work-{label}"),
             "workers": args.workers,
-            "variant": variant,
         }
         return attempt(label, lambda: _spawn("real", spec, tmp, tag=label))
 
     # 1. the real pipeline, full set
     real = None
     if "real" not in skip:
-        real = real_run("backfill", None, args.variant)
+        real = real_run("backfill", None)
     samples_total = real.result["samples"] if real else None
-
-    # 1b. the pipeline exactly as it is vs with the proposed fix, on a subset
-    asis = fixed = None
-    if "asis" not in skip and args.asis_files:
-        sub = _subset(files, min(len(files), args.asis_files))
-        asis = real_run("as-is", sub, "as-is")
-        fixed = real_run("check-once", sub, "check-once")
 
     # 2. decode-only comparisons (same files)
     decode_runs: dict[str, ChildRun] = {}
@@ -293,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             "incremental",
             lambda: _spawn(
                 "incremental",
-                {"files": all_files, "work": str(work), "variant": args.variant},
+                {"files": all_files, "work": str(work)},
                 tmp,
             ),
         )
@@ -303,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     # 6. does peak memory grow with the number of files? same pipeline on a quarter
     small = None
     if real and "scaling" not in skip and len(files) >= 8:
-        small = real_run("quarter", _subset(files, len(files) // 4), args.variant)
+        small = real_run("quarter", _subset(files, len(files) // 4))
 
     # ------------------------------------------------------------ table
     bstages = base.result["stages"] if base else {}
@@ -353,15 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         add(f"{label}: TOTAL work", res["work_s"], None, n, run.peak_mb, tot)
         add(f"{label}: process wall (incl. start-up)", run.wall_s, run.cpu_s, n, None, None)
 
-    variant_label = {"as-is": "as-is", "check-once": "+P1"}
     if real:
-        add_real(f"backfill {len(files)} ({variant_label[args.variant]})", real, True)
+        add_real(f"backfill {len(files)}", real, True)
     if small:
-        add_real(f"backfill {len(files) // 4} ({variant_label[args.variant]})", small, False)
-    if asis:
-        add_real(f"backfill {asis.result['files']} as-is", asis, False)
-    if fixed:
-        add_real(f"backfill {fixed.result['files']} +P1", fixed, False)
+        add_real(f"backfill {len(files) // 4}", small, False)
     if base:
         btot = base_s("decode", "load", "derive", "weekly", "publish")
         add(
@@ -388,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             r.cpu_s,
             r.result["samples"],
             r.peak_mb,
-            base_s("decode") / scale if bstages else None,
+            (base_s("decode") or 0.0) / scale if bstages else None,
         )
     if inc:
         for stage, why in inc.result.get("failed", {}).items():
@@ -424,8 +428,6 @@ def main(argv: list[str] | None = None) -> int:
     runs = {
         "backfill": real,
         "quarter": small,
-        "as-is": asis,
-        "check-once": fixed,
         "baseline": base,
         "incremental": inc,
         "queries": qry,
@@ -479,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in runs.items()
     }
     results.update({"rows": rows, "notes": notes})
+    if args.markdown:
+        args.markdown.write_text(markdown(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

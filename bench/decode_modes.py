@@ -77,10 +77,10 @@ def _prefect_dask(
     pairs = [(str(p), a) for p, a in zip(paths, athletes, strict=True)]
     chunks = [pairs[i : i + size] for i in range(0, len(pairs), size)]
 
-    decode_task = task(decode_chunk, cache_policy=NO_CACHE, persist_result=False)
+    decode_task = task(cache_policy=NO_CACHE, persist_result=False)(decode_chunk)
     counts: dict[str, float] = {}
 
-    runner = DaskTaskRunner(
+    runner: Any = DaskTaskRunner(
         cluster_kwargs={
             "n_workers": workers,
             "threads_per_worker": 1,

@@ -33,9 +33,24 @@ def random_ops(rng: random.Random) -> list[tuple]:  # type: ignore[type-arg]
     ops: list[tuple] = []  # type: ignore[type-arg]
     xml_only = rng.random() < 0.35  # structure-aware only, as the test's XML_MUTATION lists
     for _ in range(rng.randint(1, 6 if xml_only else 4)):
-        kinds = ["xml_text", "xml_attr", "dup_element"] if xml_only else [
-            "flip", "set", "truncate", "delete", "insert", "repeat", "splice", "fit_header",
-            "xml_text", "xml_attr", "dup_element", "drop_tag"]
+        kinds = (
+            ["xml_text", "xml_attr", "dup_element"]
+            if xml_only
+            else [
+                "flip",
+                "set",
+                "truncate",
+                "delete",
+                "insert",
+                "repeat",
+                "splice",
+                "fit_header",
+                "xml_text",
+                "xml_attr",
+                "dup_element",
+                "drop_tag",
+            ]
+        )
         kind = rng.choice(kinds)
         pos = rng.randrange(2**31)
         if kind == "flip":
@@ -81,7 +96,15 @@ def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
                 data = tf.fix_fit(data)
         else:
             name = rng.choice(["x.fit", "x.gpx", "x.tcx", "x.gz", "x.zip", "x"])
-            prefix = rng.choice([b"", b"\x0e\x10\x00\x00\x00\x00\x00\x00.FIT", b"\x1f\x8b\x08\x00", b"PK\x03\x04", b"<gpx>"])
+            prefix = rng.choice(
+                [
+                    b"",
+                    b"\x0e\x10\x00\x00\x00\x00\x00\x00.FIT",
+                    b"\x1f\x8b\x08\x00",
+                    b"PK\x03\x04",
+                    b"<gpx>",
+                ]
+            )
             data = prefix + rng.randbytes(rng.randint(0, 2048))
         outcome = tf.run_case(name, data, timeout)
         outcomes[outcome.kind] += 1
@@ -94,14 +117,18 @@ def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"case{i:06d}-{outcome.kind}{''.join(Path(name).suffixes) or '.bin'}"
             path.write_bytes(data)
-            path.with_suffix(path.suffix + ".txt").write_text(f"{name}\n{outcome.kind}: {outcome.detail}\n")
+            path.with_suffix(path.suffix + ".txt").write_text(
+                f"{name}\n{outcome.kind}: {outcome.detail}\n"
+            )
             print(f"case {i}: {outcome.kind} on {name}: {outcome.detail[:160]} -> {path}")
         if (i + 1) % 1000 == 0:
             el = time.monotonic() - start
             print(f"{i + 1} cases, {el:.0f} s, {(i + 1) / el:.1f} cases/s, {dict(outcomes)}")
     el = time.monotonic() - start
-    print(f"done: {cases} cases in {el:.1f} s ({cases / max(el, 1e-9):.1f} cases/s); outcomes {dict(outcomes)}; "
-          f"{failures} failures")
+    print(
+        f"done: {cases} cases in {el:.1f} s ({cases / max(el, 1e-9):.1f} cases/s); outcomes {dict(outcomes)}; "
+        f"{failures} failures"
+    )
     print("most frequent typed errors:")
     for reason, count in reasons.most_common(15):
         print(f"  {count:6d}  {reason}")
@@ -126,12 +153,18 @@ def run_atheris() -> int:  # pragma: no cover - optional tool
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--cases", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--timeout", type=float, default=20.0, help="wall-clock bound per case, seconds")
+    ap.add_argument(
+        "--timeout", type=float, default=20.0, help="wall-clock bound per case, seconds"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "test-artifacts" / "fuzz-long")
-    ap.add_argument("--atheris", action="store_true", help="coverage-guided run with atheris (optional)")
+    ap.add_argument(
+        "--atheris", action="store_true", help="coverage-guided run with atheris (optional)"
+    )
     args = ap.parse_args()
     if args.atheris:
         return run_atheris()

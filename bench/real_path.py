@@ -96,27 +96,8 @@ def _run_stages(cfg: Any, workers: int) -> tuple[dict[str, float], dict[str, Any
     return st, info
 
 
-def check_once() -> None:
-    """Prototype of the proposed fix (docs/performance.md): ``Warehouse.load`` without
-    its per-call data tests; the nightly's own data-test step still runs them all once,
-    before publishing. Today ``ingest_files`` calls ``load`` once per file with
-    ``check=True``, so the data tests scan the whole warehouse after every file."""
-    from warehouse.store import Warehouse
-
-    original = Warehouse.load
-
-    def load(self: Any, results: Any, athlete_id: str, check: bool = True) -> Any:
-        return original(self, results, athlete_id, check=False)
-
-    Warehouse.load = load  # type: ignore[method-assign]
-
-
-def backfill(
-    files: list[tuple[Path, str]], work: Path, workers: int, variant: str = "as-is"
-) -> dict[str, Any]:
-    """Full backfill into a fresh warehouse (``variant="check-once"``: see :func:`check_once`)."""
-    if variant == "check-once":
-        check_once()
+def backfill(files: list[tuple[Path, str]], work: Path, workers: int) -> dict[str, Any]:
+    """Full backfill into a fresh warehouse."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -140,9 +121,7 @@ def backfill(
     }
 
 
-def incremental(
-    files: list[tuple[Path, str]], work: Path, variant: str = "as-is"
-) -> dict[str, Any]:
+def incremental(files: list[tuple[Path, str]], work: Path) -> dict[str, Any]:
     """One new run dropped into the backfilled inbox, then the nightly steps.
 
     ``startup_s`` is this process's life until the work starts (interpreter + imports);
@@ -154,8 +133,6 @@ def incremental(
     from flows import pipeline  # noqa: F401 - imported before timing: start-up
     from warehouse.migrate import connect
 
-    if variant == "check-once":
-        check_once()
     cfg = _config(work, 1)
     con = connect(cfg.database, read_only=True)
     athlete, last = con.execute(

@@ -35,6 +35,8 @@ from ingest.schema import (  # noqa: E402
 )
 from warehouse.store import Warehouse  # noqa: E402
 
+_SEMI = 2**31 / 180.0  # FIT semicircles per degree
+
 
 @dataclass
 class Result:
@@ -56,16 +58,19 @@ def make_activity(i: int, n: int, rng: np.random.Generator) -> Result:
                 "ts": ts,
                 "session_index": np.zeros(n, dtype=np.int32),
                 "sport": ["running"] * n,
-                "lat_deg": 48.0 + np.cumsum(rng.normal(0, 1e-5, n)),
-                "lon_deg": 2.0 + np.cumsum(rng.normal(0, 1e-5, n)),
-                "distance_m": np.arange(n) * 3.0,
-                "speed_m_s": rng.normal(3.0, 0.2, n),
-                "heart_rate_bpm": rng.normal(150, 5, n),
-                "cadence_spm": rng.normal(172, 3, n),
-                "step_length_m": rng.normal(1.05, 0.03, n),
-                "stance_time_ms": rng.normal(245, 8, n),
-                "gct_balance_left_pct": rng.normal(50, 0.5, n),
-                "vertical_oscillation_mm": rng.normal(85, 4, n),
+                # quantized as FIT stores them: positions in semicircles, speed in mm/s,
+                # integer bpm, cadence in 1/128 strides, step length in mm, stance time in
+                # 0.1 ms, balance in 0.01 %, oscillation in 0.1 mm
+                "lat_deg": np.round((48.0 + np.cumsum(rng.normal(0, 1e-5, n))) * _SEMI) / _SEMI,
+                "lon_deg": np.round((2.0 + np.cumsum(rng.normal(0, 1e-5, n))) * _SEMI) / _SEMI,
+                "distance_m": np.round(np.arange(n) * 3.0, 2),
+                "speed_m_s": np.round(rng.normal(3.0, 0.2, n), 3),
+                "heart_rate_bpm": np.round(rng.normal(150, 5, n)),
+                "cadence_spm": np.round(rng.normal(172, 3, n) * 64) / 64,
+                "step_length_m": np.round(rng.normal(1.05, 0.03, n), 3),
+                "stance_time_ms": np.round(rng.normal(245, 8, n), 1),
+                "gct_balance_left_pct": np.round(rng.normal(50, 0.5, n), 2),
+                "vertical_oscillation_mm": np.round(rng.normal(85, 4, n), 1),
             }
         ),
         SAMPLE_SCHEMA,

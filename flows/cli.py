@@ -395,12 +395,11 @@ def _render_status(st: Any, all_files: bool) -> None:
     console.print(totals)
     rows = st.files if all_files else [r for r in st.files if r["status"] == "rejected"]
     title = "Files" if all_files else "Rejected files"
-    table = Table(title=f"{title} ({len(rows)})")
-    for col in ("file", "athlete", "status", "reason", "when"):
-        table.add_column(col, overflow="fold")
+    # One plain line per file (never folded), so it greps and pipes well.
+    console.print(f"\n[bold]{title} ({len(rows)})[/bold]", highlight=False)
     for r in rows:
-        table.add_row(r["file"], r["athlete"], r["status"], r["reason"] or "", r["when"])
-    console.print(table)
+        reason = f": {r['reason']}" if r["reason"] else ""
+        typer.echo(f"{r['when']}  {r['status']:<9} {r['athlete']}  {r['file']}{reason}")
 
 
 if __name__ == "__main__":

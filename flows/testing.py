@@ -95,10 +95,10 @@ def cli_env(api_url: str | None = None, **extra: str) -> dict[str, str]:
     """Environment for a ``gaitwatch`` subprocess: quiet Prefect, no telemetry, and the
     given Prefect API (a running server, so no temporary server is started)."""
     env = dict(os.environ)
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # the command's own default (errors only)
     env.update(
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         DO_NOT_TRACK="1",
-        PREFECT_LOGGING_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(REPO),
     )

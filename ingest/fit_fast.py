@@ -257,7 +257,9 @@ def _definition(
     size = 0
     for _ in range(nfields):
         num, fsize, base = seg[p], seg[p + 1], seg[p + 2]
-        bsize = _BASE_SIZE.get(base, 1)
+        bsize = _BASE_SIZE.get(base)
+        if bsize is None:  # fitparse reads it as bytes; rustyfit panics on some
+            raise FastPathRefused(f"unknown base type {base:#x}")
         if fsize == 0 or fsize % bsize:
             raise FastPathRefused(f"field size {fsize} is not a multiple of its base type size {bsize}")
         fields.append((num, fsize, base))

@@ -178,10 +178,12 @@ def read_gpx(source_file: str, data: bytes, limits: Limits | None = None) -> lis
     names: list[str] = []
     types: list[str] = []
     for trk_el, trk in zip(_children(root, "trk"), gpx.tracks, strict=False):
-        if trk.name and trk.name.strip():
-            names.append(trk.name.strip())
-        if trk.type and trk.type.strip():
-            types.append(trk.type.strip())
+        # from the tree: gpxpy's GPX 1.0 model (also used when version is missing) has no <type>
+        for tag, found in (("name", names), ("type", types)):
+            el = trk_el.find(tag)
+            text = "".join(el.itertext()).strip() if el is not None else ""
+            if text:
+                found.append(text)
         for seg_el, seg in zip(_children(trk_el, "trkseg"), trk.segments, strict=False):
             track.new_segment()
             for k, (pt_el, pt) in enumerate(zip(_children(seg_el, "trkpt"), seg.points, strict=False)):

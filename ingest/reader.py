@@ -190,12 +190,13 @@ def decode_file(
             kind = _EXT_FORMAT[ext]
         elif ext in (".gz", ".zip"):
             raise CorruptFileError(source_file, f"named {ext} but the content is not {ext[1:]} data")
+        elif ext and ext not in ACTIVITY_EXTENSIONS:
+            # a .csv/.json/.kml/.jpg next to the activities (Garmin/Strava exports): listed, skipped
+            raise NotAnActivityError(source_file, f"not an activity file: {ext}")
         elif kind == "xml":
             raise UnsupportedFormatError(
                 source_file, f"XML document with root <{xml_root_name(data[:SNIFF_BYTES])}>, not GPX or TCX"
             )
-        elif ext and ext not in ACTIVITY_EXTENSIONS:
-            raise NotAnActivityError(source_file, f"not an activity file: {ext}")
         else:
             raise UnsupportedFormatError(source_file, "not a FIT, GPX or TCX file (unrecognised content)")
     if len(data) > limits.max_file_bytes:

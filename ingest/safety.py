@@ -37,6 +37,11 @@ CHUNK = 64 * 1024
 # bomb is still stopped after at most this much output (plus one chunk).
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
 
+# A rich GPX/TCX point is about 10 elements (trkpt, ele, time, extensions, TPX, hr, cad,
+# atemp, ...). The whole document may hold this many elements per allowed record, which
+# bounds the memory an ElementTree of tiny hostile elements (<a/><a/>...) can take.
+XML_ELEMENTS_PER_RECORD = 16
+
 # OS metadata that archivers and file managers add; never something a user dropped.
 _OS_JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r", "ehthumbs.db"})
 
@@ -306,8 +311,8 @@ def safe_parse_xml(
     count_tag: str | None = None,
     deadline: Deadline | None = None,
 ) -> Element:
-    """Parse untrusted XML into an ElementTree, refusing entity declarations and external
-    references (defusedxml: no billion laughs, no XXE), elements nested deeper than
+    """Parse untrusted XML into an ElementTree, refusing any DTD, entity declaration or
+    external reference (defusedxml: no billion laughs, no XXE), elements nested deeper than
     ``limits.max_xml_depth``, and more than ``limits.max_records`` elements whose local
     name is ``count_tag`` (e.g. ``trkpt``).
     """
@@ -318,13 +323,21 @@ def safe_parse_xml(
         raise EmptyFileError(source, "empty XML file")
     depth = 0
     counted = 0
+    elements = 0
+    max_elements = limits.max_records * XML_ELEMENTS_PER_RECORD
     n = 0
     try:
-        it = iterparse(io.BytesIO(data), events=("start", "end"))
+        # no DTD at all (GPX/TCX never need one), hence no entities, internal or external
+        it = iterparse(io.BytesIO(data), events=("start", "end"), forbid_dtd=True)
         for event, elem in it:
             n += 1
             if event == "start":
                 depth += 1
+                elements += 1
+                if elements > max_elements:
+                    raise ResourceLimitError(
+                        source, f"more than {max_elements} XML elements ({XML_ELEMENTS_PER_RECORD} per max_records)"
+                    )
                 if depth > limits.max_xml_depth:
                     raise ResourceLimitError(
                         source, f"XML nested deeper than {limits.max_xml_depth} elements (max_xml_depth)"

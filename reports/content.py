@@ -155,7 +155,7 @@ PLANS: dict[str, Plan] = {
             "Alternative: 6 x 10 s uphill sprints with 2 minutes' walking recovery.",
             "Start with fewer repetitions if you have not sprinted for a while.",
         ),
-        evidence=("heiderscheit2011",),
+        evidence=("sprint_exposure",),
     ),
     "no_strength": Plan(
         title="Add lower-body strength training",
@@ -216,7 +216,7 @@ EVIDENCE: dict[str, Evidence] = {
         rule="GCT balance zones (asymmetry)",
         note=(
             "Garmin colours ground contact time balance by the larger side's share: up to "
-            "50.7 % good, 50.8-52.2 % moderate, above 52.2 %. These are the manufacturer's "
+            "50.7 % good, 50.8-52.2 % moderate, above 52.2 % poor. These are the manufacturer's "
             "population-based zones, not injury thresholds; we also compare against your own "
             "usual balance."
         ),
@@ -281,6 +281,15 @@ EVIDENCE: dict[str, Evidence] = {
             "Nielsen RO, Parner ET, Nohr EA, Sørensen H, Lind M, Rasmussen S. Excessive progression in weekly running distance and risk of running-related injuries: an association which varies according to type of injury. J Orthop Sports Phys Ther. 2014;44(10):739-747.",
         ),
     ),
+    "sprint_exposure": Evidence(
+        rule="Weekly fast running (no-sprints rule)",
+        note=(
+            "A training habit rather than an injury finding: running fast now and then keeps "
+            "the speed range and stride length you can reach, which the compact-gait rule "
+            "watches. We cite no injury study for this rule; treat it as coaching advice."
+        ),
+        references=(),
+    ),
     "lauersen2014": Evidence(
         rule="Strength training for injury prevention",
         note=(
@@ -296,7 +305,7 @@ EVIDENCE: dict[str, Evidence] = {
 # Shown in every report, whatever was flagged, so the reader sees the basis of each rule.
 EVIDENCE_ORDER = (
     "garmin_gct", "heiderscheit2011", "foster1998", "gabbett2016", "acwr_criticism",
-    "nielsen2014", "lauersen2014",
+    "nielsen2014", "lauersen2014", "sprint_exposure",
 )
 
 RISK_LABELS: dict[str, tuple[str, str]] = {

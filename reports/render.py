@@ -316,8 +316,14 @@ def _index_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _write_index(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    groups = _index_groups(rows)
+    for g in groups:
+        for w in g["weeks"]:
+            # Only link reports that exist: a filtered run renders some weeks, and the index
+            # still lists every week with data.
+            w["rendered"] = (out_dir / str(g["folder"]) / f"{w['iso_week']}.html").exists()
     ctx = {
-        "groups": _index_groups(rows),
+        "groups": groups,
         "disclaimer": content.DISCLAIMER,
         "disclaimer_headline": content.DISCLAIMER_HEADLINE,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -340,7 +346,9 @@ def render_reports(
     from the DuckDB file at ``db_path`` (opened read-only) into ``out_dir``.
 
     Returns the written paths: per week an HTML and a Markdown file, then
-    ``index.html`` and ``index.md`` (which list the weeks rendered by this call).
+    ``index.html`` and ``index.md``, which list every athlete-week with data in the
+    database (linking those whose report exists in ``out_dir``), so a filtered run keeps
+    a complete index.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -354,7 +362,7 @@ def render_reports(
         )
         for r in rows:
             written.extend(render_week(con, r["athlete_id"], r["iso_week"], out, thresholds))
-        written.extend(_write_index(rows, out))
+        written.extend(_write_index(list_weeks(con), out))
     return written
 
 

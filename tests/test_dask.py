@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import corpus_files
-from test_parallel import assert_same_decoding
+from test_parallel import assert_same_decoding, reference_decoding
 
 from flows.parallel import decode_paths
 
@@ -26,14 +25,15 @@ def cluster() -> Iterator[Any]:
 
 
 def _inputs() -> tuple[list[Path], list[str]]:
-    paths = corpus_files("fit") + corpus_files("gpx") + corpus_files("bad")
-    return paths, [f"a{i % 2}" for i in range(len(paths))]
+    """The reference's inputs (all corpus files, athletes a0/a1/a2 in turn)."""
+    ref = reference_decoding()
+    return [d.path for d in ref], [d.athlete_id for d in ref]
 
 
 @pytest.mark.timeout(120)
 def test_dask_client_matches_single_process(cluster: Any) -> None:
     paths, athletes = _inputs()
-    want = list(decode_paths(paths, athletes, workers=1))
+    want = list(reference_decoding())
     with distributed.Client(cluster) as client:
         with distributed.get_task_stream(client) as stream:
             got = list(
@@ -48,6 +48,6 @@ def test_dask_client_matches_single_process(cluster: Any) -> None:
 def test_dask_scheduler_address_matches_single_process(cluster: Any) -> None:
     paths, athletes = _inputs()
     paths, athletes = paths[::3], athletes[::3]  # a third is enough for the second route
-    want = list(decode_paths(paths, athletes, workers=1))
+    want = list(reference_decoding())[::3]
     got = list(decode_paths(paths, athletes, dask_address=cluster.scheduler_address))
     assert_same_decoding(got, want)

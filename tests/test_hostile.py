@@ -189,7 +189,7 @@ def test_external_entity_never_read(tmp_path: Path) -> None:
     ext_dtd = (
         f'<?xml version="1.0"?><!DOCTYPE gpx SYSTEM "{dtd.as_uri()}">' + GPX_HEAD + GPX_TRK.format(name="&secret;")
     ).encode()
-    with pytest.raises(IngestError) as err2:
+    with pytest.raises(UnsafeInputError) as err2:
         read_bytes("d.gpx", ext_dtd)
     assert "TOP-SECRET" not in str(err2.value)
 
@@ -310,3 +310,12 @@ def test_every_bad_corpus_file_typed_error(path: Path) -> None:
     if path.suffix == ".gpx":
         assert isinstance(e, CorruptFileError)
     assert not isinstance(e, NotAnActivityError)
+
+
+def test_element_flood_refused() -> None:
+    # many tiny elements and no points: the element cap (16 per allowed record) stops it
+    doc = (GPX_HEAD + "<extensions>" + "<a/>" * 2000 + "</extensions></gpx>").encode()
+    with pytest.raises(ResourceLimitError, match="XML elements"):
+        read_bytes("flood.gpx", doc, Limits(max_records=100))
+    with pytest.raises(NotAnActivityError):  # same document within the default limits
+        read_bytes("flood.gpx", doc)

@@ -222,3 +222,13 @@ def test_special_files_in_folder_do_not_hang(tmp_path: Path) -> None:
     assert isinstance(got["dangling.fit"].error, CorruptFileError)
     assert isinstance(got["pipe.fit"].error, UnsupportedFormatError)
     assert got["loop"].error is not None and got["loop"].error.status == "rejected"
+
+
+def test_other_xml_named_by_extension() -> None:
+    kml = b'<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document/></kml>'
+    with pytest.raises(NotAnActivityError, match=r"\.kml"):
+        read_bytes("route.kml", kml)
+    with pytest.raises(UnsupportedFormatError, match="<kml>"):
+        read_bytes("route", kml)
+    with pytest.raises(CorruptFileError, match="not a GPX document"):
+        read_bytes("route.gpx", kml)

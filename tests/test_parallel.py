@@ -7,15 +7,16 @@ bounded in-flight logic to be exercised, not just the happy single-chunk case.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
+from conftest import corpus_files
 from polars.testing import assert_frame_equal
 
 from flows.parallel import DecodedFile, decode_paths, decode_results, encode_results
 from ingest.errors import IngestError, NotAnActivityError
 from ingest.reader import read_path
-from conftest import corpus_files
 
 TABLES = ("samples", "sessions", "laps", "extras")
 
@@ -53,10 +54,17 @@ def assert_same_decoding(got: list[DecodedFile], want: list[DecodedFile]) -> Non
                     assert_frame_equal(getattr(ag, t), getattr(aw, t), check_exact=True)
 
 
+@functools.cache
+def reference_decoding() -> tuple[DecodedFile, ...]:
+    """Every corpus file decoded in this process (workers=1), athletes a0/a1/a2 in turn.
+    Cached: test_dask compares against the same reference."""
+    paths = _all_corpus()
+    return tuple(decode_paths(paths, [f"a{i % 3}" for i in range(len(paths))], workers=1))
+
+
 @pytest.fixture(scope="module")
 def single_process() -> list[DecodedFile]:
-    paths = _all_corpus()
-    return list(decode_paths(paths, [f"a{i % 3}" for i in range(len(paths))], workers=1))
+    return list(reference_decoding())
 
 
 def test_single_process_path_is_read_path(single_process: list[DecodedFile]) -> None:

@@ -26,11 +26,17 @@ FILES = {
     "ana": ["fr630-run-dynamics.fit", "fenix2-run-gct-vo.fit", "fr225-run-timestamp-jump.fit"],
     "ben": ["fr920xt-run-two-sessions-gct-vo.fit", "fenix5-run-dynamics-short.fit"],
 }
-ORDER = "ORDER BY ALL"
+ALL_SAMPLES = "SELECT * FROM samples ORDER BY ALL"
 
 
 def _frame(wh: Warehouse, sql: str) -> pl.DataFrame:
     out = pl.from_arrow(wh.con.sql(sql).to_arrow_table())
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+def _view(wh: Warehouse, name: str) -> pl.DataFrame:
+    out = pl.from_arrow(wh.con.table(name).to_arrow_table())
     assert isinstance(out, pl.DataFrame)
     return out
 
@@ -50,7 +56,7 @@ def test_samples_view_replaces_table_with_same_rows_and_types(
     loaded: Warehouse, tmp_path: Path
 ) -> None:
     wh = loaded
-    before = _frame(wh, f"SELECT * FROM samples {ORDER}")
+    before = _frame(wh, ALL_SAMPLES)
     before_types = [r[:2] for r in wh.con.execute("DESCRIBE samples").fetchall()]
     ids = [r[0] for r in wh.con.execute("SELECT activity_id FROM activities").fetchall()]
     helper_before = wh.samples_frame(ids)
@@ -61,7 +67,7 @@ def test_samples_view_replaces_table_with_same_rows_and_types(
             "AND table_schema = 'main' ORDER BY 1"
         ).fetchall()
     ]
-    views_before = {v: _frame(wh, f"SELECT * FROM {v}") for v in views}
+    views_before = {v: _view(wh, v) for v in views}
     # All five recordings are in (their record counts, MANIFEST.csv: 821+974+567+491+21).
     assert before.height == 2874
 
@@ -74,14 +80,14 @@ def test_samples_view_replaces_table_with_same_rows_and_types(
     assert kind == [("VIEW",)]
     # Same names, order and types (a view has no NOT NULL constraints to show).
     assert [r[:2] for r in wh.con.execute("DESCRIBE samples").fetchall()] == before_types
-    assert_frame_equal(_frame(wh, f"SELECT * FROM samples {ORDER}"), before)
+    assert_frame_equal(_frame(wh, ALL_SAMPLES), before)
     # The warehouse's reading helper, the data tests and every analyst view read the
     # samples by name: all keep working, with the same answers.
     assert_frame_equal(wh.samples_frame(ids), helper_before)
     results = datatests.run(wh.con, raise_on_failure=False)
     assert results and all(r.passed for r in results), [r for r in results if not r.passed]
     for v, df in views_before.items():
-        assert_frame_equal(_frame(wh, f"SELECT * FROM {v}"), df, check_row_order=False)
+        assert_frame_equal(_view(wh, v), df, check_row_order=False)
 
 
 def test_hive_layout_by_athlete_and_utc_month(loaded: Warehouse, tmp_path: Path) -> None:
@@ -140,7 +146,7 @@ def test_partition_filter_reads_only_matching_folders(loaded: Warehouse, tmp_pat
 
 def test_delete_compact_and_append(loaded: Warehouse, tmp_path: Path) -> None:
     wh = loaded
-    before = _frame(wh, f"SELECT * FROM samples {ORDER}")
+    before = _frame(wh, ALL_SAMPLES)
     athlete_of = dict(wh.con.execute("SELECT activity_id, athlete_id FROM activities").fetchall())
     store = ParquetSampleStore.at(tmp_path / "samples")
     store.create_views(wh.con, move_table=True)
@@ -149,7 +155,7 @@ def test_delete_compact_and_append(loaded: Warehouse, tmp_path: Path) -> None:
     n_victim = before.filter(pl.col("activity_id") == victim).height
     assert store.delete_activities(wh.con, [victim]) == n_victim
     rest = before.filter(pl.col("activity_id") != victim)
-    assert_frame_equal(_frame(wh, f"SELECT * FROM samples {ORDER}"), rest)
+    assert_frame_equal(_frame(wh, ALL_SAMPLES), rest)
 
     # Appending the deleted activity again, twice, makes several files per partition ...
     again = before.filter(pl.col("activity_id") == victim).with_columns(
@@ -161,7 +167,7 @@ def test_delete_compact_and_append(loaded: Warehouse, tmp_path: Path) -> None:
     assert len(store.files()) > n_files
     assert store.delete_activities(wh.con, [victim]) == n_victim + 10
     store.append(wh.con, again)
-    assert_frame_equal(_frame(wh, f"SELECT * FROM samples {ORDER}"), before)
+    assert_frame_equal(_frame(wh, ALL_SAMPLES), before)
 
     # An empty append writes no file.
     n_files = len(store.files())
@@ -176,7 +182,7 @@ def test_delete_compact_and_append(loaded: Warehouse, tmp_path: Path) -> None:
     assert len(partitions) < len(store.files())
     assert store.compact(wh.con) >= 1
     assert len(store.files()) == len(partitions)
-    assert_frame_equal(_frame(wh, f"SELECT * FROM samples {ORDER}"), doubled, check_row_order=False)
+    assert_frame_equal(_frame(wh, ALL_SAMPLES), doubled, check_row_order=False)
 
 
 def test_existing_table_is_not_dropped_without_consent(loaded: Warehouse, tmp_path: Path) -> None:

@@ -298,6 +298,12 @@ def test_filters_and_summary_markdown(fixture_db: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in paths) == sorted(
         [f"{LAST_WEEK}.html", f"{LAST_WEEK}.md", "index.html", "index.md"]
     )
+    index = _parse((tmp_path / "index.html").read_text(encoding="utf-8"))
+    listed = [str(a["data-week"]) for t, a in index.tags if t == "tr" and "data-week" in a]
+    links = {a["href"] for t, a in index.tags if t == "a"}
+    # The index still lists every week with data, and links only the reports that exist.
+    assert sorted(listed) == sorted(w for w in WEEKS if w != WEEKS[-3])
+    assert links == {f"anna/{LAST_WEEK}.html", f"anna/{LAST_WEEK}.md"}
     assert render_reports(fixture_db, tmp_path / "none", athletes=["nobody"])[-1].name == "index.md"
     with duckdb.connect(str(fixture_db), read_only=True) as con:
         md = summary_markdown(con)

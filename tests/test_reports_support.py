@@ -23,7 +23,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 
 from ingest.schema import SAMPLE_SCHEMA

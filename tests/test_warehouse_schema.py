@@ -168,3 +168,33 @@ def test_docs_columns_agree_with_information_schema(con: duckdb.DuckDBPyConnecti
     ).fetchall():
         actual.setdefault(table, []).append(column)
     assert documented == actual
+
+
+def test_second_process_gets_a_readable_lock_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.duckdb"
+    code = (
+        "import sys\n"
+        "from warehouse.migrate import WarehouseLockedError\n"
+        "from warehouse.store import Warehouse\n"
+        "try:\n"
+        "    Warehouse.open(sys.argv[1])\n"
+        "except WarehouseLockedError as e:\n"
+        "    print('locked:', e)\n"
+    )
+    with Warehouse.open(path):
+        out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                             text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.startswith("locked: "), out.stderr
+    assert "published copy" in out.stdout
+
+
+def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        with pytest.raises(ValueError, match="time zone"):
+            wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "timezone": ["Mars/Olympus"]}))
+        wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "timezone": ["America/New_York"]}))
+        wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "name": ["Ann"]}))  # tz kept
+        assert wh.athletes_frame().select("name", "timezone").row(0) == ("Ann", "America/New_York")

@@ -18,6 +18,8 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from transforms.load import LOAD_HR, LOAD_PACE, hr_reserve, trimp_per_sample
@@ -25,16 +27,24 @@ from transforms.schema import ACTIVITY_GAIT_SCHEMA
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 PART = ["activity_id", "session_index"]  # sample windows never cross a session boundary
+SORT_KEYS = [*PART, "ts"]
 RUNNING = "running"
+# Integer keys numbering the sessions / activities of the sorted frame (see _with_keys):
+# windows over one integer column are several times cheaper than over the string
+# activity_id plus session_index, and give the same groups.
+SESSION_KEY = "_session"
+ACTIVITY_KEY = "_activity"
+Over = str | Sequence[str]
 
 
 # ---------------------------------------------------------------------------- per sample
 
 
-def interval_s(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+def interval_s(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
     """Seconds since the previous sample of the same session; 0 for the first sample and
-    for gaps over ``max_sample_gap_s`` (treated as a pause). Unit: s. Requires ``ts``."""
-    raw = pl.col("ts").diff().dt.total_microseconds().over(PART) / 1e6
+    for gaps over ``max_sample_gap_s`` (treated as a pause). Unit: s. Requires ``ts``.
+    ``over``: the session key (default ``activity_id``, ``session_index``)."""
+    raw = pl.col("ts").diff().dt.total_microseconds().over(over) / 1e6
     return (
         pl.when(raw.is_null() | (raw <= 0) | (raw > th.max_sample_gap_s))
         .then(0.0)
@@ -43,10 +53,10 @@ def interval_s(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
     )
 
 
-def distance_step_m() -> pl.Expr:
+def distance_step_m(over: Over = PART) -> pl.Expr:
     """Horizontal distance covered in the interval ending at the sample, m: the increase of
     cumulative ``distance_m``, else ``speed_m_s x dt_s``. Requires ``dt_s``."""
-    d = pl.col("distance_m").diff().over(PART)
+    d = pl.col("distance_m").diff().over(over)
     return (
         pl.when(d.is_not_null() & (d >= 0) & (pl.col("dt_s") > 0))
         .then(d)
@@ -80,11 +90,11 @@ def is_moving(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
     )
 
 
-def moving_clock_ms() -> pl.Expr:
+def moving_clock_ms(over: Over = PART) -> pl.Expr:
     """Cumulative moving time within the session, integer ms (the axis of every rolling
     window). Requires ``dt_s`` and ``is_moving``."""
     step = pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0)
-    return (step.cum_sum().over(PART) * 1000).round().cast(pl.Int64).alias("moving_clock_ms")
+    return (step.cum_sum().over(over) * 1000).round().cast(pl.Int64).alias("moving_clock_ms")
 
 
 def steps_per_min(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
@@ -145,7 +155,7 @@ def step_length_source() -> pl.Expr:
     )
 
 
-def grade_pct(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+def grade_pct(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
     r"""Grade over the trailing ``grade_window_s`` of moving time, %.
 
     .. math:: g = 100 \cdot \sum \Delta h / \sum \Delta d
@@ -154,9 +164,9 @@ def grade_pct(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
     window. Requires ``moving_clock_ms``, ``dist_step_m``.
     """
     win = f"{int(th.grade_window_s * 1000)}i"
-    dh = pl.col("altitude_m").diff().over(PART).fill_null(0.0)
-    dh_sum = dh.rolling_sum_by("moving_clock_ms", win).over(PART)
-    dd_sum = pl.col("dist_step_m").rolling_sum_by("moving_clock_ms", win).over(PART)
+    dh = pl.col("altitude_m").diff().over(over).fill_null(0.0)
+    dh_sum = dh.rolling_sum_by("moving_clock_ms", win).over(over)
+    dd_sum = pl.col("dist_step_m").rolling_sum_by("moving_clock_ms", win).over(over)
     return (
         pl.when(pl.col("altitude_m").is_not_null() & (dd_sum >= th.grade_min_distance_m))
         .then(100.0 * dh_sum / dd_sum)
@@ -174,20 +184,20 @@ def _moving_speed() -> pl.Expr:
     return pl.when(pl.col("is_moving")).then(pl.col("speed_calc_m_s"))
 
 
-def speed_smooth_m_s(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+def speed_smooth_m_s(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
     """Rolling median of moving speed over ``robust_max_window_s`` of moving time, m/s (a
     single GPS spike cannot make a sprint). Null when not moving."""
     win = f"{int(th.robust_max_window_s * 1000)}i"
-    med = _moving_speed().rolling_median_by("moving_clock_ms", win).over(PART)
+    med = _moving_speed().rolling_median_by("moving_clock_ms", win).over(over)
     return pl.when(pl.col("is_moving")).then(med).alias("speed_smooth_m_s")
 
 
-def speed_cv(th: Thresholds = DEFAULT_THRESHOLDS) -> pl.Expr:
+def speed_cv(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
     """Coefficient of variation of moving speed over the trailing ``steady_window_s`` of
     moving time (SD / mean, dimensionless)."""
     win = f"{int(th.steady_window_s * 1000)}i"
-    sd = _moving_speed().rolling_std_by("moving_clock_ms", win, min_samples=3).over(PART)
-    mean = _moving_speed().rolling_mean_by("moving_clock_ms", win, min_samples=3).over(PART)
+    sd = _moving_speed().rolling_std_by("moving_clock_ms", win, min_samples=3).over(over)
+    mean = _moving_speed().rolling_mean_by("moving_clock_ms", win, min_samples=3).over(over)
     return pl.when(pl.col("is_moving") & (mean > 0)).then(sd / mean).alias("speed_cv")
 
 
@@ -201,24 +211,61 @@ def derive_samples(
     ``step_length_source``, ``grade_pct``, ``is_flat``, ``speed_smooth_m_s``, ``speed_cv``,
     ``is_steady`` (moving, in a steady-pace segment >= ``steady_min_s``), ``steady_segment``
     (segment number within the session, null when not steady). Sorted by activity, session,
-    time. Lazy in, lazy out; nothing is collected.
+    time (a stable sort: samples with equal keys keep their input order). Lazy in, lazy
+    out; nothing is collected.
     """
-    lf = lf.lazy().sort(["activity_id", "session_index", "ts"])
-    lf = lf.with_columns(interval_s(th)).with_columns(distance_step_m())
+    return _derive(_sorted(lf), th).drop(SESSION_KEY, ACTIVITY_KEY)
+
+
+def _sorted(samples: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
+    """Samples sorted by activity, session, time (stable). A frame that is already sorted,
+    as the warehouse returns it, is not sorted again: the check is one vectorised pass,
+    the sort the most expensive step of the whole computation."""
+    if isinstance(samples, pl.DataFrame):
+        if _is_sorted(samples):
+            return samples.lazy()
+        return samples.sort(SORT_KEYS, maintain_order=True).lazy()
+    return samples.sort(SORT_KEYS, maintain_order=True)
+
+
+def _is_sorted(df: pl.DataFrame) -> bool:
+    """True when ``df`` is sorted by activity, session, time with no null key (a null key
+    would sort first; the comparison below cannot see that, so nulls mean "sort")."""
+    if df.height < 2:
+        return True
+    if df.select(pl.any_horizontal(pl.col(SORT_KEYS).is_null().any())).item():
+        return False
+    a, s, t = (pl.col(c) for c in SORT_KEYS)
+    pa, ps, pt = (pl.col(c).shift(1) for c in SORT_KEYS)
+    ordered = (a > pa) | ((a == pa) & ((s > ps) | ((s == ps) & (t >= pt))))
+    return bool(df.select(ordered.fill_null(True).all()).item())
+
+
+def _derive(lf: pl.LazyFrame, th: Thresholds) -> pl.LazyFrame:
+    """:func:`derive_samples` on a sorted frame, keeping the integer keys ``_session`` and
+    ``_activity`` for the per-activity aggregation."""
+    # Sorted by activity, session, time: a run id of the key columns numbers the groups.
+    lf = lf.with_columns(
+        pl.struct(PART).rle_id().alias(SESSION_KEY), pl.col("activity_id").rle_id().alias(ACTIVITY_KEY)
+    )
+    part = SESSION_KEY
+    lf = lf.with_columns(interval_s(th, part)).with_columns(distance_step_m(part))
     lf = lf.with_columns(speed_calc_m_s(), is_running())
-    lf = lf.with_columns(is_moving(th)).with_columns(moving_clock_ms())
+    lf = lf.with_columns(is_moving(th)).with_columns(moving_clock_ms(part))
     lf = lf.with_columns(steps_per_min(th))
-    lf = lf.with_columns(step_length_m(th), grade_pct(th))
-    lf = lf.with_columns(step_length_source(), is_flat(th), speed_smooth_m_s(th), speed_cv(th))
+    lf = lf.with_columns(step_length_m(th), grade_pct(th, part))
+    lf = lf.with_columns(
+        step_length_source(), is_flat(th), speed_smooth_m_s(th, part), speed_cv(th, part)
+    )
     # Steady-pace segments: runs of consecutive moving samples with speed_cv <= max; paused
     # samples neither start nor end a segment (pause invariance).
     raw = pl.when(pl.col("is_moving")).then((pl.col("speed_cv") <= th.steady_cv_max).fill_null(False))
     lf = lf.with_columns(_steady_raw=raw)
-    prev = pl.col("_steady_raw").forward_fill().shift(1).over(PART)
+    prev = pl.col("_steady_raw").forward_fill().shift(1).over(part)
     change = pl.col("is_moving") & (prev.is_null() | (pl.col("_steady_raw") != prev))
-    lf = lf.with_columns(_seg=change.cast(pl.Int32).cum_sum().over(PART))
+    lf = lf.with_columns(_seg=change.cast(pl.Int32).cum_sum().over(part))
     seg_time = (
-        pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0).sum().over([*PART, "_seg"])
+        pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0).sum().over([part, "_seg"])
     )
     steady = (pl.col("_steady_raw") & (seg_time >= th.steady_min_s)).fill_null(False)
     lf = lf.with_columns(is_steady=steady)
@@ -307,9 +354,45 @@ def activity_gait(
     samples. Speed percentiles, sprint exposure and load use all moving running samples.
     """
     th = thresholds
-    d = derive_samples(samples, th).collect()  # sorted by activity, session, time
-    started_df = d.group_by("activity_id").agg(started_at=pl.col("ts").min())
-    run = d.lazy().filter(pl.col("is_running")).with_columns(max_hr_bpm=_hr_max(athletes, th))
+    d = _derive(_sorted(samples), th)  # sorted by activity, session, time
+    # the start is over all samples of the activity, not only its running sessions
+    d = d.with_columns(_started=pl.col("ts").min().over(ACTIVITY_KEY))
+    # one collect: the running samples feed the summary and the sprint exposure
+    run_df = _running_samples(d, th, athletes).collect().rechunk()
+    run = run_df.lazy()
+    per = run.group_by(ACTIVITY_KEY).agg(_summary_aggs(th))
+    for value, weight, qs in _QUANTILES:
+        per = per.join(_wquantiles(run, value, weight, qs), on=ACTIVITY_KEY, how="left")
+    per = per.collect().with_columns(
+        pl.when(pl.col("step_length_at_ref_speed_m").is_between(th.step_length_valid_min_m, th.step_length_valid_max_m))
+        .then(pl.col("step_length_at_ref_speed_m")),
+        speed_range_m_s=pl.col("speed_p90_m_s") - pl.col("speed_p10_m_s"),
+        gct_balance_dev_pct=(pl.col("gct_balance_mean_left_pct") - 50.0).abs(),
+        symmetry_index_pct=symmetry_index_pct(pl.col("gct_balance_mean_left_pct")),
+        symmetry_drift_pct=symmetry_index_pct(pl.col("_bal_last")) - symmetry_index_pct(pl.col("_bal_first")),
+    )
+    thr = sprint_thresholds(per, sprint_ref, th)
+    per = per.join(thr, on="activity_id", how="left")
+    sprint = _sprint_exposure(run_df.lazy(), thr, th).collect()
+    per = per.join(sprint, on="activity_id", how="left").with_columns(
+        pl.col("sprint_s").fill_null(0.0),
+        pl.col("sprint_efforts").fill_null(0),
+    )
+    per = per.with_columns(
+        pl.when(pl.col("sprint_threshold_m_s").is_null()).then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("sprint_s", "sprint_efforts")
+    )
+    return per.select(
+        [pl.col(c).cast(t) for c, t in ACTIVITY_GAIT_SCHEMA.items()]
+    ).sort(["athlete_id", "started_at", "activity_id"])
+
+
+def _running_samples(d: pl.LazyFrame, th: Thresholds, athletes: pl.DataFrame | None) -> pl.LazyFrame:
+    """Running samples of derived samples with the weights and per-sample loads of the
+    summary: ``_a`` analysed, ``_w`` moving time, ``_wa`` analysed time, ``_ws`` steady
+    analysed time, ``_wm`` the cadence/step-length weight, ``_third`` (1-3) by moving time,
+    ``_trimp_hr`` and ``_trimp_pace``."""
+    run = d.filter(pl.col("is_running")).with_columns(max_hr_bpm=_hr_max(athletes, th))
     mov = pl.col("is_moving")
     walk_break = (pl.col("steps_per_min") < th.run_cadence_min_spm).fill_null(False)
     analysed = mov & pl.col("is_flat") & ~walk_break
@@ -321,12 +404,12 @@ def activity_gait(
         _wa=pl.when(pl.col("_a")).then(pl.col("dt_s")).otherwise(0.0),
         _ws=pl.when(pl.col("_a") & pl.col("is_steady")).then(pl.col("dt_s")).otherwise(0.0),
         # position within the running part of the activity, by moving time (for thirds)
-        _clock=pl.col("_w").cum_sum().over("activity_id"),
+        _clock=pl.col("_w").cum_sum().over(ACTIVITY_KEY),
     )
-    use_steady = pl.col("_ws").sum().over("activity_id") >= th.steady_min_total_s
+    use_steady = pl.col("_ws").sum().over(ACTIVITY_KEY) >= th.steady_min_total_s
     run = run.with_columns(
         _wm=pl.when(use_steady).then(pl.col("_ws")).otherwise(pl.col("_wa")),
-        _third=(pl.col("_clock") / pl.col("_clock").max().over("activity_id") * 3)
+        _third=(pl.col("_clock") / pl.col("_clock").max().over(ACTIVITY_KEY) * 3)
         .ceil()
         .clip(1, 3)
         .fill_nan(None),
@@ -337,9 +420,50 @@ def activity_gait(
         _trimp_hr=trimp_per_sample(pl.col("_w"), hrr, th),
         _trimp_pace=trimp_per_sample(pl.col("_w"), pace_hrr, th),
     )
-    # one collect: the derived samples feed two aggregations (summary, sprint exposure)
-    run_df = run.collect()
+    return run.select(_RUN_COLUMNS)
 
+
+# what the summary and the sprint exposure read (fewer columns: less memory, less work)
+_RUN_COLUMNS = [
+    ACTIVITY_KEY, "activity_id", "athlete_id", "_started", "dt_s", "dist_step_m",
+    "speed_calc_m_s", "speed_smooth_m_s", "is_moving", "is_steady", "steps_per_min",
+    "step_length_calc_m", "gct_balance_left_pct", "stance_time_ms", "vertical_oscillation_mm",
+    "vertical_ratio_pct", "heart_rate_bpm", "_a", "_w", "_wa", "_wm", "_third", "_trimp_hr",
+    "_trimp_pace",
+]
+# weighted quantiles of the summary: (value, weight, {output column: q}); one sort per value
+_QUANTILES: list[tuple[str, str, dict[str, float]]] = [
+    ("steps_per_min", "_wm", {"cadence_median_spm": 0.5}),
+    ("step_length_calc_m", "_wm", {"step_length_median_m": 0.5}),
+    ("speed_calc_m_s", "_w", {"speed_p10_m_s": 0.1, "speed_p50_m_s": 0.5, "speed_p90_m_s": 0.9}),
+    ("stance_time_ms", "_wa", {"stance_time_median_ms": 0.5}),
+    ("vertical_oscillation_mm", "_wa", {"vertical_oscillation_median_mm": 0.5}),
+    ("vertical_ratio_pct", "_wa", {"vertical_ratio_median_pct": 0.5}),
+]
+
+
+def _wquantiles(run: pl.LazyFrame, value: str, weight: str, qs: dict[str, float]) -> pl.LazyFrame:
+    """Per activity, time-weighted lower quantiles of ``value`` (the definition of
+    :func:`wquantile`), several from one sort.
+
+    One sort of the whole column by value instead of one per activity inside ``agg``: the
+    cumulative weight per activity then runs in value order, and the quantile is the first
+    (smallest) value whose cumulative weight reaches q of the activity's total."""
+    v, w, k = pl.col(value), pl.col(weight), pl.col(ACTIVITY_KEY)
+    ok = v.is_not_null() & w.is_not_null() & (w > 0)
+    s = run.select(k, _v=pl.when(ok).then(v), _wq=pl.when(ok).then(w).otherwise(0.0))
+    # single-threaded: cheaper than the parallel sort for one column of this size
+    s = s.sort("_v", nulls_last=True, multithreaded=False)
+    s = s.with_columns(_cw=pl.col("_wq").cum_sum().over(k), _tot=pl.col("_wq").sum().over(k))
+    return s.group_by(k).agg(
+        pl.col("_v").filter((pl.col("_cw") >= q * pl.col("_tot") - 1e-9) & (pl.col("_tot") > 0)).first().alias(name)
+        for name, q in qs.items()
+    )
+
+
+def _summary_aggs(th: Thresholds) -> list[pl.Expr]:
+    """The per-activity aggregations over :func:`_running_samples` (one ``group_by``)."""
+    mov = pl.col("is_moving")
     sl, v, w, wa = pl.col("step_length_calc_m"), pl.col("speed_calc_m_s"), pl.col("_w"), pl.col("_wa")
     # weighted least squares of step length on speed over analysed samples
     ok_fit = sl.is_not_null() & v.is_not_null() & (wa > 0)
@@ -366,30 +490,24 @@ def activity_gait(
     use_hr = (hr_share >= th.hr_min_share).fill_null(False)
     trimp_hr = pl.col("_trimp_hr").sum() * w.sum() / hr_time  # scaled to the whole moving time
 
-    aggs = [
+    return [
+        pl.col("activity_id").first(),
         pl.col("athlete_id").first(),
+        pl.col("_started").first().alias("started_at"),
         w.sum().alias("moving_s"),
         wa.sum().alias("analysed_s"),
         pl.when(mov).then(pl.col("dist_step_m")).otherwise(0.0).sum().alias("distance_m"),
         pl.when(w.sum() > 0)
         .then(pl.when(pl.col("is_steady")).then(w).otherwise(0.0).sum() / w.sum())
         .alias("steady_share"),
-        wquantile(pl.col("steps_per_min"), pl.col("_wm"), 0.5).alias("cadence_median_spm"),
         wcv_pct(pl.col("steps_per_min"), pl.col("_wm")).alias("cadence_cv_pct"),
-        wquantile(sl, pl.col("_wm"), 0.5).alias("step_length_median_m"),
         wcv_pct(sl, pl.col("_wm")).alias("step_length_cv_pct"),
         sl_ref.alias("step_length_at_ref_speed_m"),
         pl.lit(th.ref_speed_m_s).alias("ref_speed_m_s"),
-        wquantile(v, w, 0.1).alias("speed_p10_m_s"),
-        wquantile(v, w, 0.5).alias("speed_p50_m_s"),
-        wquantile(v, w, 0.9).alias("speed_p90_m_s"),
         pl.col("speed_smooth_m_s").max().alias("max_speed_m_s"),
         wmean(bal, wa).alias("gct_balance_mean_left_pct"),
         wmean(bal, pl.when(in_third[1]).then(wa).otherwise(0.0)).alias("_bal_first"),
         wmean(bal, pl.when(in_third[3]).then(wa).otherwise(0.0)).alias("_bal_last"),
-        wquantile(pl.col("stance_time_ms"), wa, 0.5).alias("stance_time_median_ms"),
-        wquantile(pl.col("vertical_oscillation_mm"), wa, 0.5).alias("vertical_oscillation_median_mm"),
-        wquantile(pl.col("vertical_ratio_pct"), wa, 0.5).alias("vertical_ratio_median_pct"),
         _share(pl.col("stance_time_ms").is_not_null() | pl.col("vertical_oscillation_mm").is_not_null(), pl.col("_a")).alias("dynamics_share"),
         _share(bal.is_not_null(), pl.col("_a")).alias("balance_share"),
         _share(pl.col("steps_per_min").is_not_null(), pl.col("_a")).alias("cadence_share"),
@@ -402,29 +520,6 @@ def activity_gait(
         hr_share.alias("hr_share"),
         pl.when(use_hr).then(pl.lit(LOAD_HR)).otherwise(pl.lit(LOAD_PACE)).alias("load_method"),
     ]
-    per = run_df.group_by("activity_id").agg(aggs).join(started_df, on="activity_id", how="left")
-    per = per.with_columns(
-        pl.when(pl.col("step_length_at_ref_speed_m").is_between(th.step_length_valid_min_m, th.step_length_valid_max_m))
-        .then(pl.col("step_length_at_ref_speed_m")),
-        speed_range_m_s=pl.col("speed_p90_m_s") - pl.col("speed_p10_m_s"),
-        gct_balance_dev_pct=(pl.col("gct_balance_mean_left_pct") - 50.0).abs(),
-        symmetry_index_pct=symmetry_index_pct(pl.col("gct_balance_mean_left_pct")),
-        symmetry_drift_pct=symmetry_index_pct(pl.col("_bal_last")) - symmetry_index_pct(pl.col("_bal_first")),
-    )
-    thr = sprint_thresholds(per, sprint_ref, th)
-    per = per.join(thr, on="activity_id", how="left")
-    sprint = _sprint_exposure(run_df.lazy(), thr, th).collect()
-    per = per.join(sprint, on="activity_id", how="left").with_columns(
-        pl.col("sprint_s").fill_null(0.0),
-        pl.col("sprint_efforts").fill_null(0),
-    )
-    per = per.with_columns(
-        pl.when(pl.col("sprint_threshold_m_s").is_null()).then(None).otherwise(pl.col(c)).alias(c)
-        for c in ("sprint_s", "sprint_efforts")
-    )
-    return per.select(
-        [pl.col(c).cast(t) for c, t in ACTIVITY_GAIT_SCHEMA.items()]
-    ).sort(["athlete_id", "started_at", "activity_id"])
 
 
 def _hr_max(athletes: pl.DataFrame | None, th: Thresholds) -> pl.Expr:

@@ -40,8 +40,7 @@ warehouse/sql/*.sql. Do not edit by hand: a test compares this file with the sch
   keeps answering from the old version; reconnect to see new data (in Python, close every
   connection to the file first: duckdb shares one database instance per file and process
   while a connection is open, so a second `connect()` would still see the old version).
-  Published files are
-  owner-only (mode 0600). With `strip_coordinates` the published copy has
+  Published files are owner-only (mode 0600). With `strip_coordinates` the published copy has
   `samples.lat_deg` / `lon_deg` null (rebuilt, so no coordinate bytes remain in the file).
 
 ## Migrations
@@ -58,7 +57,9 @@ migration is never edited: add a new file.
 - **File identity**: SHA-256 of the decoded bytes (after gunzip/unzip). An input whose
   SHA-256 is already logged for the athlete as loaded, duplicate, skipped or replaced is
   not loaded again; only its `ingest_log.seen_at` moves. The same bytes under another name
-  get their own `ingest_log` row (`duplicate`, or `skipped` like the first copy).
+  get their own `ingest_log` row (`duplicate`, or `skipped` like the first copy). A
+  `rejected` input is read again next time (a fixed reader may load it). Known inputs are
+  not re-parsed after a reader upgrade: rebuild the working file to re-parse everything.
 - **Corrected file** (same activity identity, other bytes): replaces the stored activity
   in one transaction; the old file's `ingest_log` row becomes `replaced`.
 - **Same activity twice** (same athlete, starts within 2 minutes, overlapping times;

@@ -37,6 +37,10 @@ COMMENT ON COLUMN schema_version.applied_at IS 'When the migration was applied, 
 """
 
 
+class WarehouseLockedError(GaitwatchError):
+    """Another process holds the database file."""
+
+
 class MigrationError(GaitwatchError):
     """The database and the migration files disagree (edited or unknown migration)."""
 
@@ -92,7 +96,15 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         if read_only:
             raise FileNotFoundError(path)
         create_database_file(path)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise WarehouseLockedError(
+                f"{path} is open in another process (DuckDB allows one writer and no readers "
+                "meanwhile): close it there; analysts open the published copy instead"
+            ) from e
+        raise
     # TIMESTAMPTZ values come back to polars as Datetime("us", "UTC") only under a UTC session.
     con.execute("SET TimeZone = 'UTC'")
     return con

@@ -41,6 +41,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 import polars as pl
@@ -978,6 +979,13 @@ class Warehouse:
         bad = [a for a in df["athlete_id"].to_list() if not _ATHLETE_ID.match(a)]
         if bad:
             raise ValueError(f"athletes: invalid athlete_id(s) {bad}")
+        if "timezone" in df.columns:
+            for tz in df["timezone"].drop_nulls().to_list():
+                try:
+                    ZoneInfo(tz)
+                except (ZoneInfoNotFoundError, ValueError) as e:
+                    # the analyst views convert with it: a bad zone would break them
+                    raise ValueError(f"athletes: unknown time zone {tz!r}") from e
         given = [c for c in ATHLETE_SCHEMA if c in df.columns]
         data = df.select([pl.col(c).cast(ATHLETE_SCHEMA[c]) for c in given])
         now = datetime.now(_UTC)
