@@ -360,6 +360,10 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"{label}: stage {stage} FAILED: {why}")
         tot = base_s("decode", "load", "derive", "weekly", "publish") if with_ref else None
         add(f"{label}: TOTAL work", res["work_s"], None, n, run.peak_mb, tot)
+        notes.append(
+            f"{label}: peak RSS {run.peak_mb:.0f} MB for the process tree, "
+            f"{run.peak_main_mb:.0f} MB for the main process alone"
+        )
         add(f"{label}: process wall (incl. start-up)", run.wall_s, run.cpu_s, n, None, None)
 
     if real:
@@ -473,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": v.wall_s,
                 "cpu_s": v.cpu_s,
                 "peak_mb": v.peak_mb,
+                "peak_main_mb": v.peak_main_mb,
                 "load": [v.load_before, v.load_after],
             }
             if v

@@ -43,6 +43,7 @@ class ChildRun:
     wall_s: float
     peak_tree_mb: float
     cpu_s: float = 0.0  # user + system CPU of the child and every descendant it waited for
+    peak_main_mb: float = 0.0  # the child process alone (without its workers)
     load_before: float = 0.0  # 1-minute load average when it started
     load_after: float = 0.0
 
@@ -52,18 +53,22 @@ class ChildRun:
         return max(self.peak_tree_mb, ru.get("self_mb", 0.0) + ru.get("children_mb", 0.0))
 
 
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def _tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """(sum of RSS over the process and its descendants, RSS of the process alone)."""
+    total = main = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            rss = p.memory_info().rss
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        total += rss
+        if p.pid == proc.pid:
+            main = rss
+    return total, main
 
 
 def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> ChildRun:
@@ -74,13 +79,14 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float 
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ps = psutil.Process(proc.pid)
-    peak = 0
+    peak = peak_main = 0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_main
         while not stop.is_set():
-            peak = max(peak, _tree_rss(ps))
+            tree, main = _tree_rss(ps)
+            peak, peak_main = max(peak, tree), max(peak_main, main)
             stop.wait(0.02)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -98,7 +104,15 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None, timeout: float 
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
         raise RuntimeError(f"bench child printed no result:\n{out[-2000:]}\n{err[-2000:]}")
-    return ChildRun(json.loads(lines[-1]), wall, peak / 2**20, cpu, load0, os.getloadavg()[0])
+    return ChildRun(
+        json.loads(lines[-1]),
+        wall,
+        peak / 2**20,
+        cpu,
+        peak_main / 2**20,
+        load0,
+        os.getloadavg()[0],
+    )
 
 
 def machine() -> dict[str, Any]:

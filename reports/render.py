@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from reports import charts, content
-from reports.data import WeekData, list_weeks, load_week, parse_iso_week
+from reports.data import Flag, WeekData, list_weeks, load_week, parse_iso_week
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -168,7 +168,7 @@ _MD_ENV = _environment(markdown=True)
 
 @dataclass(frozen=True)
 class Recommendation:
-    flag: Any  # reports.data.Flag
+    flag: Flag
     title: str
     plan: content.Plan | None
     plan_shown_above: str | None  # title of an identical plan already shown for another flag

@@ -137,6 +137,10 @@ def test_working_file_is_v150_storage_and_owner_only(tmp_path: Path) -> None:
         tags = wh.con.execute(
             "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()"
         ).fetchall()[0][0]
+        wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "name": ["Ann"]}))
+        wal = path.with_name(path.name + ".wal")
+        assert wal.exists()  # the write went to the write-ahead log ...
+        assert stat.S_IMODE(wal.stat().st_mode) == 0o600  # ... which is owner-only too
     assert tags.startswith("v1.5.0")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

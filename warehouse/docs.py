@@ -30,7 +30,8 @@ warehouse/sql/*.sql. Do not edit by hand: a test compares this file with the sch
 
 - **Working file** (e.g. `out/gaitwatch.duckdb`): written only by the pipeline. DuckDB lets
   no other process open a file that one process holds read-write (not even read-only), so
-  analysts never open it.
+  analysts never open it. The file and its write-ahead log are owner-only (0600); keep
+  its folder owner-only (0700) too, as DuckDB creates the log with the process umask.
 - **Published file** (e.g. `out/published/gaitwatch.duckdb`): a copy made after every
   successful run. Open it read-only, from Python
   `duckdb.connect("out/published/gaitwatch.duckdb", read_only=True)` or from the DuckDB

@@ -33,6 +33,7 @@ import bisect
 import hashlib
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -579,6 +580,17 @@ class Warehouse:
     ) -> None:
         self.close()
 
+    def _protect_wal(self) -> None:
+        """DuckDB creates the write-ahead log with the process umask (often 0644) and it holds
+        the latest rows, positions included: make it owner-only like the database (issue 8).
+        A short window remains; keep the working folder itself owner-only (0700)."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        try:
+            if stat.S_IMODE(wal.stat().st_mode) & 0o077:
+                os.chmod(wal, 0o600)
+        except OSError:
+            pass  # no WAL (nothing written since the last checkpoint): nothing to protect
+
     def checkpoint(self) -> None:
         """Write everything to the main file (WAL emptied): the file alone is then complete."""
         self.con.execute("CHECKPOINT")
@@ -638,6 +650,7 @@ class Warehouse:
                 self.con.execute("ROLLBACK")
                 raise  # the state is dropped with this call: the next load() re-reads
             state.clear_batch()
+            self._protect_wal()
             _crash_point("after_commit")
         state.token = state.expected_token()
         self._states[athlete_id] = state
@@ -936,6 +949,7 @@ class Warehouse:
                 self.con.unregister("_gw_ids")
             self._insert_arrow("activity_gait", df.to_arrow())
             self.con.execute("COMMIT")
+            self._protect_wal()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
@@ -964,6 +978,7 @@ class Warehouse:
                 )
             self._insert_arrow("weekly_risk", df.to_arrow())
             self.con.execute("COMMIT")
+            self._protect_wal()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
@@ -1009,6 +1024,7 @@ class Warehouse:
             finally:
                 self.con.unregister("_gw_athletes")
             self.con.execute("COMMIT")
+            self._protect_wal()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
