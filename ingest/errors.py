@@ -35,6 +35,11 @@ class IngestError(GaitwatchError):
         where = f" (at {offset})" if offset is not None else ""
         super().__init__(f"{source}: {reason}{where}")
 
+    def __reduce__(self) -> tuple[type[IngestError], tuple[str, str, int | None]]:
+        # Exceptions pickle as cls(*args); ours take (source, reason, offset). Process
+        # pools, Dask and Prefect results pickle them.
+        return (type(self), (self.source, self.reason, self.offset))
+
     def one_line(self) -> str:
         """The reason as shown to users: no traceback, no newlines."""
         return " ".join(str(self).split())

@@ -19,6 +19,7 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import polars as pl
 
@@ -35,6 +36,9 @@ RUNNING = "running"
 SESSION_KEY = "_session"
 ACTIVITY_KEY = "_activity"
 Over = str | Sequence[str]
+# activity_gait collects its batch in memory: windows, rolling and per-group sorts run
+# faster there than in the streaming engine, and the caller bounds memory by batching
+ENGINE: Literal["in-memory"] = "in-memory"
 
 
 # ---------------------------------------------------------------------------- per sample
@@ -358,12 +362,12 @@ def activity_gait(
     # the start is over all samples of the activity, not only its running sessions
     d = d.with_columns(_started=pl.col("ts").min().over(ACTIVITY_KEY))
     # one collect: the running samples feed the summary and the sprint exposure
-    run_df = _running_samples(d, th, athletes).collect().rechunk()
+    run_df = _running_samples(d, th, athletes).collect(engine=ENGINE).rechunk()
     run = run_df.lazy()
     per = run.group_by(ACTIVITY_KEY).agg(_summary_aggs(th))
     for value, weight, qs in _QUANTILES:
         per = per.join(_wquantiles(run, value, weight, qs), on=ACTIVITY_KEY, how="left")
-    per = per.collect().with_columns(
+    per = per.collect(engine=ENGINE).with_columns(
         pl.when(pl.col("step_length_at_ref_speed_m").is_between(th.step_length_valid_min_m, th.step_length_valid_max_m))
         .then(pl.col("step_length_at_ref_speed_m")),
         speed_range_m_s=pl.col("speed_p90_m_s") - pl.col("speed_p10_m_s"),
@@ -371,10 +375,10 @@ def activity_gait(
         symmetry_index_pct=symmetry_index_pct(pl.col("gct_balance_mean_left_pct")),
         symmetry_drift_pct=symmetry_index_pct(pl.col("_bal_last")) - symmetry_index_pct(pl.col("_bal_first")),
     )
-    thr = sprint_thresholds(per, sprint_ref, th)
-    per = per.join(thr, on="activity_id", how="left")
-    sprint = _sprint_exposure(run_df.lazy(), thr, th).collect()
-    per = per.join(sprint, on="activity_id", how="left").with_columns(
+    per = per.join(sprint_thresholds(per, sprint_ref, th), on="activity_id", how="left")
+    thr = per.lazy().select(ACTIVITY_KEY, "sprint_threshold_m_s")
+    sprint = _sprint_exposure(run, thr, th).collect(engine=ENGINE)
+    per = per.join(sprint, on=ACTIVITY_KEY, how="left").with_columns(
         pl.col("sprint_s").fill_null(0.0),
         pl.col("sprint_efforts").fill_null(0),
     )
@@ -450,13 +454,14 @@ def _wquantiles(run: pl.LazyFrame, value: str, weight: str, qs: dict[str, float]
     cumulative weight per activity then runs in value order, and the quantile is the first
     (smallest) value whose cumulative weight reaches q of the activity's total."""
     v, w, k = pl.col(value), pl.col(weight), pl.col(ACTIVITY_KEY)
-    ok = v.is_not_null() & w.is_not_null() & (w > 0)
-    s = run.select(k, _v=pl.when(ok).then(v), _wq=pl.when(ok).then(w).otherwise(0.0))
+    s = run.filter(v.is_not_null() & w.is_not_null() & (w > 0)).select(k, _v=v, _wq=w)
     # single-threaded: cheaper than the parallel sort for one column of this size
-    s = s.sort("_v", nulls_last=True, multithreaded=False)
+    s = s.sort("_v", multithreaded=False)
     s = s.with_columns(_cw=pl.col("_wq").cum_sum().over(k), _tot=pl.col("_wq").sum().over(k))
+    # the cumulative weight only grows in value order, so the first value reaching the
+    # share is the smallest one that does: a plain min (fast path of group_by)
     return s.group_by(k).agg(
-        pl.col("_v").filter((pl.col("_cw") >= q * pl.col("_tot") - 1e-9) & (pl.col("_tot") > 0)).first().alias(name)
+        pl.when(pl.col("_cw") >= q * pl.col("_tot") - 1e-9).then(pl.col("_v")).min().alias(name)
         for name, q in qs.items()
     )
 
@@ -587,27 +592,30 @@ def sprint_thresholds(
     )
 
 
-def _sprint_exposure(run: pl.LazyFrame, thr: pl.DataFrame, th: Thresholds) -> pl.LazyFrame:
+def _sprint_exposure(run: pl.LazyFrame, thr: pl.LazyFrame, th: Thresholds) -> pl.LazyFrame:
     """Time above the threshold and number of efforts lasting >= ``sprint_min_effort_s``,
-    over moving running samples only (pauses neither split nor join efforts)."""
+    over moving running samples only (pauses neither split nor join efforts).
+
+    ``run`` is sorted by activity; ``thr`` has ``_activity`` and ``sprint_threshold_m_s``.
+    Returns ``_activity``, ``sprint_s``, ``sprint_efforts``."""
+    k = pl.col(ACTIVITY_KEY)
     m = (
         run.filter(pl.col("is_moving"))
-        .join(thr.lazy(), on="activity_id", how="left")
+        .join(thr, on=ACTIVITY_KEY, how="left")
         .with_columns(
             _above=(pl.col("speed_smooth_m_s") >= pl.col("sprint_threshold_m_s")).fill_null(False)
         )
-        .with_columns(
-            _grp=(pl.col("_above") != pl.col("_above").shift(1)).fill_null(True).cast(pl.Int32).cum_sum().over("activity_id")
-        )
+        # stretches of consecutive samples of one activity on the same side of the threshold
+        .with_columns(_stretch=pl.struct(k, pl.col("_above")).rle_id())
     )
     efforts = (
         m.filter(pl.col("_above"))
-        .group_by("activity_id", "_grp")
-        .agg(dur=pl.col("dt_s").sum())
-        .group_by("activity_id")
+        .group_by("_stretch")
+        .agg(k.first(), dur=pl.col("dt_s").sum())
+        .group_by(k)
         .agg(sprint_efforts=(pl.col("dur") >= th.sprint_min_effort_s).sum())
     )
-    time_above = m.group_by("activity_id").agg(
+    time_above = m.group_by(k).agg(
         sprint_s=pl.when(pl.col("_above")).then(pl.col("dt_s")).otherwise(0.0).sum()
     )
-    return time_above.join(efforts, on="activity_id", how="left")
+    return time_above.join(efforts, on=ACTIVITY_KEY, how="left")
