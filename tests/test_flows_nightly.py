@@ -141,8 +141,9 @@ def test_statuses_match_what_the_corpus_files_are(nightly_run: NightlyRun) -> No
             # damaged: refused with a reason, or (a reader may salvage a truncated
             # recording) loaded; never silently dropped
             assert statuses <= {"rejected", "loaded"}, (rel, statuses)
-        elif row["sport"].startswith(("none", "n/a", "unknown")) or row["n_records"] in ("0", ""):
-            assert statuses == {"skipped"}, (rel, statuses)  # settings, monitoring, routes
+        elif row["n_records"] in ("0", "") or row["duration_s"] == "":
+            # no timed records: settings, monitoring, routes, drawn tracks
+            assert statuses == {"skipped"}, (rel, statuses)
         else:
             assert statuses <= {"loaded", "duplicate"}, (rel, statuses)
     # the files no reader can make sense of are refused outright

@@ -7,7 +7,7 @@ an "unexpected decoder failure") is a bug: the input is saved under
 ``test-artifacts/fuzz-failures/`` and, once fixed, belongs in ``tests/regressions/``,
 which :func:`test_regression_files_replay` replays on every run.
 
-Budget: ``GAITWATCH_FUZZ_CASES`` mutated cases (default 800, plus a third as many random
+Budget: ``GAITWATCH_FUZZ_CASES`` mutated cases (default 600, plus a third as many random
 ones; about 25 s); a longer run is ``python bench/fuzz_long.py --cases N``.
 """
 
@@ -37,8 +37,8 @@ from ingest.schema import EXTRA_SCHEMA, LAP_SCHEMA, SAMPLE_SCHEMA, SESSION_SCHEM
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 CASE_TIMEOUT_S = float(os.environ.get("GAITWATCH_FUZZ_CASE_TIMEOUT", "20"))
-# cases per run of the normal suite (mutated real files, random bytes); about 25 s on 2 cores
-MUTATION_CASES = int(os.environ.get("GAITWATCH_FUZZ_CASES", "800"))
+# cases per run of the normal suite (mutated real files, random bytes); 20-30 s on 2 cores
+MUTATION_CASES = int(os.environ.get("GAITWATCH_FUZZ_CASES", "600"))
 RANDOM_CASES = max(1, MUTATION_CASES // 3)
 
 SMALL_FIT = [
