@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -104,6 +105,12 @@ def split_batches(samples: pl.DataFrame, batch: int) -> list[pl.DataFrame]:
     return [samples.filter(pl.col("activity_id").is_in(ids[i : i + batch])) for i in range(0, len(ids), batch)]
 
 
+def derive_all(mod: ModuleType, samples: pl.DataFrame) -> pl.DataFrame:
+    """derive_samples on the whole frame, collected."""
+    out: pl.DataFrame = mod.derive_samples(samples).collect()
+    return out
+
+
 def gait_in_batches(mod: ModuleType, batches: list[pl.DataFrame]) -> pl.DataFrame:
     """activity_gait per batch, carrying the earlier rows as ``sprint_ref`` like
     flows.pipeline.compute_metrics."""
@@ -172,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'version':<18} {'step':<14} {'wall s':>8} {'M samples/s':>12} {'CPU s':>8} {'M samples/CPU-s':>16}")
     results: dict[str, pl.DataFrame] = {}
     for name, mod in versions:
-        w, c, _ = best_of(args.repeat, lambda mod=mod: mod.derive_samples(samples).collect())
+        w, c, _ = best_of(args.repeat, partial(derive_all, mod, samples))
         print(f"{name:<18} {'derive':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}")
-        w, c, out = best_of(args.repeat, lambda mod=mod: gait_in_batches(mod, batches))
+        w, c, out = best_of(args.repeat, partial(gait_in_batches, mod, batches))
         print(f"{name:<18} {'activity_gait':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}")
         results[name] = out
     if len(results) == 2:

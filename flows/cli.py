@@ -67,8 +67,9 @@ class _OursIsOneLine(logging.Filter):
     state Failed(...)"): the command prints them as one line. Bugs keep their traceback."""
 
     @staticmethod
-    def _names(cls: type = GaitwatchError) -> set[str]:
+    def _names(cls: type[Exception] = GaitwatchError) -> set[str]:
         names = {cls.__name__}
+        sub: type[Exception]
         for sub in cls.__subclasses__():
             names |= _OursIsOneLine._names(sub)
         return names
@@ -227,8 +228,9 @@ def run(
             )
         code = _print_ingest(result.ingest)
         typer.echo(f"metrics: {result.metrics.one_line()}")
-        index = next((p for p in result.reports if p.name == "index.html"), None)
-        typer.echo(f"reports: {len(result.reports)} files in {cfg.reports_dir}" + (f" (open {index})" if index else ""))
+        index = cfg.reports_dir / "index.html"
+        written = f"{len(result.reports)} files written" if result.reports else "up to date"
+        typer.echo(f"reports: {written}; open {index}")
         typer.echo(f"published: {result.published}")
     raise typer.Exit(code)
 

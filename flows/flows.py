@@ -244,8 +244,13 @@ def nightly(
         config=config, inbox=inbox, database=database, batch_size=batch_size, workers=workers
     )
     metrics = compute_metrics(config=config, database=database)
-    reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
     cfg = settings(config, inbox, database, reports_dir, published_database)
+    changed = metrics.weeks > 0 or any(o.activities for o in ingest.outcomes)
+    if changed or not (cfg.reports_dir / "index.html").exists():
+        reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
+    else:  # nothing new since the reports were written: re-rendering would change nothing
+        logger.info("reports up to date in %s", cfg.reports_dir)
+        reports = []
     failures = data_tests_task(cfg)
     if failures:
         for f in failures:

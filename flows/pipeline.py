@@ -570,7 +570,8 @@ def write_reports(
 def summary_markdown(
     cfg: Config, athletes: list[str] | None = None, weeks: list[str] | None = None
 ) -> str:
-    """The weeks' summary table for a Prefect markdown artifact (reports.render)."""
+    """The summary table for a Prefect markdown artifact (reports.render): the given
+    weeks, else each athlete's latest week."""
     import duckdb
 
     try:
@@ -580,6 +581,11 @@ def summary_markdown(
     if not cfg.database.exists():
         return ""
     with duckdb.connect(str(cfg.database), read_only=True) as con:
+        if weeks is None:
+            latest = con.execute(
+                "SELECT DISTINCT max(iso_week) FROM weekly_risk GROUP BY athlete_id"
+            ).fetchall()
+            weeks = sorted(w for (w,) in latest if w)
         return render_summary(con, athletes=athletes, weeks=weeks)
 
 

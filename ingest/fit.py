@@ -266,9 +266,11 @@ def _decode(
                 raise CorruptFileError(source_file, f"fast FIT decoder refused the file: {refusal}") from None
         except IngestError:
             raise
-        except Exception:  # fitfast failing unexpectedly: fitparse decides
+        except Exception as exc:  # fitfast failing unexpectedly: fitparse decides
             if decoder == "fast":
-                raise
+                raise CorruptFileError(
+                    source_file, f"fast FIT decoder failed: {type(exc).__name__}: {_exc_line(exc)}"
+                ) from exc
     out = _decode_fitparse_all(source_file, data, segments, budget, truncation)
     if truncation is not None:  # fitparse cannot have read past the end; be sure anyway
         raise truncation
@@ -875,7 +877,8 @@ def _product_label(manufacturer: str | None, product: Any, product_name: Any) ->
 
 
 def _power(raw: RawSegment, n: int, warnings: list[str]) -> np.ndarray:
-    """Native power when the file has any; else one developer power field (never both)."""
+    """Native power when the file has any; else one developer power field (never both,
+    never mixed within one activity). 0 W is kept: standing still produces no power."""
     native = raw.records.get("power")
     if native is not None and np.isfinite(native).any():
         return native

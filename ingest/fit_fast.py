@@ -98,13 +98,19 @@ def decode(data: bytes, segments: list[tuple[int, int]], budget: _Budget) -> lis
                     summary = _decode_fitparse(io.BytesIO(_cut_file(seg, walk)), budget)
                 except Exception as exc:
                     raise FastPathRefused(f"fitparse on the summary messages: {exc}") from exc
+                try:
+                    # records() and count() check structure and file CRC; a FIT file
+                    # without records is still checked (the cut above is not)
+                    payload = _fitfast_bytes(seg)
+                    if walk.records:
+                        cols = fitfast.records(payload, "record", degrees=True)
+                    else:
+                        fitfast.count(payload)
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
+                    raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
                 if walk.records:
-                    try:
-                        cols = fitfast.records(_fitfast_bytes(seg), "record", degrees=True)
-                    except (KeyboardInterrupt, SystemExit):
-                        raise
-                    except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
-                        raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
                     _fill_records(summary, cols, walk)
                 out.append(summary)
                 budget.check_time()
@@ -274,10 +280,10 @@ def _definition(
             raise FastPathRefused("definition message runs past the end of the data")
         for _ in range(ndev):
             num, fsize, index = seg[p], seg[p + 1], seg[p + 2]
-            base = described.get((index, num))
-            if base is None:
+            dev_base = described.get((index, num))
+            if dev_base is None:
                 raise FastPathRefused("developer field used before it is described")
-            if fsize == 0 or fsize % _BASE_SIZE[base]:
+            if fsize == 0 or fsize % _BASE_SIZE[dev_base]:
                 raise FastPathRefused("developer field size is not a multiple of its base type size")
             size += fsize
             p += 3

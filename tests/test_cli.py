@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import CORPUS
+
 from flows.testing import age, cli_env, copy_files, run_cli, write_config
 
 GOOD = ["fit/fenix5-run-dynamics-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]

@@ -9,7 +9,6 @@ Offline throughout: the server, the worker and the flow run all stay on 127.0.0.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -23,8 +22,8 @@ import duckdb
 import httpx
 import pytest
 import yaml
-
 from conftest import CORPUS, REPO
+
 from flows.testing import age, cli_env, copy_files, free_port, write_config
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -256,3 +255,22 @@ def test_prefect_yaml_matches_the_flows_and_sample_schedule() -> None:
     poll = next(d for d in spec["deployments"] if d["name"] == "inbox-poll")["schedules"][0]
     assert (nightly["cron"], nightly["timezone"]) == (sample["nightly_cron"], sample["timezone"])
     assert poll["interval"] == sample["inbox_poll_seconds"]
+
+
+def test_serve_builds_both_deployments_from_the_configuration(tmp_path: Path) -> None:
+    """`gaitwatch serve`'s deployments carry the configured cron, time zone and interval
+    (building them needs no server; serving them does, see the test above)."""
+    from flows.config import load_config
+    from flows.serve import build_deployments
+
+    config = write_config(
+        tmp_path / "gaitwatch.toml",
+        {"schedule": {"nightly_cron": "15 4 * * 1-5", "timezone": "America/Chicago", "inbox_poll_seconds": 120}},
+    )
+    nightly, poll = build_deployments(load_config(config))
+    assert nightly.name == "nightly" and poll.name == "inbox-poll"
+    (n_sched,) = nightly.schedules
+    assert (n_sched.schedule.cron, n_sched.schedule.timezone) == ("15 4 * * 1-5", "America/Chicago")
+    (p_sched,) = poll.schedules
+    assert p_sched.schedule.interval == timedelta(seconds=120)
+    assert nightly.parameters == {"config": str(config.resolve())}

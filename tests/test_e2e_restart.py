@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from conftest import CORPUS
+
 from flows.testing import age, cli_env, copy_files, run_cli, write_config
 
 FILES = [

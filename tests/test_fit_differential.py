@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_ingest_fit import BAD_FIT_FILES, FIT_FILES, decoded
 
@@ -100,3 +102,55 @@ def test_fast_path_enforces_record_limit_before_decoding() -> None:
     path = next(p for p in FIT_FILES if p.name == "coros-run-step-length-only.fit")
     with pytest.raises(ResourceLimitError):
         read_fit(path.name, path.read_bytes(), Limits(max_records=1000), decoder="fast")
+
+
+def test_damage_in_a_chained_file_without_records_is_detected() -> None:
+    # regression: the fast path once skipped the CRC check of chained FIT files that hold
+    # no record messages (the triathlon's trailing summary file)
+    from ingest.fit import split_segments
+
+    path = next(p for p in FIT_FILES if p.name == "fr920xt-triathlon-chained-dynamics.fit")
+    data = bytearray(path.read_bytes())
+    segments, _ = split_segments(path.name, bytes(data), [])
+    assert len(segments) >= 3
+    start, end = segments[-1]
+    data[(start + end) // 2] ^= 0x40
+    for decoder in ("fast", "auto"):
+        with pytest.raises(CorruptFileError):
+            read_fit("damaged.fit", bytes(data), decoder=decoder)  # type: ignore[arg-type]
+
+
+SMALL = [p for p in FIT_FILES if p.name in ("fenix5-walk-dynamics.fit", "fenix5-run-dynamics-short.fit")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(SMALL),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=3),
+    fix_crc=st.booleans(),
+)
+def test_fast_and_fitparse_agree_on_damaged_files(
+    which: Path, edits: list[tuple[int, int]], fix_crc: bool
+) -> None:
+    """Property: whatever bytes are damaged, auto and fitparse accept or reject alike
+    (same error class) and, when both accept, return the same frames. With the CRC
+    re-computed the damage reaches the decoders' structure checks."""
+    from fitparse.records import Crc
+
+    data = bytearray(which.read_bytes())
+    for pos, value in edits:
+        data[pos % len(data)] = value
+    if fix_crc:
+        data[-2:] = Crc.calculate(bytes(data[:-2])).to_bytes(2, "little")
+    results = []
+    for decoder in ("fitparse", "auto"):
+        try:
+            results.append(read_fit("d.fit", bytes(data), decoder=decoder))  # type: ignore[arg-type]
+        except IngestError as exc:
+            results.append(exc)
+    want, got = results
+    if isinstance(want, IngestError):
+        assert type(got) is type(want)
+    else:
+        assert not isinstance(got, IngestError)
+        assert_same(got, want)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import SAMPLE_DATA
+
 from flows.config import ConfigError, load_config
 from flows.testing import to_toml, write_config
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from conftest import CORPUS
+
 from flows.testing import age, inbox_files, write_config
 
 GOOD = ["fit/fenix5-run-dynamics-short.fit", "fit/fenix5-bike-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
@@ -173,3 +173,15 @@ def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path
     assert len(names) == 4, names
     assert sum(n.startswith("ingest ana:") for n in names) == 3
     assert any(n == "ingest bob: bob/fenix5-run-dynamics-short.fit" for n in names)
+
+
+def test_flow_parameters_are_validated(prefect_harness: None, tmp_path: Path) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    from flows.flows import ingest_inbox, weekly_reports
+
+    config = _config(tmp_path)
+    with pytest.raises(ParameterTypeError):
+        ingest_inbox(config=config, batch_size=0)
+    with pytest.raises(ParameterTypeError):
+        weekly_reports(config=config, weeks=["2026-47"])

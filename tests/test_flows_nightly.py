@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 import pytest
-
 from conftest import CORPUS, SAMPLE_DATA, corpus_files
+
 from flows.testing import age, copy_files, inbox_files, to_toml
 
 SAMPLE_CONFIG = SAMPLE_DATA / "gaitwatch.toml"
@@ -227,7 +227,7 @@ def test_prefect_artifacts(nightly_run: NightlyRun) -> None:
     assert tables and summaries
     text = str(tables[-1].data)
     assert "Bad Files/empty-zero-bytes.fit" in text
-    assert "control" in str(summaries[-1].data)
+    assert "Casey Control" in str(summaries[-1].data)
 
 
 def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

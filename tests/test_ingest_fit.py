@@ -367,5 +367,6 @@ def test_truncated_copies_of_a_good_file_always_raise_our_error() -> None:
     path = next(p for p in FIT_FILES if p.name == "fenix5-walk-dynamics.fit")
     data = path.read_bytes()
     for cut in range(1, len(data), 97):
-        with pytest.raises(IngestError):
-            read_fit("cut.fit", data[:cut], decoder="fitparse")
+        for decoder in ("fitparse", "auto"):
+            with pytest.raises(IngestError):
+                read_fit("cut.fit", data[:cut], decoder=decoder)  # type: ignore[arg-type]

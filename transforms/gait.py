@@ -30,12 +30,17 @@ from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 PART = ["activity_id", "session_index"]  # sample windows never cross a session boundary
 SORT_KEYS = [*PART, "ts"]
 RUNNING = "running"
-# Integer keys numbering the sessions / activities of the sorted frame (see _with_keys):
+# Integer keys numbering the sessions / activities of the sorted frame (see _derive):
 # windows over one integer column are several times cheaper than over the string
 # activity_id plus session_index, and give the same groups.
 SESSION_KEY = "_session"
 ACTIVITY_KEY = "_activity"
 Over = str | Sequence[str]
+# A frame-wide rolling axis: session number x 2^40 + moving clock (ms). It increases over
+# the sorted frame, and sessions lie 2^40 ms (35 years) apart, more than any window, so
+# one rolling pass over the whole frame sees exactly the windows of one pass per session,
+# without splitting the frame into sessions and scattering the results back.
+AXIS = "_axis"
 # activity_gait collects its batch in memory: windows, rolling and per-group sorts run
 # faster there than in the streaming engine, and the caller bounds memory by batching
 ENGINE: Literal["in-memory"] = "in-memory"
@@ -159,18 +164,24 @@ def step_length_source() -> pl.Expr:
     )
 
 
-def grade_pct(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
+def grade_pct(
+    th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART, axis: str | None = None
+) -> pl.Expr:
     r"""Grade over the trailing ``grade_window_s`` of moving time, %.
 
     .. math:: g = 100 \cdot \sum \Delta h / \sum \Delta d
 
     Null without altitude or with less than ``grade_min_distance_m`` of distance in the
-    window. Requires ``moving_clock_ms``, ``dist_step_m``.
+    window. Requires ``moving_clock_ms``, ``dist_step_m``. ``axis``: see :data:`AXIS`.
     """
     win = f"{int(th.grade_window_s * 1000)}i"
     dh = pl.col("altitude_m").diff().over(over).fill_null(0.0)
-    dh_sum = dh.rolling_sum_by("moving_clock_ms", win).over(over)
-    dd_sum = pl.col("dist_step_m").rolling_sum_by("moving_clock_ms", win).over(over)
+    dd = pl.col("dist_step_m")
+    if axis is None:
+        dh_sum = dh.rolling_sum_by("moving_clock_ms", win).over(over)
+        dd_sum = dd.rolling_sum_by("moving_clock_ms", win).over(over)
+    else:
+        dh_sum, dd_sum = dh.rolling_sum_by(axis, win), dd.rolling_sum_by(axis, win)
     return (
         pl.when(pl.col("altitude_m").is_not_null() & (dd_sum >= th.grade_min_distance_m))
         .then(100.0 * dh_sum / dd_sum)
@@ -188,20 +199,32 @@ def _moving_speed() -> pl.Expr:
     return pl.when(pl.col("is_moving")).then(pl.col("speed_calc_m_s"))
 
 
-def speed_smooth_m_s(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
+def speed_smooth_m_s(
+    th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART, axis: str | None = None
+) -> pl.Expr:
     """Rolling median of moving speed over ``robust_max_window_s`` of moving time, m/s (a
-    single GPS spike cannot make a sprint). Null when not moving."""
+    single GPS spike cannot make a sprint). Null when not moving. ``axis``: see :data:`AXIS`."""
     win = f"{int(th.robust_max_window_s * 1000)}i"
-    med = _moving_speed().rolling_median_by("moving_clock_ms", win).over(over)
+    if axis is None:
+        med = _moving_speed().rolling_median_by("moving_clock_ms", win).over(over)
+    else:
+        med = _moving_speed().rolling_median_by(axis, win)
     return pl.when(pl.col("is_moving")).then(med).alias("speed_smooth_m_s")
 
 
-def speed_cv(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Expr:
+def speed_cv(
+    th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART, axis: str | None = None
+) -> pl.Expr:
     """Coefficient of variation of moving speed over the trailing ``steady_window_s`` of
-    moving time (SD / mean, dimensionless)."""
+    moving time (SD / mean, dimensionless). ``axis``: see :data:`AXIS`."""
     win = f"{int(th.steady_window_s * 1000)}i"
-    sd = _moving_speed().rolling_std_by("moving_clock_ms", win, min_samples=3).over(over)
-    mean = _moving_speed().rolling_mean_by("moving_clock_ms", win, min_samples=3).over(over)
+    v = _moving_speed()
+    if axis is None:
+        sd = v.rolling_std_by("moving_clock_ms", win, min_samples=3).over(over)
+        mean = v.rolling_mean_by("moving_clock_ms", win, min_samples=3).over(over)
+    else:
+        sd = v.rolling_std_by(axis, win, min_samples=3)
+        mean = v.rolling_mean_by(axis, win, min_samples=3)
     return pl.when(pl.col("is_moving") & (mean > 0)).then(sd / mean).alias("speed_cv")
 
 
@@ -218,7 +241,17 @@ def derive_samples(
     time (a stable sort: samples with equal keys keep their input order). Lazy in, lazy
     out; nothing is collected.
     """
-    return _derive(_sorted(lf), th).drop(SESSION_KEY, ACTIVITY_KEY)
+    d = _derive(_sorted(lf), th)
+    keys = {SESSION_KEY, ACTIVITY_KEY, *DERIVED}
+    return d.select(*(c for c in d.collect_schema().names() if c not in keys), *DERIVED)
+
+
+# derive_samples' added columns, in their documented order
+DERIVED = [
+    "dt_s", "dist_step_m", "speed_calc_m_s", "is_running", "is_moving", "moving_clock_ms",
+    "steps_per_min", "step_length_calc_m", "grade_pct", "step_length_source", "is_flat",
+    "speed_smooth_m_s", "speed_cv", "is_steady", "steady_segment",
+]  # fmt: skip
 
 
 def _sorted(samples: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
@@ -256,25 +289,39 @@ def _derive(lf: pl.LazyFrame, th: Thresholds) -> pl.LazyFrame:
     lf = lf.with_columns(interval_s(th, part)).with_columns(distance_step_m(part))
     lf = lf.with_columns(speed_calc_m_s(), is_running())
     lf = lf.with_columns(is_moving(th)).with_columns(moving_clock_ms(part))
-    lf = lf.with_columns(steps_per_min(th))
-    lf = lf.with_columns(step_length_m(th), grade_pct(th, part))
+    lf = lf.with_columns((pl.col(part).cast(pl.Int64) * (1 << 40) + pl.col("moving_clock_ms")).alias(AXIS))
+    # the three rolling windows in one step, so that they run in parallel
     lf = lf.with_columns(
-        step_length_source(), is_flat(th), speed_smooth_m_s(th, part), speed_cv(th, part)
+        steps_per_min(th),
+        grade_pct(th, part, AXIS),
+        speed_smooth_m_s(th, part, AXIS),
+        speed_cv(th, part, AXIS),
     )
+    lf = lf.with_columns(step_length_m(th), is_flat(th))
+    lf = lf.with_columns(step_length_source())
     # Steady-pace segments: runs of consecutive moving samples with speed_cv <= max; paused
-    # samples neither start nor end a segment (pause invariance).
-    raw = pl.when(pl.col("is_moving")).then((pl.col("speed_cv") <= th.steady_cv_max).fill_null(False))
-    lf = lf.with_columns(_steady_raw=raw)
-    prev = pl.col("_steady_raw").forward_fill().shift(1).over(part)
-    change = pl.col("is_moving") & (prev.is_null() | (pl.col("_steady_raw") != prev))
-    lf = lf.with_columns(_seg=change.cast(pl.Int32).cum_sum().over(part))
-    seg_time = (
-        pl.when(pl.col("is_moving")).then(pl.col("dt_s")).otherwise(0.0).sum().over([part, "_seg"])
-    )
+    # samples neither start nor end a segment (pause invariance). Written with whole-frame
+    # fills and sums instead of windows per session: the frame is sorted by session, and
+    # every session's first row is made non-null so that no fill crosses a session start.
+    moving = pl.col("is_moving")
+    first = pl.col(part) != pl.col(part).shift(1).fill_null(-1)  # first row of its session
+    raw = pl.when(moving).then((pl.col("speed_cv") <= th.steady_cv_max).fill_null(False).cast(pl.Int8))
+    # previous moving sample's raw flag in the session (-1: none yet)
+    filled = pl.when(first & raw.is_null()).then(pl.lit(-1, pl.Int8)).otherwise(raw).forward_fill()
+    prev = pl.when(~first).then(filled.shift(1))
+    change = moving & (prev.is_null() | (prev == -1) | (raw != prev))
+    lf = lf.with_columns(_steady_raw=raw == 1, _change=change, _first=first)
+    # segment number within the session = changes so far in the session
+    total = pl.col("_change").cast(pl.Int32).cum_sum()
+    before = pl.when(pl.col("_first")).then(total - pl.col("_change").cast(pl.Int32)).forward_fill()
+    # one id per (session, segment): a new id at every change and every session start
+    seg_id = (pl.col("_change") | pl.col("_first")).cast(pl.Int32).cum_sum()
+    lf = lf.with_columns(_seg=total - before, _seg_id=seg_id)
+    seg_time = pl.when(moving).then(pl.col("dt_s")).otherwise(0.0).sum().over("_seg_id")
     steady = (pl.col("_steady_raw") & (seg_time >= th.steady_min_s)).fill_null(False)
     lf = lf.with_columns(is_steady=steady)
     lf = lf.with_columns(steady_segment=pl.when(pl.col("is_steady")).then(pl.col("_seg")))
-    return lf.drop("_steady_raw", "_seg")
+    return lf.drop(AXIS, "_steady_raw", "_change", "_first", "_seg", "_seg_id")
 
 
 # ---------------------------------------------------------------------------- aggregations
@@ -364,10 +411,10 @@ def activity_gait(
     # one collect: the running samples feed the summary and the sprint exposure
     run_df = _running_samples(d, th, athletes).collect(engine=ENGINE).rechunk()
     run = run_df.lazy()
-    per = run.group_by(ACTIVITY_KEY).agg(_summary_aggs(th))
+    summary = run.group_by(ACTIVITY_KEY).agg(_summary_aggs(th))
     for value, weight, qs in _QUANTILES:
-        per = per.join(_wquantiles(run, value, weight, qs), on=ACTIVITY_KEY, how="left")
-    per = per.collect(engine=ENGINE).with_columns(
+        summary = summary.join(_wquantiles(run, value, weight, qs), on=ACTIVITY_KEY, how="left")
+    per = summary.collect(engine=ENGINE).with_columns(
         pl.when(pl.col("step_length_at_ref_speed_m").is_between(th.step_length_valid_min_m, th.step_length_valid_max_m))
         .then(pl.col("step_length_at_ref_speed_m")),
         speed_range_m_s=pl.col("speed_p90_m_s") - pl.col("speed_p10_m_s"),
@@ -435,7 +482,7 @@ _RUN_COLUMNS = [
     "vertical_ratio_pct", "heart_rate_bpm", "_a", "_w", "_wa", "_wm", "_third", "_trimp_hr",
     "_trimp_pace",
 ]
-# weighted quantiles of the summary: (value, weight, {output column: q}); one sort per value
+# weighted quantiles of the summary: (value, weight, {output column: q}); one ordering per value
 _QUANTILES: list[tuple[str, str, dict[str, float]]] = [
     ("steps_per_min", "_wm", {"cadence_median_spm": 0.5}),
     ("step_length_calc_m", "_wm", {"step_length_median_m": 0.5}),
@@ -448,18 +495,15 @@ _QUANTILES: list[tuple[str, str, dict[str, float]]] = [
 
 def _wquantiles(run: pl.LazyFrame, value: str, weight: str, qs: dict[str, float]) -> pl.LazyFrame:
     """Per activity, time-weighted lower quantiles of ``value`` (the definition of
-    :func:`wquantile`), several from one sort.
+    :func:`wquantile`), several from one ordering.
 
-    One sort of the whole column by value instead of one per activity inside ``agg``: the
-    cumulative weight per activity then runs in value order, and the quantile is the first
-    (smallest) value whose cumulative weight reaches q of the activity's total."""
+    The cumulative weight runs in value order within each activity (a window ordered by
+    value: no sort of the frame, no sorted copy per quantile); it only grows in that order,
+    so the first value reaching the share is the smallest value that does: a plain
+    conditional min, on the fast path of ``group_by``."""
     v, w, k = pl.col(value), pl.col(weight), pl.col(ACTIVITY_KEY)
     s = run.filter(v.is_not_null() & w.is_not_null() & (w > 0)).select(k, _v=v, _wq=w)
-    # single-threaded: cheaper than the parallel sort for one column of this size
-    s = s.sort("_v", multithreaded=False)
-    s = s.with_columns(_cw=pl.col("_wq").cum_sum().over(k), _tot=pl.col("_wq").sum().over(k))
-    # the cumulative weight only grows in value order, so the first value reaching the
-    # share is the smallest one that does: a plain min (fast path of group_by)
+    s = s.with_columns(_cw=pl.col("_wq").cum_sum().over(k, order_by="_v"), _tot=pl.col("_wq").sum().over(k))
     return s.group_by(k).agg(
         pl.when(pl.col("_cw") >= q * pl.col("_tot") - 1e-9).then(pl.col("_v")).min().alias(name)
         for name, q in qs.items()
