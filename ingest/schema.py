@@ -33,7 +33,10 @@ SAMPLE_SCHEMA: dict[str, pl.DataType] = {
     "distance_m": pl.Float64(),  # cumulative distance from start, metres
     "speed_m_s": pl.Float64(),  # metres per second (FIT enhanced_speed preferred)
     "heart_rate_bpm": pl.Float64(),  # beats per minute
-    "cadence_spm": pl.Float64(),  # running: steps per minute (both feet); other sports: the device's rpm
+    # foot sports (running/walking/hiking/mountaineering, treadmill sub-sports): steps/min =
+    # 2 x (cadence + fractional); other sports: device cadence unchanged (rpm, strokes/min);
+    # 0 -> null for foot sports only
+    "cadence_spm": pl.Float64(),
     "step_length_m": pl.Float64(),  # metres per step (FIT step_length is mm)
     "stance_time_ms": pl.Float64(),  # ground contact time, milliseconds
     "gct_balance_left_pct": pl.Float64(),  # % of ground contact time on the left foot (FIT stance_time_balance)
