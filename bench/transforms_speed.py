@@ -57,7 +57,9 @@ def build_frames(root: Path, runs: int, minutes: int, seed: int) -> pl.DataFrame
             for i, act in enumerate(res.activities):
                 aid = f"{act.meta.sha256[:16]}-{i}"
                 frames.append(
-                    act.samples.with_columns(activity_id=pl.lit(aid), athlete_id=pl.lit(athlete_dir.name))
+                    act.samples.with_columns(
+                        activity_id=pl.lit(aid), athlete_id=pl.lit(athlete_dir.name)
+                    )
                 )
     return pl.concat(frames, how="vertical_relaxed")
 
@@ -102,7 +104,10 @@ def split_batches(samples: pl.DataFrame, batch: int) -> list[pl.DataFrame]:
     ids = samples["activity_id"].unique(maintain_order=True).to_list()
     if batch <= 0 or batch >= len(ids):
         return [samples]
-    return [samples.filter(pl.col("activity_id").is_in(ids[i : i + batch])) for i in range(0, len(ids), batch)]
+    return [
+        samples.filter(pl.col("activity_id").is_in(ids[i : i + batch]))
+        for i in range(0, len(ids), batch)
+    ]
 
 
 def derive_all(mod: ModuleType, samples: pl.DataFrame) -> pl.DataFrame:
@@ -145,11 +150,15 @@ def max_rel_diff(a: pl.DataFrame, b: pl.DataFrame) -> tuple[float, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--minutes", type=int, default=60)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--batch", type=int, default=100, help="activities per activity_gait call (0: all)")
+    ap.add_argument(
+        "--batch", type=int, default=100, help="activities per activity_gait call (0: all)"
+    )
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--data-dir", type=Path, default=None, help="reuse/keep generated runs here")
     ap.add_argument("--unsorted", action="store_true", help="file order instead of warehouse order")
@@ -162,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         root = args.data_dir or Path(tmp) / "backfill"
         t = time.perf_counter()
         samples = build_frames(root, args.runs, args.minutes, args.seed)
-        print(f"data: {args.runs} runs x {args.minutes} min, seed {args.seed}: {samples.height:,} samples, "
-              f"{samples['activity_id'].n_unique()} activities ({time.perf_counter() - t:.1f} s to generate+read)")
+        print(
+            f"data: {args.runs} runs x {args.minutes} min, seed {args.seed}: {samples.height:,} samples, "
+            f"{samples['activity_id'].n_unique()} activities ({time.perf_counter() - t:.1f} s to generate+read)"
+        )
     if not args.unsorted:
         samples = samples.sort(["activity_id", "ts"])  # the warehouse's ORDER BY
     n = samples.height
@@ -174,21 +185,31 @@ def main(argv: list[str] | None = None) -> int:
         if base is not None:
             versions.insert(0, (f"baseline {args.baseline_rev}", base))
 
-    print(f"order: {'file order (sort included)' if args.unsorted else 'warehouse order'}; "
-          f"{len(batches)} batch(es) of <= {args.batch or 'all'} activities; best of {args.repeat}")
-    print(f"{'version':<18} {'step':<14} {'wall s':>8} {'M samples/s':>12} {'CPU s':>8} {'M samples/CPU-s':>16}")
+    print(
+        f"order: {'file order (sort included)' if args.unsorted else 'warehouse order'}; "
+        f"{len(batches)} batch(es) of <= {args.batch or 'all'} activities; best of {args.repeat}"
+    )
+    print(
+        f"{'version':<18} {'step':<14} {'wall s':>8} {'M samples/s':>12} {'CPU s':>8} {'M samples/CPU-s':>16}"
+    )
     results: dict[str, pl.DataFrame] = {}
     for name, mod in versions:
         w, c, _ = best_of(args.repeat, partial(derive_all, mod, samples))
-        print(f"{name:<18} {'derive':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}")
+        print(
+            f"{name:<18} {'derive':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}"
+        )
         w, c, out = best_of(args.repeat, partial(gait_in_batches, mod, batches))
-        print(f"{name:<18} {'activity_gait':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}")
+        print(
+            f"{name:<18} {'activity_gait':<14} {w:8.3f} {n / w / 1e6:12.3f} {c:8.3f} {n / c / 1e6:16.3f}"
+        )
         results[name] = out
     if len(results) == 2:
         (na, a), (nb, b) = results.items()
         worst, other = max_rel_diff(a, b)
-        print(f"outputs {na} vs {nb}: max relative difference {worst:.2e}"
-              + (f"; other columns differ: {other}" if other else "; all other columns equal"))
+        print(
+            f"outputs {na} vs {nb}: max relative difference {worst:.2e}"
+            + (f"; other columns differ: {other}" if other else "; all other columns equal")
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak_mb:.0f} MB")
     return 0

@@ -112,6 +112,12 @@ def _handled() -> Iterator[None]:
         _err("gaitwatch: nothing was published")
         raise typer.Exit(EXIT_DATA_TESTS) from None
     except GaitwatchError as exc:
+        from warehouse.datatests import DataTestError
+
+        if isinstance(exc, DataTestError):  # raised by the warehouse itself (load, publish)
+            _err(f"gaitwatch: {exc}")
+            _err("gaitwatch: nothing was published")
+            raise typer.Exit(EXIT_DATA_TESTS) from None
         _err(f"gaitwatch: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as exc:

@@ -5,7 +5,7 @@ warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
   batch of files of one athlete; retried when the database is busy).
 - ``compute_metrics``: incremental gait metrics and weekly risk.
 - ``weekly_reports``: HTML + Markdown reports, a markdown artifact with the summary.
-- ``nightly``: the three above, then the data tests, then publish.
+- ``nightly``: ingest and metrics, the data tests, then reports and publish.
 
 Parameters are typed and validated by Prefect (pydantic). Tasks pass paths and small
 summaries, never frames; result persistence and caching are off because every step is
@@ -76,6 +76,9 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 @task(
     name="scan-inbox",
     task_run_name="scan {cfg.inbox.name}",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=_transient,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
@@ -234,10 +237,10 @@ def nightly(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.RunReport:
-    """Ingest the inbox, compute metrics, write reports, run the data tests, publish.
+    """Ingest the inbox, compute metrics, run the data tests, write reports, publish.
 
-    A failing data test stops the run before publishing
-    (:class:`flows.pipeline.DataTestsFailed`; the CLI exits with 3).
+    A failing data test stops the run before any report is written or the analysts'
+    file replaced (:class:`flows.pipeline.DataTestsFailed`; the CLI exits with 3).
     """
     logger = get_run_logger()
     ingest = ingest_inbox(
@@ -245,17 +248,19 @@ def nightly(
     )
     metrics = compute_metrics(config=config, database=database)
     cfg = settings(config, inbox, database, reports_dir, published_database)
+    # The data tests run before the reports are written, not only before publishing:
+    # a report is published output too, and must not come from a warehouse that fails them.
+    failures = data_tests_task(cfg)
+    if failures:
+        for f in failures:
+            logger.error("data test failed: %s", f)
+        raise pipeline.DataTestsFailed(failures)
     changed = metrics.weeks > 0 or any(o.activities for o in ingest.outcomes)
     if changed or not (cfg.reports_dir / "index.html").exists():
         reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
     else:  # nothing new since the reports were written: re-rendering would change nothing
         logger.info("reports up to date in %s", cfg.reports_dir)
         reports = []
-    failures = data_tests_task(cfg)
-    if failures:
-        for f in failures:
-            logger.error("data test failed: %s", f)
-        raise pipeline.DataTestsFailed(failures)
     published = publish_task(cfg)
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
     logger.info("nightly: %s", report.one_line())

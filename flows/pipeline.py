@@ -148,6 +148,10 @@ def progress_done(stage: str) -> None:
 def is_transient_io_error(exc: BaseException) -> bool:
     """A database file busy in another process (DuckDB lock) or a flaky filesystem:
     worth a retry. Anything else (bad data, bugs) is not."""
+    from warehouse.migrate import WarehouseLockedError
+
+    if isinstance(exc, WarehouseLockedError):
+        return True
     text = str(exc)
     if "Could not set lock" in text or "Conflicting lock" in text:
         return True

@@ -97,14 +97,14 @@ def watch_inbox(
                     report = ingest_inbox(inbox=cfg.inbox, **params)
                     if any(o.activities for o in report.outcomes):
                         compute_metrics(**params)
-            except (GaitwatchError, DataTestsFailed) as exc:
-                echo(f"error: {' '.join(str(exc).split())}")
-                continue
             except Exception as exc:
-                if not is_transient_io_error(exc):
-                    raise
-                echo(f"database busy, retrying in {cfg.settle_seconds:g} s")
-                trigger.poke()
+                if is_transient_io_error(exc):
+                    echo(f"database busy, retrying in {max(cfg.settle_seconds, 5):g} s")
+                    trigger.poke(max(cfg.settle_seconds, 5))
+                    continue
+                if not isinstance(exc, GaitwatchError | DataTestsFailed):
+                    raise  # a bug: let it show
+                echo(f"error: {' '.join(str(exc).split())}")
                 continue
             for o in report.outcomes:
                 line = f"{o.status}: {o.rel}"

@@ -82,6 +82,9 @@ def test_failed_data_test_exits_3_and_publishes_nothing(env: dict[str, str], tmp
     assert run_cli(["run", "--config", str(config)], env).returncode == 0
     published = tmp_path / "out" / "analyst.duckdb"
     before = _sha(published)
+    index = tmp_path / "out" / "reports" / "index.html"
+    index_before = index.stat().st_mtime_ns
+    age(tmp_path.joinpath("inbox", "ana").iterdir(), 7200)  # touched: the run has work to do
     # damage the working database the way a bug would: a sample of no activity
     with duckdb.connect(str(tmp_path / "out" / "gw.duckdb")) as con:
         con.execute("INSERT INTO samples (activity_id, ts) VALUES ('no-such-activity', now())")
@@ -91,6 +94,7 @@ def test_failed_data_test_exits_3_and_publishes_nothing(env: dict[str, str], tmp
     assert "data test failed: samples -> activities" in failed.stderr
     assert "nothing was published" in failed.stderr
     assert _sha(published) == before
+    assert index.stat().st_mtime_ns == index_before  # no report from a failing warehouse
 
 
 def test_usage_and_configuration_errors_exit_2(env: dict[str, str], tmp_path: Path) -> None:

@@ -185,3 +185,41 @@ def test_flow_parameters_are_validated(prefect_harness: None, tmp_path: Path) ->
         ingest_inbox(config=config, batch_size=0)
     with pytest.raises(ParameterTypeError):
         weekly_reports(config=config, weeks=["2026-47"])
+
+
+def test_busy_database_is_retried_not_failed(prefect_harness: None, tmp_path: Path) -> None:
+    """Another process holds the working database (DuckDB allows one writer) while the
+    flow starts: the ingest task is retried and succeeds once the file is free."""
+    import subprocess
+    import sys
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from flows.flows import ingest_inbox
+    from warehouse.store import Warehouse
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "ana", GOOD[:1])
+    config = _config(tmp_path)
+    db = tmp_path / "out" / "gw.duckdb"
+    db.parent.mkdir()
+    Warehouse.open(db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('locked', flush=True); time.sleep(3)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    try:
+        state = ingest_inbox(config=config, return_state=True)
+    finally:
+        holder.wait(timeout=30)
+    report = state.result()
+    assert [o.status for o in report.outcomes] == ["loaded"]
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+        )
+    attempts = {r.name.split(":")[0]: r.run_count for r in runs}
+    assert attempts["ingest ana"] > 1, attempts  # failed on the lock, then succeeded

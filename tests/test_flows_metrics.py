@@ -45,9 +45,9 @@ def _root(root: Path, files: list[Path]) -> Path:
 
 def _frames(root: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     with duckdb.connect(str(root / "out" / "gw.duckdb"), read_only=True) as con:
-        gait = pl.from_arrow(con.execute("SELECT * FROM activity_gait ORDER BY activity_id").arrow())
+        gait = pl.from_arrow(con.sql("SELECT * FROM activity_gait ORDER BY activity_id").to_arrow_table())
         risk = pl.from_arrow(
-            con.execute("SELECT * FROM weekly_risk ORDER BY athlete_id, week_start").arrow()
+            con.sql("SELECT * FROM weekly_risk ORDER BY athlete_id, week_start").to_arrow_table()
         )
     assert isinstance(gait, pl.DataFrame) and isinstance(risk, pl.DataFrame)
     return gait, risk

@@ -24,6 +24,7 @@ from conftest import CORPUS, SAMPLE_DATA, corpus_files
 from flows.testing import age, copy_files, inbox_files, to_toml
 
 SAMPLE_CONFIG = SAMPLE_DATA / "gaitwatch.toml"
+SAMPLE_ATHLETES = ("control", "asymmetry")
 
 
 @dataclass
@@ -73,7 +74,10 @@ def nightly_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
     inbox = root / "inbox"
     if not (SAMPLE_DATA / "inbox").is_dir():
         pytest.skip("sample_data/inbox not generated")
-    shutil.copytree(SAMPLE_DATA / "inbox", inbox)
+    # two of the generated athletes keep the run short: the one with the privacy zone
+    # and the one whose files come inside a Garmin export zip
+    for athlete in SAMPLE_ATHLETES:
+        shutil.copytree(SAMPLE_DATA / "inbox" / athlete, inbox / athlete)
     copy_files(corpus_files("fit"), inbox / "corpus-fit")
     copy_files(corpus_files("gpx"), inbox)  # top level: the default athlete
     copy_files(corpus_files("bad"), inbox / "Bad Files")  # normalised to bad-files
@@ -127,7 +131,7 @@ def test_every_dropped_file_is_in_ingest_log(nightly_run: NightlyRun) -> None:
     logged = _logged_inputs(nightly_run)
     missing = sorted(set(nightly_run.inputs) - set(logged))
     assert not missing, f"files dropped but not in ingest_log: {missing}"
-    assert len(nightly_run.inputs) > 300  # the whole sample inbox and the corpus
+    assert len(nightly_run.inputs) > 150  # two sample athletes and the whole corpus
 
 
 def test_statuses_match_what_the_corpus_files_are(nightly_run: NightlyRun) -> None:
@@ -158,7 +162,7 @@ def test_folder_names_the_athlete_top_level_is_the_default(nightly_run: NightlyR
     by_athlete: dict[str, set[str]] = {}
     for athlete, source_file, *_ in nightly_run.log_after_first:
         by_athlete.setdefault(athlete, set()).add(source_file.split("/", 1)[0])
-    assert set(athletes) == {"control", "compact", "asymmetry", "spike", "corpus-fit", "bad-files", "casual-runner"}
+    assert set(athletes) == {*SAMPLE_ATHLETES, "corpus-fit", "bad-files", "casual-runner"}
     assert by_athlete["bad-files"] == {"Bad Files"}
     assert all("/" not in f for a, f, *_ in nightly_run.log_after_first if a == "casual-runner")
 
@@ -174,26 +178,26 @@ def test_activities_and_metrics_loaded(nightly_run: NightlyRun) -> None:
     db = nightly_run.db
     loaded = _query(db, "SELECT count(*) FROM ingest_log WHERE status = 'loaded'")[0][0]
     acts = _query(db, "SELECT count(*) FROM activities")[0][0]
-    assert acts == loaded > 250
+    assert acts == loaded > 150
     per_athlete = dict(_query(db, "SELECT athlete_id, count(*) FROM weekly_risk GROUP BY ALL"))
-    for athlete in ("control", "compact", "asymmetry", "spike"):
+    for athlete in SAMPLE_ATHLETES:
         assert per_athlete.get(athlete, 0) >= 14  # 14 generated weeks each
     runs_without_gait = _query(
         db,
         "SELECT count(*) FROM activities a WHERE a.sport = 'running' AND a.athlete_id IN "
-        "('control','compact','asymmetry','spike') AND a.activity_id NOT IN "
+        "('control', 'asymmetry') AND a.activity_id NOT IN "
         "(SELECT activity_id FROM activity_gait)",
     )[0][0]
     assert runs_without_gait == 0
     tz = dict(_query(db, "SELECT athlete_id, timezone FROM athletes"))
-    assert tz["compact"] == "America/New_York"  # configured athletes reach the warehouse
+    assert tz["asymmetry"] == "Europe/Berlin"  # configured athletes reach the warehouse
 
 
 def test_reports_and_published_database_written(nightly_run: NightlyRun) -> None:
     index = nightly_run.reports / "index.html"
     assert index.is_file()
     weekly_html = [p for p in nightly_run.reports.rglob("*.html") if p.name != "index.html"]
-    assert len(weekly_html) >= 4 * 14
+    assert len(weekly_html) >= 2 * 14
     assert nightly_run.published.is_file()
     assert _query(nightly_run.published, "SELECT count(*) FROM activities") == _query(
         nightly_run.db, "SELECT count(*) FROM activities"

@@ -54,12 +54,9 @@ def interval_s(th: Thresholds = DEFAULT_THRESHOLDS, over: Over = PART) -> pl.Exp
     for gaps over ``max_sample_gap_s`` (treated as a pause). Unit: s. Requires ``ts``.
     ``over``: the session key (default ``activity_id``, ``session_index``)."""
     raw = pl.col("ts").diff().dt.total_microseconds().over(over) / 1e6
-    return (
-        pl.when(raw.is_null() | (raw <= 0) | (raw > th.max_sample_gap_s))
-        .then(0.0)
-        .otherwise(raw)
-        .alias("dt_s")
-    )
+    # null (first sample), <= 0 and > the gap all give 0; raw appears twice, not four times
+    ok = raw.is_between(0.0, th.max_sample_gap_s, closed="right")
+    return pl.when(ok).then(raw).otherwise(0.0).alias("dt_s")
 
 
 def distance_step_m(over: Over = PART) -> pl.Expr:
@@ -278,18 +275,26 @@ def _is_sorted(df: pl.DataFrame) -> bool:
     return bool(df.select(ordered.fill_null(True).all()).item())
 
 
-def _derive(lf: pl.LazyFrame, th: Thresholds) -> pl.LazyFrame:
-    """:func:`derive_samples` on a sorted frame, keeping the integer keys ``_session`` and
-    ``_activity`` for the per-activity aggregation."""
-    # Sorted by activity, session, time: a run id of the key columns numbers the groups.
-    lf = lf.with_columns(
-        pl.struct(PART).rle_id().alias(SESSION_KEY), pl.col("activity_id").rle_id().alias(ACTIVITY_KEY)
+def _with_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``_session`` and ``_activity`` to a sorted frame: a run id of the key columns
+    numbers the groups."""
+    return lf.with_columns(
+        pl.struct(PART).rle_id().alias(SESSION_KEY),
+        pl.col("activity_id").rle_id().alias(ACTIVITY_KEY),
     )
+
+
+def _derive(lf: pl.LazyFrame, th: Thresholds, keyed: bool = False) -> pl.LazyFrame:
+    """:func:`derive_samples` on a sorted frame, keeping the integer keys ``_session`` and
+    ``_activity`` for the per-activity aggregation (``keyed``: already added)."""
+    if not keyed:
+        lf = _with_keys(lf)
     part = SESSION_KEY
     lf = lf.with_columns(interval_s(th, part)).with_columns(distance_step_m(part))
     lf = lf.with_columns(speed_calc_m_s(), is_running())
     lf = lf.with_columns(is_moving(th)).with_columns(moving_clock_ms(part))
-    lf = lf.with_columns((pl.col(part).cast(pl.Int64) * (1 << 40) + pl.col("moving_clock_ms")).alias(AXIS))
+    axis = pl.col(part).cast(pl.Int64) * (1 << 40) + pl.col("moving_clock_ms")
+    lf = lf.with_columns(axis.alias(AXIS))
     # the three rolling windows in one step, so that they run in parallel
     lf = lf.with_columns(
         steps_per_min(th),
@@ -305,7 +310,8 @@ def _derive(lf: pl.LazyFrame, th: Thresholds) -> pl.LazyFrame:
     # every session's first row is made non-null so that no fill crosses a session start.
     moving = pl.col("is_moving")
     first = pl.col(part) != pl.col(part).shift(1).fill_null(-1)  # first row of its session
-    raw = pl.when(moving).then((pl.col("speed_cv") <= th.steady_cv_max).fill_null(False).cast(pl.Int8))
+    steady_cv = (pl.col("speed_cv") <= th.steady_cv_max).fill_null(False)
+    raw = pl.when(moving).then(steady_cv.cast(pl.Int8))
     # previous moving sample's raw flag in the session (-1: none yet)
     filled = pl.when(first & raw.is_null()).then(pl.lit(-1, pl.Int8)).otherwise(raw).forward_fill()
     prev = pl.when(~first).then(filled.shift(1))
@@ -405,9 +411,14 @@ def activity_gait(
     samples. Speed percentiles, sprint exposure and load use all moving running samples.
     """
     th = thresholds
-    d = _derive(_sorted(samples), th)  # sorted by activity, session, time
+    lf = _with_keys(_sorted(samples))  # sorted by activity, session, time
     # the start is over all samples of the activity, not only its running sessions
-    d = d.with_columns(_started=pl.col("ts").min().over(ACTIVITY_KEY))
+    lf = lf.with_columns(_started=pl.col("ts").min().over(ACTIVITY_KEY))
+    # Only sessions with running samples reach the summary. Every window is per session,
+    # so dropping whole other sessions (cycling, strength...) before deriving changes no
+    # value of the sessions kept, and saves their rolling windows.
+    lf = lf.filter(is_running().any().over(SESSION_KEY))
+    d = _derive(lf, th, keyed=True)
     # one collect: the running samples feed the summary and the sprint exposure
     run_df = _running_samples(d, th, athletes).collect(engine=ENGINE).rechunk()
     run = run_df.lazy()
@@ -438,7 +449,9 @@ def activity_gait(
     ).sort(["athlete_id", "started_at", "activity_id"])
 
 
-def _running_samples(d: pl.LazyFrame, th: Thresholds, athletes: pl.DataFrame | None) -> pl.LazyFrame:
+def _running_samples(
+    d: pl.LazyFrame, th: Thresholds, athletes: pl.DataFrame | None
+) -> pl.LazyFrame:
     """Running samples of derived samples with the weights and per-sample loads of the
     summary: ``_a`` analysed, ``_w`` moving time, ``_wa`` analysed time, ``_ws`` steady
     analysed time, ``_wm`` the cadence/step-length weight, ``_third`` (1-3) by moving time,
@@ -503,7 +516,9 @@ def _wquantiles(run: pl.LazyFrame, value: str, weight: str, qs: dict[str, float]
     conditional min, on the fast path of ``group_by``."""
     v, w, k = pl.col(value), pl.col(weight), pl.col(ACTIVITY_KEY)
     s = run.filter(v.is_not_null() & w.is_not_null() & (w > 0)).select(k, _v=v, _wq=w)
-    s = s.with_columns(_cw=pl.col("_wq").cum_sum().over(k, order_by="_v"), _tot=pl.col("_wq").sum().over(k))
+    s = s.with_columns(
+        _cw=pl.col("_wq").cum_sum().over(k, order_by="_v"), _tot=pl.col("_wq").sum().over(k)
+    )
     return s.group_by(k).agg(
         pl.when(pl.col("_cw") >= q * pl.col("_tot") - 1e-9).then(pl.col("_v")).min().alias(name)
         for name, q in qs.items()
