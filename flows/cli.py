@@ -206,7 +206,7 @@ def run(
     ] = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """The main job, once: ingest, metrics, reports, data tests, publish.
+    """The main job, once: ingest, metrics, data tests, reports, publish.
 
     What the nightly deployment does, run once in this process.
     """

@@ -61,6 +61,21 @@ def _run_name(prefix: str) -> Any:
     return name
 
 
+def _say_what_it_did(summary: str) -> None:
+    """Append the outcome to the run's name ("nightly x.toml 2026-11-25 02:30Z: 3 loaded,
+    1 rejected"), so the runs list reads as a log. Cosmetic: never fails the run."""
+    from prefect.client.orchestration import get_client
+
+    run_id, name = flow_run.id, flow_run.name
+    if not run_id or not name:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run_id, name=f"{name}: {summary}"[:200])
+    except Exception as exc:  # noqa: BLE001 - a name is not worth failing a run for
+        get_run_logger().debug("could not rename the flow run: %s", exc)
+
+
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
     """Retry only when the database file was busy (another process held the lock)."""
     try:
@@ -192,6 +207,7 @@ def ingest_inbox(
             key="rejected-files",
             description=f"Files rejected by {cfg.inbox}",
         )
+    _say_what_it_did(report.one_line())
     return report
 
 
@@ -206,6 +222,7 @@ def compute_metrics(
     cfg = settings(config, database=database)
     summary = metrics_task(cfg, full)
     get_run_logger().info("metrics: %s", summary.one_line())
+    _say_what_it_did(summary.one_line())
     return summary
 
 
@@ -224,6 +241,7 @@ def weekly_reports(
     if summary:
         create_markdown_artifact(summary, key="weekly-summary", description="gaitwatch weekly summary")
     get_run_logger().info("reports: %d files in %s", len(paths), cfg.reports_dir)
+    _say_what_it_did(f"{len(paths)} report files")
     return paths
 
 
@@ -264,6 +282,7 @@ def nightly(
     published = publish_task(cfg)
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
     logger.info("nightly: %s", report.one_line())
+    _say_what_it_did(f"{ingest.one_line()}; {metrics.activities} runs analysed; published")
     return report
 
 

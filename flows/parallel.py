@@ -8,12 +8,14 @@ one writer per file (FACTS.md), and polars is already multi-threaded.
 Design choices, each for a measured reason (docs/performance.md):
 
 - Work is sent as *chunks* of paths, not one task per file: a task costs about 1 ms of
-  scheduling on a local pool and more on Dask, while a one-hour FIT file decodes in a
-  few ms.
+  scheduling on a local pool and more on Dask (far more as a Prefect task), while a
+  one-hour FIT file decodes in about 17 ms of CPU.
 - A worker returns one compact payload per chunk: the frames of all activities of the
   chunk concatenated and written as Arrow IPC bytes (one buffer per table), plus small
   picklable metadata. The caller slices the frames back out without copying. This is
-  cheaper than pickling thousands of small frames and it is what Dask moves best.
+  cheaper than pickling thousands of small frames and it is what Dask moves best. (A
+  frame kept after loading keeps its chunk's buffer, at most ``auto_chunk_size`` files,
+  alive: consumers load and drop them.)
 - At most ``max_in_flight`` chunks are submitted at a time, so memory stays bounded by
   the window, not by the number of files; results are yielded in input order so runs
   are reproducible.
@@ -191,25 +193,41 @@ def _activity(meta: ActivityMeta, frames: dict[str, Any]) -> ParsedActivity:
     )
 
 
-def decode_chunk(chunk: Sequence[tuple[str, str]], limits: Limits, name_root: str | None) -> bytes:
-    """Worker entry point: read every ``(path, athlete_id)`` of ``chunk``; one payload back.
+def _read_safely(path: str, limits: Limits, root: Path | None) -> list[Any]:
+    """``read_path`` results for one input; never raises for that input.
 
-    ``read_path`` never raises for a bad file (its error is in the ``ReadResult``); a path
-    that vanished between discovery and decoding is reported the same way, typed.
+    ``read_path`` reports a bad file in its ``ReadResult``; a path that vanished since
+    discovery (OSError) or a reader bug (any other exception) is reported the same way,
+    as a typed :class:`~ingest.errors.IngestError`, so it never stops the other files.
     """
+    try:
+        return _read(Path(path), limits, root)
+    except ingest_errors.IngestError as exc:
+        return [_failed(path, exc)]
+    except OSError as exc:
+        return [_failed(path, ingest_errors.IngestError(path, f"cannot read file: {exc}"))]
+    except Exception as exc:  # noqa: BLE001 - a reader bug: reported, not raised
+        reason = f"internal error while reading: {type(exc).__name__}: {exc}"
+        return [_failed(path, ingest_errors.IngestError(path, reason))]
+
+
+def decode_chunk(chunk: Sequence[tuple[str, str]], limits: Limits, name_root: str | None) -> bytes:
+    """Worker entry point: read every ``(path, athlete_id)`` of ``chunk``; one payload back."""
     root = Path(name_root) if name_root else None
-    items: list[tuple[str, str, list[Any]]] = []
-    for path, athlete_id in chunk:
+    items = [(path, athlete, _read_safely(path, limits, root)) for path, athlete in chunk]
+    try:
+        return encode_results(items)
+    except Exception:  # noqa: BLE001 - frames off-schema (a reader bug): find whose, below
+        pass
+    safe: list[tuple[str, str, list[Any]]] = []
+    for path, athlete, results in items:
         try:
-            results = _read(Path(path), limits, root)
-        except ingest_errors.IngestError as exc:
-            results = [_failed(path, exc)]
-        except OSError as exc:
-            results = [
-                _failed(path, ingest_errors.IngestError(path, f"cannot read file: {exc.strerror}"))
-            ]
-        items.append((path, athlete_id, results))
-    return encode_results(items)
+            encode_results([(path, athlete, results)])
+        except Exception as exc:  # noqa: BLE001
+            reason = f"internal error: decoded frames do not match the schema: {exc}"
+            results = [_failed(path, ingest_errors.IngestError(path, reason))]
+        safe.append((path, athlete, results))
+    return encode_results(safe)
 
 
 def _failed(path: str, exc: ingest_errors.IngestError) -> Any:
@@ -330,18 +348,14 @@ def decode_paths(
 
 
 def _decode_here(path: str, athlete_id: str, limits: Limits, root: str | None) -> DecodedFile:
-    try:
-        results = _read(Path(path), limits, Path(root) if root else None)
-    except ingest_errors.IngestError as exc:
-        results = [_failed(path, exc)]
-    except OSError as exc:
-        results = [_failed(path, ingest_errors.IngestError(path, f"cannot read file: {exc}"))]
-    return DecodedFile(Path(path), athlete_id, results)
+    return DecodedFile(
+        Path(path), athlete_id, _read_safely(path, limits, Path(root) if root else None)
+    )
 
 
-def _crashed(chunk: Chunk) -> list[DecodedFile]:
+def _crashed(chunk: Chunk, reason: str = _CRASHED) -> list[DecodedFile]:
     return [
-        DecodedFile(Path(p), a, [_failed(p, ingest_errors.IngestError(p, _CRASHED))])
+        DecodedFile(Path(p), a, [_failed(p, ingest_errors.IngestError(p, reason))])
         for p, a in chunk
     ]
 
@@ -368,7 +382,9 @@ def _decode_local(
             return decode_results(fut.result())
         except BrokenProcessPool:
             _drop_pool(n)
-        # One file of the chunk (or a sibling chunk) killed a worker: isolate each file.
+        except Exception:  # noqa: BLE001 - e.g. a payload that does not unpickle
+            pass
+        # One file of the chunk (or of a sibling chunk) killed a worker: isolate each file.
         out: list[DecodedFile] = []
         for one in chunk:
             try:
@@ -376,6 +392,8 @@ def _decode_local(
             except BrokenProcessPool:
                 _drop_pool(n)
                 out.extend(_crashed([one]))
+            except Exception as exc:  # noqa: BLE001
+                out.extend(_crashed([one], f"decoding failed in the worker: {exc}"))
         return out
 
     yield from _windowed(_chunks(pairs, size), submit, result, max_in_flight or 2 * n)
@@ -450,8 +468,8 @@ def _decode_dask(
                 f1 = submit([one])
                 try:
                     out.extend(decode_results(f1.result()))
-                except Exception:  # noqa: BLE001 - this file kills workers
-                    out.extend(_crashed([one]))
+                except Exception as exc:  # noqa: BLE001 - this file kills workers
+                    out.extend(_crashed([one], f"{_CRASHED}: {type(exc).__name__}"))
                 finally:
                     f1.release()
             return out

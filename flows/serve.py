@@ -14,8 +14,10 @@ from typing import Any
 
 from flows.config import Config, ConfigError
 
-NIGHTLY = "nightly"
-INBOX_POLL = "inbox-poll"
+# Not the names prefect.yaml uses: a deployment created by `prefect deploy` (worker,
+# pull steps) and one served from a process must not overwrite each other.
+NIGHTLY = "nightly-served"
+INBOX_POLL = "inbox-poll-served"
 
 
 def build_deployments(cfg: Config) -> list[Any]:
@@ -31,7 +33,7 @@ def build_deployments(cfg: Config) -> list[Any]:
             schedules=[Cron(cfg.schedule.nightly_cron, timezone=cfg.schedule.timezone)],
             parameters=params,
             concurrency_limit=1,
-            description="Ingest the inbox, metrics, reports, data tests, publish.",
+            description="Ingest the inbox, metrics, data tests, reports, publish.",
             tags=["gaitwatch"],
         ),
         ingest_inbox.to_deployment(

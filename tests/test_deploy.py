@@ -24,7 +24,7 @@ import pytest
 import yaml
 from conftest import CORPUS, REPO
 
-from flows.testing import age, cli_env, copy_files, free_port, write_config
+from flows.testing import GAITWATCH, age, cli_env, copy_files, free_port, write_config
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 FILES = [
@@ -114,6 +114,8 @@ async def _deployment_facts(name: str) -> tuple[Any, list[datetime]]:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_nightly_deployment_runs_under_a_local_server(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
     nightly_spec = next(d for d in spec["deployments"] if d["name"] == "nightly")
     poll_spec = next(d for d in spec["deployments"] if d["name"] == "inbox-poll")
@@ -214,7 +216,6 @@ def test_nightly_deployment_runs_under_a_local_server(tmp_path: Path) -> None:
         assert (tmp_path / "out" / "reports" / "index.html").is_file()
 
         # schedules as the server holds them, and the runs it scheduled
-        from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: api}):
             dep, scheduled = asyncio.run(_deployment_facts("nightly/nightly"))
@@ -232,6 +233,53 @@ def test_nightly_deployment_runs_under_a_local_server(tmp_path: Path) -> None:
         (poll_sched,) = poll.schedules
         assert poll_sched.schedule.interval == timedelta(seconds=poll_spec["schedules"][0]["interval"])
         timings["checked"] = time.monotonic() - t0
+
+        # `gaitwatch serve` against the same server: its own deployments with the
+        # configuration's schedule, whose runs it executes in its own process
+        _stop(worker)
+        worker = None
+        doc = tomllib.loads(config.read_text())
+        doc["schedule"] = {"nightly_cron": "15 4 * * *", "timezone": "America/Chicago"}
+        write_config(config, doc)
+        age(copy_files([CORPUS / "fit/fenix5-walk-dynamics.fit"], inbox / "ana"))
+        serve_log = tmp_path / "serve.log"
+        with serve_log.open("wb") as out:
+            serving = subprocess.Popen(
+                [*GAITWATCH, "serve", "--config", str(config)],
+                env=env,
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            with temporary_settings({PREFECT_API_URL: api}):
+                deadline = time.monotonic() + 60
+                while True:  # until serve has registered its deployment
+                    try:
+                        served, _ = asyncio.run(_deployment_facts("nightly/nightly-served"))
+                    except Exception:  # not registered yet
+                        assert time.monotonic() < deadline, serve_log.read_text()[-3000:]
+                        time.sleep(0.5)
+                        continue
+                    sched = served.schedules[0].schedule if served.schedules else None
+                    if sched is not None and getattr(sched, "cron", None) == "15 4 * * *":
+                        break
+                    assert time.monotonic() < deadline, serve_log.read_text()[-3000:]
+                    time.sleep(0.5)
+            assert sched.timezone == "America/Chicago"
+            run = subprocess.run(
+                [PREFECT, "deployment", "run", "nightly/nightly-served", "--watch", "--watch-timeout", "120"],
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=150, check=False,
+            )
+            assert "Completed" in run.stdout, f"{run.stdout}\n{serve_log.read_text()[-4000:]}"
+        finally:
+            _stop(serving)  # type: ignore[arg-type]
+        with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+            walk = con.execute(
+                "SELECT status FROM ingest_log WHERE source_file = 'ana/fenix5-walk-dynamics.fit'"
+            ).fetchall()
+        assert walk == [("loaded",)]
+        timings["served run"] = time.monotonic() - t0
     finally:
         _stop(worker)
         _stop(server)
@@ -268,7 +316,7 @@ def test_serve_builds_both_deployments_from_the_configuration(tmp_path: Path) ->
         {"schedule": {"nightly_cron": "15 4 * * 1-5", "timezone": "America/Chicago", "inbox_poll_seconds": 120}},
     )
     nightly, poll = build_deployments(load_config(config))
-    assert nightly.name == "nightly" and poll.name == "inbox-poll"
+    assert nightly.name == "nightly-served" and poll.name == "inbox-poll-served"
     (n_sched,) = nightly.schedules
     assert (n_sched.schedule.cron, n_sched.schedule.timezone) == ("15 4 * * 1-5", "America/Chicago")
     (p_sched,) = poll.schedules

@@ -169,6 +169,10 @@ def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path
             if len(names) == 4:
                 break
             time.sleep(0.2)
+        run_name = client.read_flow_run(flow_run_id).name
+    # the run's name says what it did
+    assert run_name.startswith("ingest inbox gaitwatch.toml ")
+    assert run_name.endswith(": 4 loaded, 2 rejected"), run_name
     # ana: 3 batches (2 + 2 + 1 files), bob: 1; each named after what it loads
     assert len(names) == 4, names
     assert sum(n.startswith("ingest ana:") for n in names) == 3

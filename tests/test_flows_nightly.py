@@ -24,7 +24,7 @@ from conftest import CORPUS, SAMPLE_DATA, corpus_files
 from flows.testing import age, copy_files, inbox_files, to_toml
 
 SAMPLE_CONFIG = SAMPLE_DATA / "gaitwatch.toml"
-SAMPLE_ATHLETES = ("control", "asymmetry")
+SAMPLE_ATHLETES = ("control",)
 
 
 @dataclass
@@ -74,8 +74,8 @@ def nightly_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
     inbox = root / "inbox"
     if not (SAMPLE_DATA / "inbox").is_dir():
         pytest.skip("sample_data/inbox not generated")
-    # two of the generated athletes keep the run short: the one with the privacy zone
-    # and the one whose files come inside a Garmin export zip
+    # one generated athlete keeps the run short: the one with the privacy zone, whose
+    # files include an export zip
     for athlete in SAMPLE_ATHLETES:
         shutil.copytree(SAMPLE_DATA / "inbox" / athlete, inbox / athlete)
     copy_files(corpus_files("fit"), inbox / "corpus-fit")
@@ -131,7 +131,7 @@ def test_every_dropped_file_is_in_ingest_log(nightly_run: NightlyRun) -> None:
     logged = _logged_inputs(nightly_run)
     missing = sorted(set(nightly_run.inputs) - set(logged))
     assert not missing, f"files dropped but not in ingest_log: {missing}"
-    assert len(nightly_run.inputs) > 150  # two sample athletes and the whole corpus
+    assert len(nightly_run.inputs) > 100  # a sample athlete and the whole corpus
 
 
 def test_statuses_match_what_the_corpus_files_are(nightly_run: NightlyRun) -> None:
@@ -178,26 +178,27 @@ def test_activities_and_metrics_loaded(nightly_run: NightlyRun) -> None:
     db = nightly_run.db
     loaded = _query(db, "SELECT count(*) FROM ingest_log WHERE status = 'loaded'")[0][0]
     acts = _query(db, "SELECT count(*) FROM activities")[0][0]
-    assert acts == loaded > 150
+    assert acts == loaded > 80
     per_athlete = dict(_query(db, "SELECT athlete_id, count(*) FROM weekly_risk GROUP BY ALL"))
     for athlete in SAMPLE_ATHLETES:
         assert per_athlete.get(athlete, 0) >= 14  # 14 generated weeks each
     runs_without_gait = _query(
         db,
         "SELECT count(*) FROM activities a WHERE a.sport = 'running' AND a.athlete_id IN "
-        "('control', 'asymmetry') AND a.activity_id NOT IN "
+        "('control') AND a.activity_id NOT IN "
         "(SELECT activity_id FROM activity_gait)",
     )[0][0]
     assert runs_without_gait == 0
     tz = dict(_query(db, "SELECT athlete_id, timezone FROM athletes"))
-    assert tz["asymmetry"] == "Europe/Berlin"  # configured athletes reach the warehouse
+    assert tz["control"] == "Europe/London"  # configured athletes reach the warehouse
+    assert tz["compact"] == "America/New_York"  # even those with nothing loaded yet
 
 
 def test_reports_and_published_database_written(nightly_run: NightlyRun) -> None:
     index = nightly_run.reports / "index.html"
     assert index.is_file()
     weekly_html = [p for p in nightly_run.reports.rglob("*.html") if p.name != "index.html"]
-    assert len(weekly_html) >= 2 * 14
+    assert len(weekly_html) >= 14
     assert nightly_run.published.is_file()
     assert _query(nightly_run.published, "SELECT count(*) FROM activities") == _query(
         nightly_run.db, "SELECT count(*) FROM activities"
@@ -228,10 +229,9 @@ def test_prefect_artifacts(nightly_run: NightlyRun) -> None:
         summaries = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["weekly-summary"]))
         )
-    assert tables and summaries
-    text = str(tables[-1].data)
-    assert "Bad Files/empty-zero-bytes.fit" in text
-    assert "Casey Control" in str(summaries[-1].data)
+    # other tests of the session create artifacts with these keys too: look for ours
+    assert any("Bad Files/empty-zero-bytes.fit" in str(a.data) for a in tables)
+    assert any("Casey Control" in str(a.data) and "| Risk" in str(a.data) for a in summaries)
 
 
 def _haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -111,3 +111,23 @@ def test_empty_and_mismatched_input() -> None:
     assert list(decode_paths([], [], workers=2)) == []
     with pytest.raises(ValueError):
         list(decode_paths([Path("x.fit")], [], workers=2))
+
+
+def test_killed_worker_is_recovered(single_process: list[DecodedFile]) -> None:
+    # A real crash: SIGKILL one worker process in the middle of the run (what the OOM
+    # killer or a native fault does). Every in-flight file is decoded again in a fresh
+    # pool; nothing is lost, nothing is reported twice, results are unchanged.
+    from flows import parallel
+
+    ref = list(reference_decoding())
+    paths, athletes = [d.path for d in ref], [d.athlete_id for d in ref]
+    parallel.shutdown_pools()
+    gen = decode_paths(paths, athletes, workers=2, chunk_size=1, max_in_flight=4)
+    first = next(gen)
+    old_pool = parallel._POOLS[2]
+    workers = list(old_pool._processes.values())  # the real worker processes
+    assert workers
+    workers[0].kill()
+    got = [first, *gen]
+    assert_same_decoding(got, single_process)
+    assert parallel._POOLS[2] is not old_pool  # the broken pool was noticed and replaced

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,19 @@ def _lit(value: str) -> str:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def _ids_table(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> Iterator[str]:
+    """Register ``ids`` as a one-column Arrow table; yield its (uuid) name."""
+    import pyarrow as pa
+
+    name = f"_gw_ids_{uuid.uuid4().hex}"
+    con.register(name, pa.table({"activity_id": pa.array(list(ids), pa.string())}))
+    try:
+        yield name
+    finally:
+        con.unregister(name)
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,7 @@ class ParquetSampleStore:
         """``SELECT`` over the dataset (table columns, or ``columns``)."""
         cols = ", ".join(_ident(c) for c in (columns or SAMPLE_COLUMNS))
         return (
-            f"SELECT {cols} FROM read_parquet({_lit(self.glob)}, hive_partitioning = true, "
+            f"SELECT {cols} FROM read_parquet({_lit(self.glob)}, hive_partitioning = true, "  # noqa: S608 - quoted; views take no parameters
             "hive_types = {'athlete_id': VARCHAR, 'month': VARCHAR})"
         )
 
@@ -115,7 +129,7 @@ class ParquetSampleStore:
         files and never rewrites existing ones. Returns the number of rows written.
         """
         self.ensure(con)
-        n = con.execute(f"SELECT count(*) FROM ({select_sql})").fetchall()[0][0]
+        n = con.execute(f"SELECT count(*) FROM ({select_sql})").fetchall()[0][0]  # noqa: S608 - our own SQL
         if not n:
             return 0
         # Cast to the table's types: every file then has the same schema (frames from
@@ -125,7 +139,7 @@ class ParquetSampleStore:
             for c in SAMPLE_COLUMNS
         )
         con.execute(
-            f"COPY (SELECT {cols}, CAST(athlete_id AS VARCHAR) AS athlete_id, "
+            f"COPY (SELECT {cols}, CAST(athlete_id AS VARCHAR) AS athlete_id, "  # noqa: S608 - COPY takes no parameters
             "strftime(ts AT TIME ZONE 'UTC', '%Y-%m') AS month "
             f"FROM ({select_sql})) TO {_lit(self.root)} "
             "(FORMAT parquet, PARTITION_BY (athlete_id, month), APPEND, "
@@ -139,7 +153,7 @@ class ParquetSampleStore:
         arrow = samples.to_arrow() if hasattr(samples, "to_arrow") else samples
         con.register(name, arrow)
         try:
-            return self.append_query(con, f"SELECT * FROM {name}")
+            return self.append_query(con, f"SELECT * FROM {name}")  # noqa: S608 - a uuid name
         finally:
             con.unregister(name)
 
@@ -151,17 +165,17 @@ class ParquetSampleStore:
         activity_ids: Iterable[str] | None = None,
     ) -> int:
         """Copy rows of the ``samples`` table (athlete from ``activities``) to Parquet."""
-        where = ""
-        if activity_ids is not None:
-            ids = list(activity_ids)
-            if not ids:
-                return 0
-            where = " WHERE s.activity_id IN (" + ", ".join(_lit(i) for i in ids) + ")"
-        return self.append_query(
-            con,
-            f"SELECT s.*, a.athlete_id FROM {_ident(table)} s "
-            f"JOIN {_ident(activities)} a USING (activity_id){where}",
+        sql = (
+            f"SELECT s.*, a.athlete_id FROM {_ident(table)} s "  # noqa: S608 - quoted identifiers
+            f"JOIN {_ident(activities)} a USING (activity_id)"
         )
+        if activity_ids is None:
+            return self.append_query(con, sql)
+        ids = sorted(set(activity_ids))
+        if not ids:
+            return 0
+        with _ids_table(con, ids) as name:
+            return self.append_query(con, f"{sql} JOIN {name} USING (activity_id)")
 
     # ------------------------------------------------------------ maintenance
 
@@ -172,7 +186,9 @@ class ParquetSampleStore:
         root = Path(self.root)
         if not root.is_dir():
             return []
-        return sorted(p for p in root.glob("*/*/*.parquet") if _SCHEMA_PARTITION not in p.as_posix())
+        return sorted(
+            p for p in root.glob("*/*/*.parquet") if _SCHEMA_PARTITION not in p.as_posix()
+        )
 
     def delete_activities(self, con: duckdb.DuckDBPyConnection, activity_ids: Iterable[str]) -> int:
         """Remove every sample of ``activity_ids`` (before re-loading a changed file).
@@ -184,27 +200,30 @@ class ParquetSampleStore:
         ids = sorted(set(activity_ids))
         if not ids or not self.files():
             return 0
-        id_list = ", ".join(_lit(i) for i in ids)
-        hits = con.execute(
-            f"SELECT filename, count(*) FROM read_parquet({_lit(self.glob)}, filename = true, "
-            f"hive_partitioning = false) WHERE activity_id IN ({id_list}) GROUP BY filename"
-        ).fetchall()
         removed = 0
         cols = ", ".join(_ident(c) for c in SAMPLE_COLUMNS)
-        for filename, count in hits:
-            path = Path(filename)
-            tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.parquet")
-            con.execute(
-                f"COPY (SELECT {cols} FROM read_parquet({_lit(str(path))}, hive_partitioning = false) "
-                f"WHERE activity_id NOT IN ({id_list})) TO {_lit(str(tmp))} (FORMAT parquet)"
-            )
-            left = con.execute(f"SELECT count(*) FROM read_parquet({_lit(str(tmp))})").fetchall()[0][0]
-            if left:
-                os.replace(tmp, path)
-            else:
-                tmp.unlink()
-                path.unlink()
-            removed += int(count)
+        with _ids_table(con, ids) as name:
+            hits = con.execute(
+                "SELECT filename, count(*) FROM read_parquet(?, filename = true, "  # noqa: S608 - a uuid name
+                f"hive_partitioning = false) WHERE activity_id IN (SELECT activity_id FROM {name}) "
+                "GROUP BY filename",
+                [self.glob],
+            ).fetchall()
+            for filename, count in hits:
+                path = Path(filename)
+                tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.parquet")
+                con.execute(
+                    f"COPY (SELECT {cols} FROM read_parquet({_lit(str(path))}, "  # noqa: S608 - COPY takes no parameters
+                    f"hive_partitioning = false) WHERE activity_id NOT IN "
+                    f"(SELECT activity_id FROM {name})) TO {_lit(str(tmp))} (FORMAT parquet)"
+                )
+                left = con.execute("SELECT count(*) FROM read_parquet(?)", [str(tmp)]).fetchall()
+                if left[0][0]:
+                    os.replace(tmp, path)
+                else:
+                    tmp.unlink()
+                    path.unlink()
+                removed += int(count)
         return removed
 
     def compact(self, con: duckdb.DuckDBPyConnection, min_files: int = 2) -> int:
@@ -225,7 +244,7 @@ class ParquetSampleStore:
             srcs = "[" + ", ".join(_lit(str(p)) for p in parts) + "]"
             tmp = folder / f".tmp-{uuid.uuid4().hex}.parquet"
             con.execute(
-                f"COPY (SELECT {cols} FROM read_parquet({srcs}, hive_partitioning = false) "
+                f"COPY (SELECT {cols} FROM read_parquet({srcs}, hive_partitioning = false) "  # noqa: S608 - COPY takes no parameters
                 f"ORDER BY activity_id, ts) TO {_lit(str(tmp))} (FORMAT parquet)"
             )
             os.replace(tmp, folder / f"part-{uuid.uuid4()}.parquet")
