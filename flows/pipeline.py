@@ -71,13 +71,14 @@ class IngestReport:
         bad += [FileOutcome(rel, "", "rejected", reason) for rel, reason in self.invalid]
         return bad
 
+    ORDER = ("loaded", "duplicate", "unchanged", "skipped", "rejected", "changed", "still copying")
+
     def counts(self) -> dict[str, int]:
         c = outcome_counts(self.outcomes)
-        c["unchanged"] = self.unchanged
+        c["unchanged"] = c.get("unchanged", 0) + self.unchanged
         c["still copying"] = len(self.unsettled)
-        if self.invalid:
-            c["rejected"] = c.get("rejected", 0) + len(self.invalid)
-        return {k: v for k, v in c.items() if v}
+        c["rejected"] = c.get("rejected", 0) + len(self.invalid)
+        return {k: c[k] for k in self.ORDER if c.get(k)}
 
     def one_line(self) -> str:
         counts = self.counts()
@@ -307,12 +308,13 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
             results = _masked(cfg, f, list(item.results))
             summary = wh.load(results, f.athlete_id, check=False)
             outcome = _outcome(wh, f, results, summary)
-            # Recorded per file, right after its commit: a crash loses at most the
-            # cheap skip of files already loaded (they are then re-read, and the
-            # warehouse recognises their sha256: nothing is duplicated).
-            state.record([(f, sha256_file(f.path))])
+            if f.root == cfg.inbox:  # files named on the command line stay untouched
+                # Recorded per file, right after its commit: a crash loses at most the
+                # cheap skip of files already loaded (they are then re-read, and the
+                # warehouse recognises their sha256: nothing is duplicated).
+                state.record([(f, sha256_file(f.path))])
+                done.append((f, "rejected" if outcome.status == "rejected" else "processed"))
             outcomes.append(outcome)
-            done.append((f, "rejected" if outcome.status == "rejected" else "processed"))
             progress_advance("ingest", 1, f.rel)
             _after_file()
     dispose(cfg, done)

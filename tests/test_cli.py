@@ -119,7 +119,13 @@ def test_usage_and_configuration_errors_exit_2(env: dict[str, str], tmp_path: Pa
 def test_ingest_an_archive_for_a_named_athlete_then_report(env: dict[str, str], tmp_path: Path) -> None:
     config = write_config(
         tmp_path / "gaitwatch.toml",
-        {"database": "out/gw.duckdb", "reports": "out/reports", "athletes": [{"id": "jane-doe", "timezone": "Europe/Paris"}]},
+        {
+            "database": "out/gw.duckdb",
+            "reports": "out/reports",
+            # moving applies to the inbox only, never to files named on the command line
+            "inbox_options": {"processed": "move", "rejected": "move"},
+            "athletes": [{"id": "jane-doe", "timezone": "Europe/Paris"}],
+        },
     )
     export = tmp_path / "downloads" / "export.zip"
     export.parent.mkdir()
@@ -140,6 +146,7 @@ def test_ingest_an_archive_for_a_named_athlete_then_report(env: dict[str, str], 
         ("jane-doe", "export.zip/activities/garmin-connect-run-ns3-cad-hr-short.gpx", "loaded"),
     ]
     assert week, "ingest updates the metrics"
+    assert export.is_file() and not (tmp_path / "processed").exists()
     iso_week = week[0][0]
     report = run_cli(
         ["report", "--athlete", "jane-doe", "--week", iso_week, "--config", str(config)], env

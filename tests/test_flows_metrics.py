@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import SAMPLE_DATA
 from polars.testing import assert_frame_equal
 
-from conftest import SAMPLE_DATA
 from flows.testing import age, write_config
 
 ATHLETE = "control"
