@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -41,14 +42,14 @@ GOALS = {"backfill_s": 60.0, "speedup": 10.0, "peak_mb": 1536.0, "incremental_s"
 # ---------------------------------------------------------------- children
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     # A private Prefect home (temporary server, SQLite) for the prefect-dask run; the
     # default 20 s start-up timeout is too short on a busy 2-core machine.
-    env.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="gaitwatch-bench-prefect-"))
+    env.setdefault("PREFECT_HOME", str(tmp / "prefect-home"))
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), str(BENCH), env.get("PYTHONPATH", "")])
     return env
@@ -96,7 +97,7 @@ def _spawn(name: str, spec: dict[str, Any], tmp: Path, tag: str | None = None) -
     spec_path = tmp / f"{tag or name}.spec.json"
     spec_path.write_text(json.dumps(spec))
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name, "--spec", str(spec_path)]
-    return run_child(cmd, env=_child_env())
+    return run_child(cmd, env=_child_env(tmp))
 
 
 def _write_files(files: list[tuple[Path, str]], dest: Path) -> str:
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         default="as-is",
         help="backfill runs: the pipeline as it is, or with the prototype of proposals P1 "
         "and P4 (bench/real_path.apply_proposals; docs/performance.md)",
+    )
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the scratch folder (warehouses, specs)"
     )
     ap.add_argument("--json", type=Path, help="write all numbers here")
     ap.add_argument("--markdown", type=Path, help="write the table as markdown here")
@@ -497,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in runs.items()
     }
     results.update({"rows": rows, "notes": notes})
+    if args.keep:
+        print(f"scratch folder kept: {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     if args.markdown:
         args.markdown.write_text(markdown(results))
     if args.json:

@@ -102,7 +102,8 @@ def _run_stages(
 
 
 def apply_proposals() -> None:
-    """Prototype of proposals P1 and P4 (docs/performance.md), for measuring only.
+    """Prototype of proposals P1, P4, P6 and (with ``GAITWATCH_BENCH_DUCKDB_MEMORY_LIMIT``)
+    P7 from docs/performance.md, for measuring only.
 
     P1: ``ingest_files`` loads 25 files per ``Warehouse.load`` call instead of one per
     file, and the run's files go through one decode stream, so workers decode ahead

@@ -488,7 +488,9 @@ def speed_chart(
                        label=f"Sprint threshold {thr:.2f} m/s")
             hi = max(hi, thr + 0.5)  # keep the zone above the threshold visible
             if not fast:
-                ax.annotate("no running here this week", xy=(thr, 0.5), xycoords=("data", "axes fraction"),
+                # Two short lines and room for them: one long line was clipped at the axes edge.
+                hi = max(hi, thr + 0.8)
+                ax.annotate("no running here\nthis week", xy=(thr, 0.5), xycoords=("data", "axes fraction"),
                             xytext=(6, 0), textcoords="offset points", fontsize=8, color=GREY)
         ax.set_xlim(lo - 0.1, hi + 0.1)
         # Square-root scale: a minute of strides must stay visible next to hours of easy
