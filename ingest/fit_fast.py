@@ -10,8 +10,12 @@ runs. Here each FIT file (one header of a chained file) goes through three steps
    and cuts out the few messages the builder needs besides records (file_id, session,
    lap, activity, developer data descriptions) with their definition messages.
 2. ``fitfast.records()`` decodes every record message to numpy columns (CRC checked).
-3. fitparse decodes the cut-out messages (a few hundred bytes): sessions, laps, file_id
-   and developer field names come from the same code as the reference path.
+3. the cut-out messages (a few hundred bytes) are decoded by ``fitfast.parse`` when the
+   walk found them "plain" (no developer data; every field the builder reads, and every
+   field fitparse post-processes, written with the profile's base type and size), and
+   by fitparse otherwise (developer field names and units come from the reference code).
+   ``fitfast.parse`` is about 50x cheaper than fitparse here (0.1 ms against 4 ms per
+   file); see :func:`_summary_from_fitfast` for why its values are fitparse's.
 
 Known fitfast 0.1.0 differences, handled here (see tests/test_fit_differential.py):
 
@@ -23,7 +27,12 @@ Known fitfast 0.1.0 differences, handled here (see tests/test_fit_differential.p
   A device writing both natively (FR55) writes the same value in both; were they ever
   to differ, fitparse keeps the native enhanced value and this path the plain one;
 - ``compressed_speed_distance`` (old footpods) is not expanded into speed/distance:
-  such files are refused and fitparse decodes them.
+  such files are refused and fitparse decodes them;
+- ``fitfast.parse`` does not resolve sub-fields (``avg_cadence`` stays ``avg_cadence``
+  where fitparse says ``avg_running_cadence``; the builder reads both names), expands
+  ``enhanced_avg_speed`` from ``avg_speed`` with the same rounding loss as records (taken
+  from ``avg_speed`` itself), and reads a field by fitfast's profile base type where the
+  file declares another one (such files take the fitparse route).
 
 Anything else unexpected raises :class:`FastPathRefused`; ``read_fit(decoder="auto")``
 then decodes the file with fitparse, which also gives the error reason for bad files.
@@ -34,11 +43,18 @@ from __future__ import annotations
 import io
 import struct
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.fit_fields import RECORD_SOURCE_FIELDS, DevColumn, RawSegment
+from ingest.fit_fields import (
+    ACTIVITY_SOURCE_FIELDS,
+    FILE_ID_SOURCE_FIELDS,
+    RECORD_SOURCE_FIELDS,
+    SUMMARY_SOURCE_FIELDS,
+    DevColumn,
+    RawSegment,
+)
 
 if TYPE_CHECKING:
     from ingest.fit import _Budget
@@ -62,6 +78,9 @@ class _Def:
     size: int
     fields: list[tuple[int, int, int]]  # (field number, size, base type)
     little: bool
+    numbers: frozenset[int] = frozenset()
+    #: why fitfast.parse may not decode this summary message like fitparse ("" = it may)
+    not_plain: str = ""
 
 
 @dataclass
@@ -72,14 +91,17 @@ class Walk:
     messages: int = 0
     record_fields: set[int] = field(default_factory=set)
     cut: bytearray = field(default_factory=bytearray)  # definitions + summary messages
+    #: summary data messages in file order: (definition, message body)
+    summary: list[tuple[_Def, bytes]] = field(default_factory=list)
+    #: why the cut goes to fitparse rather than fitfast.parse ("" = fitfast may decode it)
+    needs_fitparse: str = ""
 
 
 def decode(data: bytes, segments: list[tuple[int, int]], budget: _Budget) -> list[RawSegment]:
     """Decode each FIT file of ``data`` (byte ranges from ``ingest.fit.split_segments``)."""
-    import fitfast
     import fitparse.records
 
-    from ingest.fit import _FITPARSE_LOCK, _decode_fitparse
+    from ingest.fit import _FITPARSE_LOCK
 
     walks = []
     for start, end in segments:
@@ -89,34 +111,54 @@ def decode(data: bytes, segments: list[tuple[int, int]], budget: _Budget) -> lis
         budget.check_time()
         walks.append((seg, walk))
 
-    out: list[RawSegment] = []
+    if not any(walk.needs_fitparse for _, walk in walks):
+        return [_decode_one(seg, walk, budget) for seg, walk in walks]
     with _FITPARSE_LOCK:
         fitparse.records.DEV_TYPES.clear()
         try:
-            for seg, walk in walks:
-                try:
-                    summary = _decode_fitparse(io.BytesIO(_cut_file(seg, walk)), budget)
-                except Exception as exc:
-                    raise FastPathRefused(f"fitparse on the summary messages: {exc}") from exc
-                try:
-                    # records() and count() check structure and file CRC; a FIT file
-                    # without records is still checked (the cut above is not)
-                    payload = _fitfast_bytes(seg)
-                    if walk.records:
-                        cols = fitfast.records(payload, "record", degrees=True)
-                    else:
-                        fitfast.count(payload)
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
-                    raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
-                if walk.records:
-                    _fill_records(summary, cols, walk)
-                out.append(summary)
-                budget.check_time()
+            return [_decode_one(seg, walk, budget) for seg, walk in walks]
         finally:
             fitparse.records.DEV_TYPES.clear()
-    return out
+
+
+def _decode_one(seg: bytes, walk: Walk, budget: _Budget) -> RawSegment:
+    """One walked FIT file: summary messages, then records (fitparse's lock held if the
+    walk says its summary needs fitparse)."""
+    import fitfast
+
+    from ingest.fit import _decode_fitparse
+
+    cut = _cut_file(seg, walk)
+    if walk.needs_fitparse:
+        try:
+            summary = _decode_fitparse(io.BytesIO(cut), budget)
+        except Exception as exc:
+            raise FastPathRefused(f"fitparse on the summary messages: {exc}") from exc
+    else:
+        try:
+            summary = _summary_from_fitfast(cut, walk)
+        except FastPathRefused:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
+            raise FastPathRefused(f"fitfast on the summary messages: {type(exc).__name__}: {exc}") from exc
+    try:
+        # records() and count() check structure and file CRC; a FIT file
+        # without records is still checked (the cut above is not)
+        payload = _fitfast_bytes(seg)
+        if walk.records:
+            cols = fitfast.records(payload, "record", degrees=True)
+        else:
+            fitfast.count(payload)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
+        raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
+    if walk.records:
+        _fill_records(summary, cols, walk)
+    budget.check_time()
+    return summary
 
 
 def _fill_records(raw: RawSegment, cols: dict[str, np.ndarray], walk: Walk) -> None:
@@ -182,6 +224,214 @@ def _native_record_names() -> frozenset[str]:
 _NATIVE_RECORD_NAMES = _native_record_names()
 
 
+# --------------------------------------------------------------------------------------
+# Summary messages with fitfast.parse: when its values are fitparse's
+
+
+@dataclass(frozen=True)
+class _SummaryPlan:
+    """How one summary message type (file_id, session, lap, activity) is checked and read.
+
+    All of it is derived from fitparse's profile (the reference), not written by hand.
+    """
+
+    kind: str  # fitfast's message name
+    #: field number -> FIT profile name (of the field, not of a sub-field) for every field
+    #: the builder reads; fitfast.parse names its keys so (tests/test_fit_differential.py)
+    read: dict[int, str]
+    #: field number -> the base type the file must declare (with one value, no array) for
+    #: fitfast to be used: every field read, and every field fitparse post-processes
+    #: (date/time types, components), which could make fitparse reject the message
+    strict: dict[int, int]
+    #: component source field number -> target name: fitparse expands e.g. avg_speed into
+    #: enhanced_avg_speed (same bits, same scale: the source's own value)
+    expand: dict[int, str]
+    #: target field number -> (name, scale, offset) of those targets, which a file may also
+    #: write itself: then whichever comes later in the definition is fitparse's value
+    targets: dict[int, tuple[str, Any, Any]]
+    #: fields whose presence sends the message to fitparse (a post-processing we do not
+    #: mirror: localtime_into_day raises on values past midnight, uneven components)
+    refuse: frozenset[int]
+
+
+_PROCESSED_TYPES = frozenset({"date_time", "local_date_time", "localtime_into_day"})
+_STRING = 0x07
+
+
+def _summary_plan(gnum: int, kind: str, names: tuple[str, ...]) -> _SummaryPlan:
+    from fitparse.profile import MESSAGE_TYPES
+
+    fields = MESSAGE_TYPES[gnum].fields
+    wanted = set(names)
+    read: dict[int, str] = {}
+    strict: dict[int, int] = {}
+    expand: dict[int, str] = {}
+    targets: dict[int, tuple[str, Any, Any]] = {}
+    refuse: set[int] = set()
+    for num, f in fields.items():
+        subs = list(f.subfields or [])
+        comps = list(f.components or [])
+        types = {f.type.name, *(sub.type.name for sub in subs)}
+        types |= {fields[c.def_num].type.name for c in comps if c.def_num in fields}
+        if f.name in wanted or any(sub.name in wanted for sub in subs):
+            read[num] = f.name
+        if num in read or comps or types & _PROCESSED_TYPES:
+            strict[num] = getattr(f.type, "base_type", f.type).identifier
+        if "localtime_into_day" in types or any(
+            sub.scale != f.scale or sub.offset != f.offset for sub in subs
+        ):
+            refuse.add(num)
+        for c in comps:
+            target = fields.get(c.def_num)
+            if target is None or target.name not in wanted:
+                continue
+            if (c.scale, c.offset, c.bit_offset, c.accumulate) == (f.scale, f.offset, 0, False) and (
+                c.bits >= 8 * _BASE_SIZE[strict[num]]
+            ):
+                expand[num] = target.name
+                targets[c.def_num] = (target.name, target.scale, target.offset)
+            else:
+                refuse.add(num)
+    for num in targets:  # read from the message bytes: fitfast merges them with expansions
+        read.pop(num, None)
+    return _SummaryPlan(kind, read, strict, expand, targets, frozenset(refuse))
+
+
+_SUMMARY_PLANS: dict[int, _SummaryPlan] = {
+    FILE_ID: _summary_plan(FILE_ID, "file_id", FILE_ID_SOURCE_FIELDS),
+    SESSION: _summary_plan(SESSION, "session", SUMMARY_SOURCE_FIELDS),
+    LAP: _summary_plan(LAP, "lap", SUMMARY_SOURCE_FIELDS),
+    ACTIVITY: _summary_plan(ACTIVITY, "activity", ACTIVITY_SOURCE_FIELDS),
+}
+
+
+def _not_plain(gnum: int, fields: list[tuple[int, int, int]], has_dev_fields: bool) -> str:
+    """Why fitfast.parse may decode a message of this definition unlike fitparse ("" if not)."""
+    plan = _SUMMARY_PLANS.get(gnum)
+    if plan is None:  # developer data descriptions: names and units come from fitparse
+        return "developer data"
+    if has_dev_fields:
+        return "developer fields in a summary message"
+    numbers = [f[0] for f in fields]
+    if len(set(numbers)) != len(numbers):
+        return "a field defined twice"
+    for num, size, base in fields:
+        need = plan.strict.get(num)
+        # one value (a string is one value of any length)
+        if need is not None and (base != need or (size != _BASE_SIZE[base] and base != _STRING)):
+            return f"{plan.kind} field {num} not written with the profile's base type"
+        if num in plan.refuse:
+            return f"{plan.kind} field {num} needs fitparse's own processing"
+    return ""
+
+
+def _summary_from_fitfast(cut: bytes, walk: Walk) -> RawSegment:
+    """The summary messages of one FIT file, as ``ingest.fit._decode_fitparse`` gives them.
+
+    Only for walks without developer data whose summary definitions are all "plain"
+    (:func:`_not_plain`). Then, for every field the builder reads, fitfast.parse yields
+    what fitparse yields: the value scaled as ``float(raw) / scale`` (numbers the file
+    declares with the profile's base type; tests/test_fit_differential.py checks fitfast
+    on every raw value of each scale), date_time fields as Unix seconds (fitparse's raw
+    value + the FIT epoch, for device-relative values too), and enums as numbers, named
+    here with fitparse's profile (:func:`ingest.fit.enum_name`). Only fields whose number
+    is in the message's definition are read, so a name fitfast's newer profile gives to a
+    field fitparse does not know cannot stand in for one it does.
+    """
+    import fitfast
+
+    from ingest.fit import enum_name
+
+    parsed = fitfast.parse(cut, enum_names=False)
+    by_kind: dict[int, list[tuple[dict[Any, Any], _Def, bytes]]] = {}
+    for gnum, plan in _SUMMARY_PLANS.items():
+        msgs = parsed.get(plan.kind, [])
+        defs = [(d, body) for d, body in walk.summary if d.global_num == gnum]
+        if len(msgs) != len(defs):
+            raise FastPathRefused(f"fitfast.parse found {len(msgs)} {plan.kind} messages, the walk {len(defs)}")
+        by_kind[gnum] = [(m, d, body) for m, (d, body) in zip(msgs, defs, strict=True)]
+    raw = RawSegment()
+    for gnum in (SESSION, LAP):
+        plan = _SUMMARY_PLANS[gnum]
+        rows = raw.sessions if gnum == SESSION else raw.laps
+        for msg, d, body in by_kind[gnum]:
+            out: dict[str, Any] = {}
+            for num in d.numbers:
+                name = plan.read.get(num)
+                if name is None:
+                    continue
+                value = msg.get(name)
+                if name in ("sport", "sub_sport"):
+                    out[name] = enum_name(name, value)
+                elif _is_number(value):
+                    out[name] = value
+            if d.numbers & plan.targets.keys() or d.numbers & plan.expand.keys():
+                _expand(plan, d, body, out)
+            rows.append(out)
+    if by_kind[FILE_ID]:
+        msg, d, _ = by_kind[FILE_ID][0]
+        fid: dict[str, Any] = {}
+        for num in d.numbers:
+            name = _SUMMARY_PLANS[FILE_ID].read.get(num)
+            value = msg.get(name) if name else None
+            if name == "type":
+                fid["type"] = enum_name("file", value)
+            elif name == "manufacturer":
+                fid["manufacturer"] = enum_name("manufacturer", value)
+            elif name == "product":
+                fid["product"] = value
+            elif name == "product_name" and isinstance(value, str):
+                fid["product_name"] = value
+            elif name in ("serial_number", "time_created") and _is_int(value):
+                fid[name] = value
+        raw.file_id = fid
+    if by_kind[ACTIVITY]:
+        msg, d, _ = by_kind[ACTIVITY][0]
+        plan = _SUMMARY_PLANS[ACTIVITY]
+        raw.activity = {
+            plan.read[num]: msg[plan.read[num]]
+            for num in d.numbers
+            if num in plan.read and _is_int(msg.get(plan.read[num]))
+        }
+    return raw
+
+
+def _expand(plan: _SummaryPlan, d: _Def, body: bytes, out: dict[str, Any]) -> None:
+    """fitparse's component expansion (avg_speed -> enhanced_avg_speed) and the target
+    field written natively, in definition order: the later valid value stays in fitparse's
+    dict. Native targets are read from the bytes with fitparse's base type and scale,
+    since fitfast.parse reports the expansion under the same name."""
+    from fitparse.records import BASE_TYPES
+
+    offset = 0
+    for num, size, base in d.fields:
+        target = plan.expand.get(num)
+        if target is not None:
+            source = out.get(plan.read[num])
+            if source is not None:  # an invalid source expands to nothing
+                out[target] = source
+        elif num in plan.targets:
+            name, scale, off = plan.targets[num]
+            bt = BASE_TYPES[base]  # the profile's (strict): one number
+            (raw,) = struct.unpack_from(("<" if d.little else ">") + bt.fmt, body, offset)
+            value = bt.parse(raw)
+            if value is not None:
+                if scale:
+                    value = float(value) / scale
+                if off:
+                    value = value - off
+                out[name] = value
+        offset += size
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _walk(seg: bytes, budget: _Budget) -> Walk:
     """Walk message headers of one FIT file; refuse what fitparse would reject."""
     header_size = seg[0]
@@ -221,6 +471,9 @@ def _walk(seg: bytes, budget: _Budget) -> Walk:
             if compressed:
                 raise FastPathRefused("summary message with a compressed timestamp")
             body = seg[pos + 1 : nxt]
+            walk.summary.append((d, body))
+            if d.not_plain and not walk.needs_fitparse:
+                walk.needs_fitparse = d.not_plain
             if gnum == DEVELOPER_DATA_ID:
                 index = _field_u8(d, body, 3)
                 if index is not None:
@@ -292,9 +545,12 @@ def _definition(
         if nums & UNEXPANDED_RECORD_FIELDS:
             raise FastPathRefused("compressed_speed_distance is not expanded by fitfast")
         walk.record_fields |= nums
-    defs[h & 0xF] = _Def(gnum, size, fields, little)
+    d = _Def(gnum, size, fields, little)
+    defs[h & 0xF] = d
     if gnum in SUMMARY_MESSAGES:  # the cut needs only the definitions its messages use
         walk.cut += seg[pos:p]
+        d.numbers = frozenset(f[0] for f in fields)
+        d.not_plain = _not_plain(gnum, fields, bool(h & 0x20))
     return p
 
 
@@ -310,15 +566,35 @@ def _field_u8(d: _Def, body: bytes, number: int) -> int | None:
 
 
 def _cut_file(seg: bytes, walk: Walk) -> bytes:
-    """A FIT file holding the definitions and summary messages only (CRC not checked:
-    fitfast checks the original's)."""
-    from fitparse.records import Crc
-
+    """A FIT file holding the definitions and summary messages only (its CRC is made
+    up; fitfast checks the original's)."""
     header = bytearray(seg[:12])
     header[0] = 12
     header[4:8] = struct.pack("<I", len(walk.cut))
     body = bytes(header) + bytes(walk.cut)
-    return body + struct.pack("<H", Crc.calculate(body))
+    return body + struct.pack("<H", crc16(body))
+
+
+def _crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes, crc: int = 0) -> int:
+    """FIT CRC-16 (CRC-16/ARC) of ``data``, a byte at a time: about 5x fitparse's
+    ``Crc.calculate``, which goes a nibble at a time (the cut of a one-hour run: 1.4 kB)."""
+    table = _CRC_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc
 
 
 # --------------------------------------------------------------------------------------

@@ -89,6 +89,33 @@ SUMMARY_FIELDS: tuple[FieldMap, ...] = (
 SUMMARY_CADENCE_FIELDS: tuple[str, ...] = ("avg_running_cadence", "avg_cadence")
 SUMMARY_CYCLES_FIELDS: tuple[str, ...] = ("total_strides", "total_cycles")
 
+#: Every session/lap field ingest.fit reads (FIT profile names, sub-field names included).
+#: The fast path decodes a file's summary messages with fitfast only when these fields
+#: are written as the profile says (ingest.fit_fast); add here what the builder starts reading.
+SUMMARY_SOURCE_FIELDS: tuple[str, ...] = (
+    "start_time",
+    "timestamp",
+    "sport",
+    "sub_sport",
+    *dict.fromkeys(s for fm in SUMMARY_FIELDS for s in fm.sources),
+    *SUMMARY_CADENCE_FIELDS,
+    "avg_fractional_cadence",
+    *SUMMARY_CYCLES_FIELDS,
+)
+#: file_id fields ingest.fit reads (``product`` under any of its sub-field names).
+FILE_ID_SOURCE_FIELDS: tuple[str, ...] = (
+    "type",
+    "manufacturer",
+    "product",
+    "garmin_product",
+    "favero_product",
+    "product_name",
+    "serial_number",
+    "time_created",
+)
+#: activity fields ingest.fit reads.
+ACTIVITY_SOURCE_FIELDS: tuple[str, ...] = ("timestamp", "local_timestamp")
+
 #: Sports whose FIT cadence is strides/min of one foot (FIT profile: running, walking,
 #: hiking, mountaineering). Decided by the session's sport, never by field presence:
 #: running dynamics also appear in cycling and transition sessions (FACTS.md).

@@ -7,6 +7,7 @@ result. The refusals on the corpus are listed here with their reason.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_fast_and_fitparse_agree_on_damaged_files(
         data[pos % len(data)] = value
     if fix_crc:
         data[-2:] = Crc.calculate(bytes(data[:-2])).to_bytes(2, "little")
-    results = []
+    results: list[list[ParsedActivity] | IngestError] = []
     for decoder in ("fitparse", "auto"):
         try:
             results.append(read_fit("d.fit", bytes(data), decoder=decoder))  # type: ignore[arg-type]
@@ -154,3 +155,109 @@ def test_fast_and_fitparse_agree_on_damaged_files(
     else:
         assert not isinstance(got, IngestError)
         assert_same(got, want)
+
+
+# ------------------------------------------------------------- summaries with fitfast.parse
+
+
+def _fit(body: bytes) -> bytes:
+    """A FIT file around ``body`` (12-byte header, CRC by fitparse's own Crc)."""
+    import struct
+
+    from fitparse.records import Crc
+
+    data = struct.pack("<BBHI4s", 12, 0x10, 2100, len(body), b".FIT") + body
+    return data + struct.pack("<H", Crc.calculate(data))
+
+
+def _definition(local: int, gnum: int, fields: list[tuple[int, int, int]]) -> bytes:
+    import struct
+
+    out = bytes([0x40 | local, 0, 0]) + struct.pack("<H", gnum) + bytes([len(fields)])
+    return out + b"".join(bytes(f) for f in fields)
+
+
+def test_fitfast_scales_summary_fields_like_fitparse() -> None:
+    """fitfast.parse gives float(raw) / scale for every uint16 raw value of each scale the
+    builder reads (fitparse's formula), so only its component expansion is not used."""
+    import struct
+
+    import fitfast
+
+    raws = range(0, 65535, 7)
+    # session: avg_speed /1000, avg_step_length /10, avg_stance_time_balance /100,
+    # total_elapsed_time (uint32) /1000
+    body = _definition(0, 18, [(14, 2, 0x84), (134, 2, 0x84), (133, 2, 0x84), (7, 4, 0x86)])
+    body += b"".join(b"\x00" + struct.pack("<HHHI", r, r, r, r * 65537) for r in raws)
+    msgs = fitfast.parse(_fit(body), enum_names=False)["session"]
+    for r, m in zip(raws, msgs, strict=True):
+        assert m["avg_speed"] == float(r) / 1000
+        assert m["avg_step_length"] == float(r) / 10
+        assert m["avg_stance_time_balance"] == float(r) / 100
+        assert m["total_elapsed_time"] == float(r * 65537) / 1000
+
+
+@pytest.mark.parametrize("enhanced_first", [False, True])
+def test_summary_speed_and_native_enhanced_speed_as_fitparse(enhanced_first: bool) -> None:
+    """A lap writing avg_speed and enhanced_avg_speed (different values): fitparse keeps
+    whichever comes later in the definition; the fitfast route must too."""
+    import struct
+
+    from ingest import fit_fast
+    from ingest.fit import _Budget, _decode_fitparse
+    from ingest.limits import DEFAULT_LIMITS
+
+    fields = [(253, 4, 0x86), (2, 4, 0x86), (7, 4, 0x86), (13, 2, 0x84), (110, 4, 0x86), (25, 1, 0)]
+    values = [1_000_000_000, 999_999_000, 1_000_000, 3186, 3187, 1]
+    if enhanced_first:
+        fields[3], fields[4] = fields[4], fields[3]
+        values[3], values[4] = values[4], values[3]
+    fmt = "<" + "".join({4: "I", 2: "H", 1: "B"}[f[1]] for f in fields)
+    body = _definition(0, 19, fields) + b"\x00" + struct.pack(fmt, *values)
+    data = _fit(body)
+    walk = fit_fast._walk(data, _Budget("t", DEFAULT_LIMITS))
+    assert walk.needs_fitparse == ""
+    got = fit_fast._summary_from_fitfast(fit_fast._cut_file(data, walk), walk).laps
+    want = _decode_fitparse(io.BytesIO(data), _Budget("t", DEFAULT_LIMITS)).laps
+    assert got[0]["enhanced_avg_speed"] == want[0]["enhanced_avg_speed"] == (3.186 if enhanced_first else 3.187)
+    for key in ("timestamp", "start_time", "total_elapsed_time", "avg_speed", "sport"):
+        assert got[0][key] == want[0][key]
+
+
+def test_wrong_base_type_takes_the_fitparse_route() -> None:
+    import struct
+
+    from ingest import fit_fast
+    from ingest.fit import _Budget
+    from ingest.limits import DEFAULT_LIMITS
+
+    # total_distance declared float32: fitfast would read its bits as the profile's uint32
+    body = _definition(0, 18, [(9, 4, 0x88)]) + b"\x00" + struct.pack("<f", 1234.5)
+    walk = fit_fast._walk(_fit(body), _Budget("t", DEFAULT_LIMITS))
+    assert "base type" in walk.needs_fitparse
+
+
+@given(data=st.binary(max_size=3000))
+def test_crc16_equals_fitparse_crc(data: bytes) -> None:
+    from fitparse.records import Crc
+
+    from ingest.fit_fast import crc16
+
+    assert crc16(data) == Crc.calculate(data)
+
+
+def test_generated_run_summary_decoded_by_fitfast_identically(tmp_path: Path) -> None:
+    """The typical file (synth one-hour-style run, laps with avg and enhanced speed) takes
+    the fitfast summary route and still equals fitparse."""
+    from ingest import fit_fast
+    from ingest.fit import _Budget
+    from ingest.limits import DEFAULT_LIMITS
+    from synth.generate import generate_backfill
+
+    generate_backfill(tmp_path, n_runs=2, minutes=10, seed=3)
+    files = sorted(tmp_path.rglob("*.fit"))
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert fit_fast._walk(data, _Budget("t", DEFAULT_LIMITS)).needs_fitparse == ""
+        assert_same(read_fit(path.name, data, decoder="fast"), read_fit(path.name, data, decoder="fitparse"))
