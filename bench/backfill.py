@@ -76,9 +76,7 @@ def child_main(name: str, spec_path: Path) -> None:
     elif name == "real":
         import real_path
 
-        out = real_path.backfill(
-            _load_files(spec), Path(spec["work"]), spec["workers"], spec.get("variant", "as-is")
-        )
+        out = real_path.backfill(_load_files(spec), Path(spec["work"]), spec["workers"])
     elif name == "incremental":
         import real_path
 
@@ -181,13 +179,6 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling",
     )
     ap.add_argument(
-        "--variant",
-        choices=("as-is", "p1p4"),
-        default="as-is",
-        help="backfill runs: the pipeline as it is, or with the prototype of proposals P1 "
-        "and P4 (bench/real_path.apply_proposals; docs/performance.md)",
-    )
-    ap.add_argument(
         "--keep", action="store_true", help="keep the scratch folder (warehouses, specs)"
     )
     ap.add_argument("--json", type=Path, help="write all numbers here")
@@ -241,7 +232,6 @@ def main(argv: list[str] | None = None) -> int:
             else all_files,
             "work": str(work if subset is None else tmp / f"work-{label}"),
             "workers": args.workers,
-            "variant": args.variant,
         }
         return attempt(label, lambda: _spawn("real", spec, tmp, tag=label))
 
@@ -380,11 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         add(f"{label}: process wall (incl. start-up)", run.wall_s, run.cpu_s, n, None, None)
 
-    tag = "" if args.variant == "as-is" else f" [{args.variant} prototype]"
     if real:
-        add_real(f"backfill {len(files)}{tag}", real, True)
+        add_real(f"backfill {len(files)}", real, True)
     if small:
-        add_real(f"backfill {len(files) // 4}{tag}", small, False)
+        add_real(f"backfill {len(files) // 4}", small, False)
     if base:
         btot = base_s("decode", "load", "derive", "weekly", "publish")
         add(

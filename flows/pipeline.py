@@ -16,7 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -163,17 +163,26 @@ def is_transient_io_error(exc: BaseException) -> bool:
 
 
 def batches(files: Sequence[InboxFile], size: int) -> Iterator[tuple[str, list[InboxFile]]]:
-    """Files grouped by (athlete, root), in chunks of ``size``: one Prefect task each."""
+    """Files grouped by (athlete, root), in chunks of ``size``: one Prefect task each.
+
+    The whole run's file list is also announced to :data:`_AHEAD`, so that the
+    :func:`ingest_files` calls for these batches share one decode stream: the workers
+    decode the next batches while this process loads the current one (docs/performance.md,
+    P6). A caller that ingests batches in another order just decodes them itself.
+    """
     ordered = sorted(files, key=lambda f: (f.athlete_id, str(f.root), f.rel))
+    out: list[tuple[str, list[InboxFile]]] = []
     for (athlete, _root), group in groupby(ordered, key=lambda f: (f.athlete_id, str(f.root))):
         chunk: list[InboxFile] = []
         for f in group:
             chunk.append(f)
             if len(chunk) >= size:
-                yield athlete, chunk
+                out.append((athlete, chunk))
                 chunk = []
         if chunk:
-            yield athlete, chunk
+            out.append((athlete, chunk))
+    _AHEAD.expect([f for _athlete, chunk in out for f in chunk])
+    yield from out
 
 
 def batch_label(batch: Sequence[InboxFile]) -> str:
@@ -201,10 +210,12 @@ def decode_files(
     )
 
 
-def _crash_hook() -> Callable[[], None]:
+def _crash_hook() -> tuple[Callable[[], None], Callable[[], int | None]]:
     """Test hook for the restart test: ``GAITWATCH_CRASH_AFTER_FILES=N`` kills this
     process with SIGKILL right after the N-th file has been loaded (a real crash: no
-    cleanup, no flush beyond what the warehouse already committed)."""
+    cleanup, no flush beyond what the warehouse already committed). The second function
+    tells the loader how many files remain before the crash, so that a load group ends
+    exactly at the N-th file."""
     limit = int(os.environ.get("GAITWATCH_CRASH_AFTER_FILES", "0") or 0)
     count = 0
     lock = threading.Lock()
@@ -218,10 +229,13 @@ def _crash_hook() -> Callable[[], None]:
             if count >= limit:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-    return after_file
+    def budget() -> int | None:
+        return max(1, limit - count) if limit else None
+
+    return after_file, budget
 
 
-_after_file = _crash_hook()
+_after_file, _crash_budget = _crash_hook()
 
 
 def scan_new_files(cfg: Config) -> NewFiles:
@@ -270,13 +284,112 @@ def explicit_files(
     return files, missing
 
 
-def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> list[FileOutcome]:
-    """Decode and load one batch of one athlete; every file gets an outcome.
+class _DecodeAhead:
+    """One decode stream for a whole run, shared by its :func:`ingest_files` calls.
 
-    A file that changed since it was discovered (still being copied) is not loaded and is
-    left for the next run (status ``changed``). Positions inside the athlete's privacy
-    zones are masked before anything is written, so they never reach the working
-    database, the published copy or a report.
+    :func:`batches` announces the run's files in the order it hands them out; the first
+    ``ingest_files`` call starts :func:`decode_files` over all of them (per name root),
+    and each later call takes its own files from the same stream. The stream keeps at
+    most ``2 x workers`` chunks decoded ahead (flows.parallel), so memory stays bounded.
+    Anything unexpected (another order, a retried batch, other limits) drops the stream
+    and the call decodes its own files: only the overlap is lost, never a file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plan: list[InboxFile] = []
+        self._pos = 0  # index in _plan of the next file the stream yields
+        self._end = 0  # the stream covers _plan[_pos:_end]
+        self._stream: Iterator[Any] | None = None
+        self._key: tuple[Any, ...] | None = None
+
+    def expect(self, files: Sequence[InboxFile]) -> None:
+        with self._lock:
+            self._drop()
+            self._plan = list(files)
+            self._pos = self._end = 0
+
+    def _drop(self) -> None:
+        if self._stream is not None:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+        self._stream, self._key = None, None
+
+    def _matches(self, files: Sequence[InboxFile]) -> bool:
+        want = [str(f.path) for f in files]
+        got = [str(f.path) for f in self._plan[self._pos : self._pos + len(files)]]
+        return bool(want) and want == got
+
+    def take(self, cfg: Config, files: Sequence[InboxFile], workers: int) -> Iterator[Any] | None:
+        """The decoded ``files`` (in order) from the shared stream, or None when they are
+        not the next files of the announced run."""
+        with self._lock:
+            if not self._matches(files):
+                self._drop()
+                self._plan = []
+                return None
+            key = (cfg.limits, workers)
+            if self._stream is not None and (self._key != key or self._pos >= self._end):
+                self._drop()
+            if self._stream is None:
+                root = files[0].root
+                end = self._pos
+                while end < len(self._plan) and self._plan[end].root == root:
+                    end += 1
+                if end - self._pos < len(files):
+                    return None
+                todo = self._plan[self._pos : end]
+                self._stream = iter(
+                    decode_files(
+                        [f.path for f in todo], [f.athlete_id for f in todo], cfg.limits,
+                        root, workers,
+                    )
+                )
+                self._key, self._end = key, end
+            stream = self._stream
+        return self._consume(stream, cfg, files, workers)
+
+    def _consume(
+        self, stream: Iterator[Any], cfg: Config, files: Sequence[InboxFile], workers: int
+    ) -> Iterator[Any]:
+        taken = 0
+        try:
+            while taken < len(files):
+                with self._lock:
+                    item = next(stream, None) if self._stream is stream else None
+                    if item is not None:
+                        self._pos += 1
+                if item is None:  # the stream was dropped meanwhile: decode the rest here
+                    rest = files[taken:]
+                    yield from decode_files(
+                        [f.path for f in rest], [f.athlete_id for f in rest], cfg.limits,
+                        rest[0].root, workers,
+                    )
+                    taken = len(files)
+                    break
+                taken += 1
+                yield item
+        finally:
+            if taken < len(files):  # abandoned midway (an error): the stream is out of step
+                with self._lock:
+                    if self._stream is stream:
+                        self._drop()
+                        self._plan = []
+
+
+_AHEAD = _DecodeAhead()
+
+
+def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> list[FileOutcome]:
+    """Decode and load one batch of files; every file gets an outcome.
+
+    Consecutive files of one athlete are loaded ``cfg.batch_size`` at a time with one
+    ``Warehouse.load`` call (one transaction), and each file's outcome comes from the
+    per-input outcomes of that call. A file that changed since it was discovered (still
+    being copied) is not loaded and is left for the next run (status ``changed``).
+    Positions inside the athlete's privacy zones are masked before anything is written,
+    so they never reach the working database, the published copy or a report.
     """
     if not files:
         return []
@@ -285,13 +398,14 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
     outcomes: list[FileOutcome] = []
     ready = [f for f in files if f.still_same()]
     outcomes.extend(_changed(f) for f in files if f not in ready)
+    # The shared run-wide stream decodes every announced file, the changed ones too.
+    decoded = _AHEAD.take(cfg, files, workers)
     if not ready:
+        if decoded is not None:
+            for _ in decoded:
+                pass
         return outcomes
-    by_path = {str(f.path): f for f in ready}
-    done: list[tuple[InboxFile, str]] = []
-    state = FileState(cfg.database)
-    with Warehouse.open(cfg.database) as wh:
-        _sync_athletes(cfg, wh)
+    if decoded is None:
         decoded = decode_files(
             [f.path for f in ready],
             [f.athlete_id for f in ready],
@@ -299,24 +413,69 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
             ready[0].root,
             workers,
         )
+    wanted = {str(f.path): f for f in ready}
+    state = FileState(cfg.database)
+    group: list[tuple[InboxFile, list[Any]]] = []
+    with Warehouse.open(cfg.database) as wh:
+        _sync_athletes(cfg, wh)
+
+        def flush() -> None:
+            outcomes.extend(_load_group(cfg, wh, state, group))
+            group.clear()
+
         for item in decoded:
-            f = by_path[str(item.path)]
+            f = wanted.get(str(item.path))
+            if f is None:  # decoded by the shared stream but changed before this batch
+                continue
             if not f.still_same():  # third look: it changed while we read it
                 outcomes.append(_changed(f))
                 progress_advance("ingest", 1, f.rel)
                 continue
-            results = _masked(cfg, f, list(item.results))
-            summary = wh.load(results, f.athlete_id, check=False)
-            outcome = _outcome(wh, f, results, summary)
-            if f.root == cfg.inbox:  # files named on the command line stay untouched
-                # Recorded per file, right after its commit: a crash loses at most the
-                # cheap skip of files already loaded (they are then re-read, and the
-                # warehouse recognises their sha256: nothing is duplicated).
-                state.record([(f, sha256_file(f.path))])
-                done.append((f, "rejected" if outcome.status == "rejected" else "processed"))
-            outcomes.append(outcome)
-            progress_advance("ingest", 1, f.rel)
-            _after_file()
+            if group and group[0][0].athlete_id != f.athlete_id:
+                flush()
+            group.append((f, _masked(cfg, f, list(item.results))))
+            budget = _crash_budget()
+            if len(group) >= max(1, min(cfg.batch_size, budget or cfg.batch_size)):
+                flush()
+        if group:
+            flush()
+    return outcomes
+
+
+def _load_group(
+    cfg: Config, wh: Any, state: FileState, group: Sequence[tuple[InboxFile, list[Any]]]
+) -> list[FileOutcome]:
+    """Load the files of one athlete with one ``Warehouse.load`` call; one outcome each.
+
+    The inbox's file-state record (the cheap "already done" skip) is written only after
+    the warehouse committed: a crash loses at most that skip for this group (the files
+    are re-read and the warehouse recognises their sha256: nothing is duplicated).
+    """
+    from warehouse.store import LoadSummary
+
+    athlete_id = group[0][0].athlete_id
+    summary = wh.load([r for _f, results in group for r in results], athlete_id, check=False)
+    outcomes: list[FileOutcome] = []
+    done: list[tuple[InboxFile, str]] = []
+    i = 0
+    for f, results in group:
+        mine = summary.per_input[i : i + len(results)]
+        i += len(results)
+        s = LoadSummary(athlete_id=athlete_id, inputs=len(results))
+        for counts in mine:
+            for name in ("unchanged", "loaded", "replaced", "duplicates", "skipped",
+                         "rejected", "samples"):
+                setattr(s, name, getattr(s, name) + getattr(counts, name))
+        outcome = _outcome(wh, f, results, s)
+        outcomes.append(outcome)
+        if f.root == cfg.inbox:  # files named on the command line stay untouched
+            done.append((f, "rejected" if outcome.status == "rejected" else "processed"))
+    inbox = [f for f, _results in group if f.root == cfg.inbox]
+    if inbox:
+        state.record([(f, sha256_file(f.path)) for f in inbox])
+    for f, _results in group:
+        progress_advance("ingest", 1, f.rel)
+        _after_file()
     dispose(cfg, done)
     return outcomes
 
@@ -511,7 +670,10 @@ def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:
             gait = activity_gait(samples, th, sprint_ref=ref, athletes=athletes)
             if gait.height:
                 wh.write_activity_gait(gait)
-                ref = pl.concat([ref.filter(~pl.col("activity_id").is_in(chunk)), gait])
+                # Re-read rather than concatenating ``gait``: its string columns are views
+                # into the chunk's samples buffers and would keep every chunk's samples
+                # alive (docs/performance.md, F4/P4). A few thousand rows, fresh buffers.
+                ref = wh.activity_gait_frame()
             out.activities += gait.height
             progress_advance("metrics", len(chunk), f"{i + len(chunk)} activities")
         progress_done("metrics")
@@ -595,24 +757,101 @@ def summary_markdown(
         return render_summary(con, athletes=athletes, weeks=weeks)
 
 
-def run_data_tests(cfg: Config) -> list[str]:
-    """Every failing data test as one line (empty: all passed)."""
+# A full data-test run at least this often, even on incremental nightly runs.
+FULL_DATA_TESTS_EVERY = timedelta(days=7)
+
+
+def _datatests_state_path(cfg: Config) -> Path:
+    return cfg.database.with_name(cfg.database.name + ".datatests.json")
+
+
+def _datatest_scope(cfg: Config, wh: Any, full: bool) -> tuple[list[str] | None, dict[str, Any]]:
+    """The activities an incremental data-test run must check (None: check everything),
+    and the state to save once they pass.
+
+    The watermark is the largest ``activities.loaded_at`` a passing run had seen: every
+    activity loaded (or replaced) after it has not been checked yet. No watermark, a
+    watermark from another file, or the last full run older than
+    :data:`FULL_DATA_TESTS_EVERY` mean a full run.
+    """
+    from datetime import UTC
+
+    path = _datatests_state_path(cfg)
+    state: dict[str, Any] = {}
+    if not full and path.exists():
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = {}
+    row = wh.con.execute("SELECT max(loaded_at), count(*) FROM activities").fetchall()[0]
+    mark, n_activities = row[0], int(row[1])
+    now = datetime.now(UTC)
+    new_state: dict[str, Any] = {
+        "watermark": mark.isoformat() if mark is not None else None,
+        "full_at": state.get("full_at"),
+    }
+    last_full: datetime | None
+    watermark: datetime | None
+    try:
+        last_full = datetime.fromisoformat(state["full_at"])
+        watermark = datetime.fromisoformat(state["watermark"])
+    except (KeyError, TypeError, ValueError):
+        last_full = watermark = None
+    if (
+        full
+        or last_full is None
+        or watermark is None
+        or now - last_full > FULL_DATA_TESTS_EVERY
+        or n_activities == 0
+    ):
+        new_state["full_at"] = now.isoformat()
+        return None, new_state
+    ids = wh.con.execute(
+        "SELECT activity_id FROM activities WHERE loaded_at > ?", [watermark]
+    ).fetchall()
+    return [i for (i,) in ids], new_state
+
+
+def _save_datatest_state(cfg: Config, state: dict[str, Any]) -> None:
+    path = _datatests_state_path(cfg)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_data_tests(cfg: Config, full: bool = False) -> list[str]:
+    """Every failing data test as one line (empty: all passed).
+
+    Incremental by default: the per-activity sample tests look only at activities loaded
+    since the last passing run (a full run when there is none, or weekly; ``full=True``
+    always). Every other test checks the whole warehouse.
+    """
     from warehouse.store import Warehouse
 
     with Warehouse.open(cfg.database) as wh:
-        results = wh.run_data_tests(raise_on_failure=False)
-    return [
+        scope, state = _datatest_scope(cfg, wh, full)
+        results = wh.run_data_tests(raise_on_failure=False, activity_ids=scope)
+    failures = [
         f"{r.name}: {r.failures} row(s), e.g. {r.examples[:2]}" for r in results if not r.passed
     ]
+    if not failures:
+        _save_datatest_state(cfg, state)
+    return failures
 
 
-def publish(cfg: Config) -> Path:
+def publish(cfg: Config, full_checks: bool = False) -> Path:
     """Copy the working database to the analysts' file (warehouse.publish), stripping
-    coordinates when configured."""
+    coordinates when configured. The data tests run first, incrementally like
+    :func:`run_data_tests` (``full_checks=True``: in full)."""
     from warehouse.store import Warehouse
 
     with Warehouse.open(cfg.database) as wh:
-        return wh.publish(cfg.published_database, strip_coordinates=cfg.strip_coordinates)
+        scope, state = _datatest_scope(cfg, wh, full_checks)
+        out = wh.publish(
+            cfg.published_database, strip_coordinates=cfg.strip_coordinates, activity_ids=scope
+        )
+    _save_datatest_state(cfg, state)
+    return out
 
 
 @dataclass

@@ -59,3 +59,26 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+_EXIT_STATUS = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _EXIT_STATUS
+    _EXIT_STATUS = int(exitstatus)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without running atexit handlers.
+
+    A worker SIGKILLed by the parallel-decoding tests can leave CPython's
+    ProcessPoolExecutor management thread blocked on a half-written result; its atexit
+    join would then hang the finished test run for ever (seen about one run in five).
+    Every fixture has been torn down by now, so exiting directly loses nothing.
+    """
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS)

@@ -7,14 +7,21 @@ pipeline does not publish.
 Honest invariants only: devices may write two samples with the same timestamp, so
 sample uniqueness is checked as "the activity holds exactly the samples its file had"
 (count = activities.n_samples), which catches double and partial loads.
+
+Incremental runs (``activity_ids`` given) check the per-activity sample invariants
+(:data:`SCOPED`) only for those activities: those tests scan every sample and cost
+O(warehouse). Every other test, the orphan checks on ``samples`` included, still runs on
+the whole warehouse. Without ``activity_ids`` everything is checked in full.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from ingest.errors import GaitwatchError
 from warehouse.migrate import fetch_one
@@ -48,6 +55,17 @@ def _count_matches(child: str, count_col: str) -> str:
         f"SELECT a.activity_id, a.{count_col} AS expected, coalesce(c.n, 0) AS found "  # noqa: S608
         f"FROM activities AS a LEFT JOIN (SELECT activity_id, count(*) AS n FROM {child} "
         f"GROUP BY activity_id) AS c USING (activity_id) WHERE coalesce(c.n, 0) <> a.{count_col}"
+    )
+
+
+# The registered relation holding the activity ids of an incremental check.
+SCOPE = "_gw_datatest_scope"
+
+
+def _scoped(table: str) -> str:
+    """``table`` restricted to the activities of the incremental check."""
+    return (
+        f"(SELECT * FROM {table} WHERE activity_id IN (SELECT activity_id FROM {SCOPE}))"  # noqa: S608
     )
 
 
@@ -155,6 +173,27 @@ TESTS: dict[str, str] = {
 }
 
 
+def _scope_sql(sql: str) -> str:
+    for table in ("activities", "samples", "sample_extras"):
+        sql = sql.replace(f"FROM {table} AS", f"FROM {_scoped(table)} AS")
+        sql = sql.replace(f"JOIN {table} AS", f"JOIN {_scoped(table)} AS")
+        sql = sql.replace(f"count(*) AS n FROM {table} ", f"count(*) AS n FROM {_scoped(table)} ")
+    return sql
+
+
+# Tests that scan every sample, per activity: an incremental run checks them only for its
+# activities (name -> SQL over the scope).
+SCOPED: dict[str, str] = {
+    name: _scope_sql(TESTS[name])
+    for name in (
+        "samples.session_index -> sessions",
+        "activities hold their samples (count = n_samples, at least one)",
+        "activities hold their extras (count = n_extras)",
+        "sample times within their activity",
+    )
+}
+
+
 @dataclass
 class TestResult:
     name: str
@@ -177,14 +216,33 @@ class DataTestError(GaitwatchError):
         super().__init__("\n".join(lines))
 
 
-def run(con: duckdb.DuckDBPyConnection, raise_on_failure: bool = True) -> list[TestResult]:
-    """Run every test in :data:`TESTS`; raise :class:`DataTestError` on any failure."""
+def run(
+    con: duckdb.DuckDBPyConnection,
+    raise_on_failure: bool = True,
+    activity_ids: Sequence[str] | None = None,
+) -> list[TestResult]:
+    """Run every test in :data:`TESTS`; raise :class:`DataTestError` on any failure.
+
+    With ``activity_ids`` (an incremental run: the activities loaded since the last
+    passing check), the tests of :data:`SCOPED` look at those activities only.
+    """
     results: list[TestResult] = []
-    for name, sql in TESTS.items():
-        row = fetch_one(con, f"SELECT count(*) FROM ({sql})")  # noqa: S608
-        n = int(row[0]) if row else 0
-        examples = con.execute(f"SELECT * FROM ({sql}) LIMIT 5").fetchall() if n else []  # noqa: S608
-        results.append(TestResult(name, n, examples))
+    tests = dict(TESTS)
+    if activity_ids is not None:
+        tests.update(SCOPED)
+        con.register(SCOPE, pa.table({"activity_id": pa.array(sorted(set(activity_ids)),
+                                                               pa.string())}))
+    try:
+        for name, sql in tests.items():
+            row = fetch_one(con, f"SELECT count(*) FROM ({sql})")  # noqa: S608
+            n = int(row[0]) if row else 0
+            examples = (
+                con.execute(f"SELECT * FROM ({sql}) LIMIT 5").fetchall() if n else []  # noqa: S608
+            )
+            results.append(TestResult(name, n, examples))
+    finally:
+        if activity_ids is not None:
+            con.unregister(SCOPE)
     failed = [r for r in results if not r.passed]
     if failed and raise_on_failure:
         raise DataTestError(failed)

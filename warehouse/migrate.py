@@ -107,7 +107,26 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
         raise
     # TIMESTAMPTZ values come back to polars as Datetime("us", "UTC") only under a UTC session.
     con.execute("SET TimeZone = 'UTC'")
+    # DuckDB's default memory limit is 80 % of RAM, so its buffer cache grows with the file
+    # (docs/performance.md, F8/P7); a fixed cap keeps the flow process flat. Larger-than-
+    # memory work spills to disk instead.
+    con.execute("SET memory_limit = ?", [memory_limit()])
     return con
+
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def memory_limit() -> str:
+    """DuckDB's ``memory_limit`` for gaitwatch connections: ``GAITWATCH_DUCKDB_MEMORY_LIMIT``
+    (e.g. ``512MB``, ``2GB``) or :data:`DEFAULT_MEMORY_LIMIT`."""
+    value = os.environ.get("GAITWATCH_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+    if not _MEMORY_LIMIT.match(value):
+        raise ValueError(
+            f"GAITWATCH_DUCKDB_MEMORY_LIMIT={value!r}: expected a size such as 512MB or 2GB"
+        )
+    return value
 
 
 def fetch_one(

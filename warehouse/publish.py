@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -58,9 +59,34 @@ def _temp_path(dest: Path) -> Path:
 def _copy_owner_only(src: Path, dst: Path) -> None:
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-        shutil.copyfileobj(inp, out, _COPY_CHUNK)
+        if not _copy_in_kernel(inp.fileno(), out.fileno()):
+            shutil.copyfileobj(inp, out, _COPY_CHUNK)
         out.flush()
         os.fsync(out.fileno())
+
+
+def _copy_in_kernel(src_fd: int, dst_fd: int) -> bool:
+    """Copy with ``copy_file_range`` (no round trip through Python buffers; a reflink on
+    filesystems that share extents): 0.07 s instead of 0.13-0.4 s for a 250 MB file here.
+    False, with nothing written, where the kernel or filesystem does not support it."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return False
+    size = os.fstat(src_fd).st_size
+    done = 0
+    try:
+        while done < size:
+            n = copy(src_fd, dst_fd, size - done, done, done)
+            if n == 0:
+                break
+            done += n
+    except OSError:
+        if done:
+            raise  # a real I/O error midway, not a missing feature
+        return False
+    if done != size:
+        raise OSError(f"copy_file_range stopped after {done} of {size} bytes")
+    return True
 
 
 def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> None:
@@ -108,10 +134,12 @@ def publish_connection(
     dest: Path,
     strip_coordinates: bool = False,
     check: bool = True,
+    activity_ids: Sequence[str] | None = None,
 ) -> Path:
     """Publish the database open on ``con`` (the working file ``working_path``) to ``dest``.
 
-    Runs the data tests first (``check``): a failure raises
+    Runs the data tests first (``check``; incremental for ``activity_ids``, see
+    :func:`warehouse.datatests.run`): a failure raises
     :class:`warehouse.datatests.DataTestError` and ``dest`` is left as it was.
     """
     working_path = Path(working_path).resolve()
@@ -125,7 +153,7 @@ def publish_connection(
             "copy; rebuild the working file with this gaitwatch"
         )
     if check:
-        datatests.run(con, raise_on_failure=True)
+        datatests.run(con, raise_on_failure=True, activity_ids=activity_ids)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(dest)
     try:

@@ -160,6 +160,26 @@ class LoadError(GaitwatchError):
 
 
 @dataclass
+class InputOutcome:
+    """What one :meth:`Warehouse.load` call did with one input (one ReadResult), in the
+    same counters as :class:`LoadSummary`, so a caller loading many files in one call
+    still reports each file exactly."""
+
+    source_file: str
+    unchanged: int = 0
+    loaded: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    samples: int = 0
+
+
+_OUTCOME_COUNTERS = ("unchanged", "loaded", "replaced", "duplicates", "skipped", "rejected",
+                     "samples")
+
+
+@dataclass
 class LoadSummary:
     """What one :meth:`Warehouse.load` call did."""
 
@@ -176,6 +196,7 @@ class LoadSummary:
     removed_activity_ids: list[str] = field(default_factory=list)  # deleted (richer copy kept)
     earliest_change: datetime | None = None  # earliest start among changed/removed activities
     seconds: float = 0.0
+    per_input: list[InputOutcome] = field(default_factory=list)  # one per input, in order
 
     @property
     def changed(self) -> bool:
@@ -633,7 +654,11 @@ class Warehouse:
             now = datetime.now(_UTC)
             for r in batch:
                 summary.inputs += 1
+                before = [getattr(summary, c) for c in _OUTCOME_COUNTERS]
                 self._decide(r, state, now, summary)
+                summary.per_input.append(InputOutcome(r.source_file, *(
+                    getattr(summary, c) - b for c, b in zip(_OUTCOME_COUNTERS, before, strict=True)
+                )))
             if not (state.dirty or state.pending or state.deletes):
                 continue
             self.con.execute("BEGIN")
@@ -1032,12 +1057,23 @@ class Warehouse:
 
     # -- checks and publishing ---------------------------------------------------------------
 
-    def run_data_tests(self, raise_on_failure: bool = True) -> list[datatests.TestResult]:
-        return datatests.run(self.con, raise_on_failure=raise_on_failure)
+    def run_data_tests(
+        self, raise_on_failure: bool = True, activity_ids: Sequence[str] | None = None
+    ) -> list[datatests.TestResult]:
+        """The data tests; with ``activity_ids`` the per-activity sample tests check only
+        those activities (see :func:`warehouse.datatests.run`)."""
+        return datatests.run(self.con, raise_on_failure=raise_on_failure, activity_ids=activity_ids)
 
-    def publish(self, dest: Path | str, strip_coordinates: bool = False) -> Path:
-        """Data tests, CHECKPOINT, then copy the file atomically to ``dest`` (see
-        :func:`warehouse.publish.publish_connection`)."""
+    def publish(
+        self,
+        dest: Path | str,
+        strip_coordinates: bool = False,
+        activity_ids: Sequence[str] | None = None,
+    ) -> Path:
+        """Data tests (incremental with ``activity_ids``), CHECKPOINT, then copy the file
+        atomically to ``dest`` (see :func:`warehouse.publish.publish_connection`)."""
         from warehouse.publish import publish_connection
 
-        return publish_connection(self.con, self.path, Path(dest), strip_coordinates)
+        return publish_connection(
+            self.con, self.path, Path(dest), strip_coordinates, activity_ids=activity_ids
+        )
