@@ -36,6 +36,7 @@ import re
 import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC as _UTC
 from datetime import date, datetime, timedelta
@@ -601,6 +602,18 @@ class Warehouse:
     ) -> None:
         self.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed (and the WAL re-protected) or rolled back."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+            self.con.execute("COMMIT")
+            self._protect_wal()
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
     def _protect_wal(self) -> None:
         """DuckDB creates the write-ahead log with the process umask (often 0644) and it holds
         the latest rows, positions included: make it owner-only like the database (issue 8).
@@ -955,8 +968,7 @@ class Warehouse:
         df = self._strict(df, ACTIVITY_GAIT_SCHEMA, "activity_gait")
         if df["activity_id"].null_count() or df["activity_id"].is_duplicated().any():
             raise ValueError("activity_gait: activity_id must be unique and not null")
-        self.con.execute("BEGIN")
-        try:
+        with self._transaction():
             ids = pa.table({"activity_id": df["activity_id"].to_arrow()})
             self.con.register("_gw_ids", ids)
             try:
@@ -973,11 +985,6 @@ class Warehouse:
             finally:
                 self.con.unregister("_gw_ids")
             self._insert_arrow("activity_gait", df.to_arrow())
-            self.con.execute("COMMIT")
-            self._protect_wal()
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return df.height
 
     def write_weekly_risk(
@@ -992,8 +999,7 @@ class Warehouse:
             raise ValueError("weekly_risk: rows before from_week_start")
         if df["week_start"].is_duplicated().any():
             raise ValueError("weekly_risk: week_start must be unique per athlete")
-        self.con.execute("BEGIN")
-        try:
+        with self._transaction():
             if from_week_start is None:
                 self.con.execute("DELETE FROM weekly_risk WHERE athlete_id = ?", [athlete_id])
             else:
@@ -1002,11 +1008,6 @@ class Warehouse:
                     [athlete_id, from_week_start],
                 )
             self._insert_arrow("weekly_risk", df.to_arrow())
-            self.con.execute("COMMIT")
-            self._protect_wal()
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return df.height
 
     def upsert_athletes(self, df: pl.DataFrame) -> int:
@@ -1029,8 +1030,7 @@ class Warehouse:
         given = [c for c in ATHLETE_SCHEMA if c in df.columns]
         data = df.select([pl.col(c).cast(ATHLETE_SCHEMA[c]) for c in given])
         now = datetime.now(_UTC)
-        self.con.execute("BEGIN")
-        try:
+        with self._transaction():
             self.con.register("_gw_athletes", data.to_arrow())
             try:
                 sets = ", ".join(f"{c} = n.{c}" for c in given if c != "athlete_id")
@@ -1048,11 +1048,6 @@ class Warehouse:
                 )
             finally:
                 self.con.unregister("_gw_athletes")
-            self.con.execute("COMMIT")
-            self._protect_wal()
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return data.height
 
     # -- checks and publishing ---------------------------------------------------------------
