@@ -2,16 +2,29 @@
 
 Prefect is configured before anything imports it (FACTS.md): an isolated PREFECT_HOME,
 analytics off, no telemetry, and one session-scoped test harness for flow tests.
+
+Hypothesis runs from the fixed-seed ``gaitwatch`` profile (derandomized, no deadline, no
+example database): every run of the suite tries the same inputs. Open-ended fuzzing is
+``make fuzz`` (bench/fuzz_long.py), not part of the suite.
+
+The shared data (``../shared``: corpus, real exports) is optional: tests that need it skip,
+saying why, when it is missing. ``GAITWATCH_SHARED`` points elsewhere (and
+``GAITWATCH_CORPUS`` at another corpus).
+
+The session fails if any process it started outlives it (see ``pytest_sessionfinish``).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
@@ -19,24 +32,103 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# Fixed seed: derandomize draws each test's examples from a seed derived from the test
+# itself; no database, so a local .hypothesis/ directory cannot change what runs; no
+# deadline, because no property here is about time (a loaded 2-core machine made the
+# default 200 ms deadline fail a CRC property).
+settings.register_profile("gaitwatch", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("GAITWATCH_HYPOTHESIS_PROFILE", "gaitwatch"))
+
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = Path(os.environ.get("GAITWATCH_CORPUS", REPO.parent / "shared" / "corpus"))
+SHARED = Path(os.environ.get("GAITWATCH_SHARED", REPO.parent / "shared"))
+CORPUS = Path(os.environ.get("GAITWATCH_CORPUS", SHARED / "corpus"))
 SAMPLE_DATA = REPO / "sample_data"
 ARTIFACTS = REPO / "test-artifacts"
 
+# True once collection is over: corpus_files() may skip from then on (inside a test or
+# fixture), never while modules are imported (a skip there errors the module).
+_COLLECTED = False
+
+
+def corpus_missing_reason(kind: str | None = None) -> str | None:
+    """Why corpus tests cannot run (None when the corpus folder is present)."""
+    folder = CORPUS / kind if kind else CORPUS
+    if folder.is_dir():
+        return None
+    return f"corpus folder {folder} not present (../shared missing? set GAITWATCH_SHARED)"
+
 
 def corpus_files(kind: str) -> list[Path]:
-    """All files of one corpus folder (``fit``, ``gpx`` or ``bad``), sorted."""
-    folder = CORPUS / kind
-    if not folder.is_dir():
-        pytest.skip(f"corpus folder {folder} not present")
-    return sorted(p for p in folder.iterdir() if p.is_file())
+    """All files of one corpus folder (``fit``, ``gpx`` or ``bad``), sorted.
+
+    Without the corpus: an empty list while modules are collected (a parametrize over it
+    is then reported as skipped), a skip inside a test or fixture.
+    """
+    reason = corpus_missing_reason(kind)
+    if reason is not None:
+        if not _COLLECTED:
+            return []
+        pytest.skip(reason)
+    return sorted(p for p in (CORPUS / kind).iterdir() if p.is_file())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the corpus, skip the tests of every module that reads it.
+
+    A module reads the corpus if it imported ``CORPUS``, ``SHARED`` or ``corpus_files``
+    from here; one that copes with a missing corpus test by test says so with
+    ``HANDLES_MISSING_CORPUS = True``. Skipping whole modules is coarse, but it names the
+    reason, where tests left to run would fail on files that are not there.
+    """
+    reason = corpus_missing_reason()
+    if reason is None:
+        return
+    modules = {m.__name__: m for m in (getattr(i, "module", None) for i in items) if m is not None}
+    readers = {name for name, m in modules.items() if _imports_corpus(m)}
+    # also modules that import helpers from a reading module (test_fit_differential takes
+    # FIT_FILES and decoded() from test_ingest_fit): until nothing changes
+    while True:
+        more = {
+            name
+            for name, m in modules.items()
+            if name not in readers
+            and any(getattr(v, "__module__", None) in readers for v in vars(m).values() if callable(v))
+        }
+        if not more:
+            break
+        readers |= more
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None or getattr(module, "HANDLES_MISSING_CORPUS", False):
+            continue
+        if module.__name__ in readers:
+            item.add_marker(skip)
+
+
+def _imports_corpus(module: object) -> bool:
+    ours = (CORPUS, SHARED, corpus_files)
+    return any(any(v is o for o in ours) for v in vars(module).values())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    global _COLLECTED
+    _COLLECTED = True
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    reason = corpus_missing_reason()
+    lines = [f"hypothesis profile: {settings._current_profile}"]
+    if reason is not None:
+        lines.append(f"gaitwatch: {reason}: tests that read it are skipped")
+    return lines
 
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"corpus not found at {CORPUS}")
+    reason = corpus_missing_reason()
+    if reason is not None:
+        pytest.skip(reason)
     return CORPUS
 
 
@@ -61,24 +153,94 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
-_EXIT_STATUS = 0
+# --------------------------------------------------------------------------- no process left
+
+# Generous: processes that were told to stop get this long to be gone (a loaded machine
+# can take seconds to reap a spawn worker); it bounds the wait, it is not a speed check.
+CHILD_EXIT_WAIT_S = 60.0
+
+
+def _ppids() -> dict[int, int]:
+    """pid -> parent pid of every process we can see (Linux /proc)."""
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":  # a zombie has exited; only its parent's wait() is missing
+            out[int(entry)] = int(fields[1])
+    return out
+
+
+def descendants(pid: int | None = None) -> list[int]:
+    """Living (non-zombie) processes below ``pid`` (default: this one), sorted."""
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for child, parent in _ppids().items():
+        children.setdefault(parent, []).append(child)
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return sorted(found)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+
+
+def _stop_cached_pools() -> None:
+    """Stop the decode pools flows.parallel keeps between calls (if it was imported):
+    their workers are the session's to stop, not leaks of one test."""
+    parallel = sys.modules.get("flows.parallel")
+    shutdown = getattr(parallel, "shutdown_pools", None)
+    if callable(shutdown):
+        shutdown()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _EXIT_STATUS
-    _EXIT_STATUS = int(exitstatus)
+    """Fail the session loudly if any process started by it is still alive.
 
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """Leave without running atexit handlers.
-
-    A worker SIGKILLed by the parallel-decoding tests can leave CPython's
-    ProcessPoolExecutor management thread blocked on a half-written result; its atexit
-    join would then hang the finished test run for ever (seen about one run in five).
-    Every fixture has been torn down by now, so exiting directly loses nothing.
+    Runs after every fixture has been torn down. Survivors are listed, then killed, so a
+    failing ``make test`` still leaves nothing behind.
     """
-    import sys
+    import multiprocessing
+    import signal
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_EXIT_STATUS)
+    if sys.platform != "linux":
+        return
+    _stop_cached_pools()
+    bound = time.monotonic() + CHILD_EXIT_WAIT_S
+    left = descendants()
+    while left and time.monotonic() < bound:
+        multiprocessing.active_children()  # reaps finished multiprocessing children
+        time.sleep(0.2)
+        left = descendants()
+    if not left:
+        return
+    listing = [f"  pid {pid}: {_cmdline(pid)}" for pid in left]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(left)} process(es) started by the test session outlived it (now killed):"
+    if reporter is not None:
+        reporter.write_sep("!", message, red=True, bold=True)
+        for line in listing:
+            reporter.write_line(line, red=True)
+    else:
+        print(message, *listing, sep="\n", file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,4 +1,4 @@
-"""Weekly reports rendered from a hand-built warehouse file (see test_reports_support):
+"""Weekly reports rendered from a hand-built warehouse file (see reports_support):
 files written, flags and recommendations shown, missing data said plainly, untrusted text
 escaped in HTML and Markdown, basic accessibility, self-contained pages."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_reports_support import (
+from reports_support import (
     HOSTILE,
     HOSTILE_RUN,
     LAST_WEEK,

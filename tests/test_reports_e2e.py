@@ -4,7 +4,7 @@ against the generator's planted truth, then opened in a real headless Chromium.
 The warehouse file is built by the plain pipeline functions the flows call
 (``flows.pipeline``: scan, ingest, metrics), into a temporary folder; ``sample_data/``
 is only read. Browser checks drive Debian's ``chromium`` over the DevTools protocol
-(see test_reports_support.Browser) and skip, saying why, only when no binary exists.
+(see reports_support.Browser) and skip, saying why, only when no binary exists.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from test_reports_support import (
+from reports_support import (
     HOSTILE,
     LAST_WEEK,
     A11yChecker,

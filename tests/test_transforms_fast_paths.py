@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
-from test_transforms_helpers import T0, samples
+from transforms_helpers import T0, samples
 
 from transforms.gait import activity_gait, derive_samples, wquantile
 from transforms.thresholds import Thresholds

@@ -7,7 +7,7 @@ import math
 
 import polars as pl
 import pytest
-from test_transforms_helpers import T0, samples
+from transforms_helpers import T0, samples
 
 from transforms.gait import activity_gait, derive_samples, symmetry_index_pct, wquantile
 from transforms.schema import ACTIVITY_GAIT_SCHEMA

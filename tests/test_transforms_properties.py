@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_transforms_helpers import T0, samples
+from transforms_helpers import T0, samples
 
 from transforms.gait import activity_gait
 from transforms.thresholds import Thresholds

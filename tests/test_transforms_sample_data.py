@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_transforms_helpers import athletes_frame, frames_from_inbox
+from transforms_helpers import athletes_frame, frames_from_inbox
 
 from transforms.gait import activity_gait
 from transforms.risk import weekly_risk, weeks_to_recompute

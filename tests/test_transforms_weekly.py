@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_transforms_helpers import activities, athletes_frame
+from transforms_helpers import activities, athletes_frame
 
 from transforms.load import ewma
 from transforms.risk import (

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from test_warehouse_support import corpus_results, fingerprint, make_errors_picklable
+from warehouse_support import corpus_results, fingerprint, make_errors_picklable
 
 from warehouse.store import Warehouse
 
@@ -24,7 +24,7 @@ CHILD = textwrap.dedent(
     """
     import pickle, sys
     sys.path.insert(0, sys.argv[3])
-    from test_warehouse_support import make_errors_picklable
+    from warehouse_support import make_errors_picklable
     make_errors_picklable()
     import warehouse.store as store
     store.BATCH_INPUTS = 4  # many small transactions, so crashes land between and inside them

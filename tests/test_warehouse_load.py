@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_warehouse_support import (
+from warehouse_support import (
     corpus_inputs,
     corpus_results,
     fingerprint,

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from test_warehouse_support import corpus_results, fingerprint
+from warehouse_support import corpus_results, fingerprint
 
 from warehouse.datatests import DataTestError
 from warehouse.publish import publish
