@@ -9,6 +9,7 @@ exports: zips inside zips; Strava: ``activities/*.fit.gz``) are walked the same 
 
 from __future__ import annotations
 
+import re
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -83,6 +84,10 @@ def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveB
         zf = zipfile.ZipFile(src)
     except zipfile.LargeZipFile as exc:
         raise UnsupportedFormatError(archive_name, f"zip64 archive not supported: {exc}") from None
+    except NotImplementedError as exc:
+        # the stdlib stops reading the directory at a member that needs a newer zip
+        # specification than it implements ("zip file version 8.4")
+        raise UnsupportedFormatError(archive_name, unsupported_zip_reason(exc)) from None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, IndexError, OverflowError) as exc:
         raise CorruptFileError(archive_name, f"damaged zip archive: {type(exc).__name__}: {exc}") from None
     with zf:
@@ -126,7 +131,7 @@ def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveB
                     yield Member(name, None, exc)
                     continue
                 except NotImplementedError as exc:
-                    yield Member(name, None, UnsupportedFormatError(name, f"unsupported zip compression: {exc}"))
+                    yield Member(name, None, UnsupportedFormatError(name, unsupported_zip_reason(exc, info)))
                     continue
                 except Exception as exc:  # zipfile/zlib/bz2/lzma raise many types on damaged data
                     yield Member(name, None, CorruptFileError(name, f"damaged zip member: {type(exc).__name__}: {exc}"))
@@ -137,3 +142,19 @@ def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveB
                 spool.close()
         if yielded == 0:
             raise EmptyFileError(archive_name, "archive holds no files")
+
+
+# zip compression methods Python's zipfile cannot extract (APPNOTE.TXT 4.4.5)
+_ZIP_METHODS = {6: "Implode", 9: "Deflate64", 93: "Zstandard", 95: "XZ", 97: "WavPack", 98: "PPMd",
+                99: "AES encryption"}
+
+
+def unsupported_zip_reason(exc: NotImplementedError, info: zipfile.ZipInfo | None = None) -> str:
+    """The zip feature the standard library refused, in words."""
+    m = re.search(r"zip file version (\d+(?:\.\d+)?)", str(exc))
+    if m:
+        return f"zip member needs zip version {m.group(1)}, which is not supported"
+    if info is not None and "compression" in str(exc):
+        method = _ZIP_METHODS.get(info.compress_type, "unknown")
+        return f"zip member uses compression method {info.compress_type} ({method}), which is not supported"
+    return f"zip feature not supported: {exc}"

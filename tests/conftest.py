@@ -200,13 +200,20 @@ def _cmdline(pid: int) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200]
 
 
-def _stop_cached_pools() -> None:
-    """Stop the decode pools flows.parallel keeps between calls (if it was imported):
-    their workers are the session's to stop, not leaks of one test."""
+def _stop_session_helpers() -> None:
+    """Stop what lives for the whole process by design, not as a leak of one test: the
+    decode pools flows.parallel keeps between calls, and multiprocessing's resource
+    tracker (started with the first spawn worker; it would end at our exit, when its
+    pipe closes: closing the pipe now ends it the same way)."""
     parallel = sys.modules.get("flows.parallel")
     shutdown = getattr(parallel, "shutdown_pools", None)
     if callable(shutdown):
         shutdown()
+    from multiprocessing import resource_tracker
+
+    stop = getattr(resource_tracker._resource_tracker, "_stop", None)  # Python >= 3.11
+    if callable(stop):
+        stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -220,7 +227,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     if sys.platform != "linux":
         return
-    _stop_cached_pools()
+    _stop_session_helpers()
     bound = time.monotonic() + CHILD_EXIT_WAIT_S
     left = descendants()
     while left and time.monotonic() < bound:
