@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench sample-data clean
+.PHONY: run test fuzz lint bench sample-data clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/gaitwatch run --config sample_data/gaitwatch.toml
 
+# Deterministic: hypothesis runs from the fixed-seed profile registered in tests/conftest.py.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Open-ended fuzzing of ingest for FUZZ_SECONDS (new inputs every run; the seed is printed).
+FUZZ_SECONDS ?= 120
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_long.py --seconds $(FUZZ_SECONDS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

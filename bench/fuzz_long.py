@@ -1,18 +1,25 @@
-"""Longer fuzz run of ingest's entry point than the test suite affords.
+"""Open-ended fuzzing of ingest's entry point (``make fuzz``), apart from the test suite.
 
-    python bench/fuzz_long.py --cases 20000 [--seed 1] [--timeout 20] [--out test-artifacts/fuzz-long]
+    make fuzz                                   # FUZZ_SECONDS=120 by default, a new seed each run
+    python bench/fuzz_long.py --seconds 600 [--seed N] [--timeout 60] [--out test-artifacts/fuzz-long]
+    python bench/fuzz_long.py --cases 20000 --seed 1     # a fixed number of cases, reproducible
     python bench/fuzz_long.py --atheris        # coverage-guided, if `pip install atheris`
 
 Uses the seeds, mutation operators and acceptance rule of tests/test_fuzz.py (activities
 conforming to the schemas, or a typed IngestError, within a per-case time bound), but
-keeps going after a failure: every failing input is written to ``--out`` with a .txt
-describing it, to be fixed and then copied to tests/regressions/. Prints the number of
-cases, outcomes and throughput.
+draws new inputs every run (the seed is printed, so a run can be repeated) and keeps going
+after a failure: every failing input is written to ``--out`` with a .txt describing it
+and, for a mutated corpus file, a ``.recipe.json`` that rebuilds it from the corpus. Once
+the bug is fixed, the recipe (or the bytes, for random input) goes to tests/regressions/,
+which ``make test`` replays. Prints the cases tried and their outcomes: loaded, typed
+rejection, crash (any other exception or an "unexpected ... failure" reason), hang.
+Exit status 1 if any case crashed or hung.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import sys
@@ -78,22 +85,34 @@ def random_ops(rng: random.Random) -> list[tuple]:  # type: ignore[type-arg]
     return ops
 
 
-def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
+# the suite's outcome kinds, as this report names them
+LABELS = {"activities": "loaded", "typed_error": "typed rejection", "bug": "crash", "hang": "hang"}
+
+
+def run_random(cases: int | None, seconds: float | None, seed: int, timeout: float, out: Path) -> int:
+    """Fuzz until ``cases`` cases or ``seconds`` have passed (whichever is given)."""
     rng = random.Random(seed)
     seeds = tf.SEEDS
     if not seeds:
-        print("corpus not found: nothing to fuzz")
+        print(f"corpus not found at {tf.CORPUS}: nothing to fuzz")
         return 2
     outcomes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     failures = 0
     start = time.monotonic()
-    for i in range(cases):
+    budget = f"{seconds:g} s" if seconds is not None else f"{cases} cases"
+    print(f"fuzzing ingest for {budget}, seed {seed} (repeat with --seed {seed}), hang bound {timeout:g} s per case")
+    i = 0
+    while (cases is None or i < cases) and (seconds is None or time.monotonic() - start < seconds):
+        recipe = None
         if rng.random() < 0.8:
             name, base = seeds[rng.randrange(len(seeds))]
-            data = tf.mutate(base, random_ops(rng), seeds)
-            if rng.random() < 0.5:
+            ops = random_ops(rng)
+            data = tf.mutate(base, ops, seeds)
+            fix = rng.random() < 0.5
+            if fix:
                 data = tf.fix_fit(data)
+            recipe = tf.make_recipe(name, ops, fix, seeds)
         else:
             name = rng.choice(["x.fit", "x.gpx", "x.tcx", "x.gz", "x.zip", "x"])
             prefix = rng.choice(
@@ -107,30 +126,25 @@ def run_random(cases: int, seed: int, timeout: float, out: Path) -> int:
             )
             data = prefix + rng.randbytes(rng.randint(0, 2048))
         outcome = tf.run_case(name, data, timeout)
-        outcomes[outcome.kind] += 1
+        outcomes[LABELS.get(outcome.kind, outcome.kind)] += 1
         if outcome.kind == "typed_error":
             # error class and the reason's first words: which defences fire how often
             reasons[" ".join(re.sub(r"[\d\W_]+", " ", outcome.detail).split()[:6])] += 1
         if outcome.kind in ("bug", "hang"):
             failures += 1
-            tf.ARTIFACTS.mkdir(exist_ok=True)
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / f"case{i:06d}-{outcome.kind}{''.join(Path(name).suffixes) or '.bin'}"
-            path.write_bytes(data)
-            path.with_suffix(path.suffix + ".txt").write_text(
-                f"{name}\n{outcome.kind}: {outcome.detail}\n"
-            )
-            print(f"case {i}: {outcome.kind} on {name}: {outcome.detail[:160]} -> {path}")
-        if (i + 1) % 1000 == 0:
+            path = tf.save_failure(name, data, outcome, recipe, out=out)
+            print(f"case {i}: {LABELS[outcome.kind]} on {name}: {outcome.detail[:160]} -> {path}")
+        i += 1
+        if i % 1000 == 0:
             el = time.monotonic() - start
-            print(f"{i + 1} cases, {el:.0f} s, {(i + 1) / el:.1f} cases/s, {dict(outcomes)}")
+            print(f"{i} cases, {el:.0f} s, {i / el:.1f} cases/s, {dict(outcomes)}")
     el = time.monotonic() - start
-    print(
-        f"done: {cases} cases in {el:.1f} s ({cases / max(el, 1e-9):.1f} cases/s); outcomes {dict(outcomes)}; "
-        f"{failures} failures"
-    )
-    print("most frequent typed errors:")
-    for reason, count in reasons.most_common(15):
+    counts = ", ".join(f"{outcomes[k]} {k}" for k in ("loaded", "typed rejection", "crash", "hang"))
+    print(f"fuzz: {i} cases tried in {el:.1f} s ({i / max(el, 1e-9):.1f} cases/s), seed {seed}: {counts}")
+    if failures:
+        print(f"{failures} failing inputs saved in {out}: fix, then move each to tests/regressions/")
+    print("most frequent typed rejections:")
+    for reason, count in reasons.most_common(10):
         print(f"  {count:6d}  {reason}")
     return 1 if failures else 0
 
@@ -156,10 +170,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--cases", type=int, default=5000)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="time budget (default: $FUZZ_SECONDS, else 120, unless --cases is given)")
+    ap.add_argument("--cases", type=int, default=None, help="number of cases instead of a time budget")
+    ap.add_argument("--seed", type=int, default=None, help="random seed (default: a new one, printed)")
     ap.add_argument(
-        "--timeout", type=float, default=20.0, help="wall-clock bound per case, seconds"
+        "--timeout", type=float, default=60.0, help="hang bound per case, seconds (not a speed check)"
     )
     ap.add_argument("--out", type=Path, default=REPO / "test-artifacts" / "fuzz-long")
     ap.add_argument(
@@ -168,7 +184,11 @@ def main() -> int:
     args = ap.parse_args()
     if args.atheris:
         return run_atheris()
-    return run_random(args.cases, args.seed, args.timeout, args.out)
+    seconds = args.seconds
+    if seconds is None and args.cases is None:
+        seconds = float(os.environ.get("FUZZ_SECONDS") or 120)
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    return run_random(args.cases, seconds, seed, args.timeout, args.out)
 
 
 if __name__ == "__main__":

@@ -430,15 +430,17 @@ def run_fuzz(mutation_cases: int, random_cases: int) -> tuple[int, int, float]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_fuzz_read_bytes(capsys: pytest.CaptureFixture[str]) -> None:
-    """Mutated real files and random bytes behind format magics: typed errors only."""
+def test_fuzz_read_bytes() -> None:
+    """Mutated real files and random bytes behind format magics: typed errors only.
+
+    The same cases every run (fixed-seed profile); ``make fuzz`` explores new ones."""
     if not SEEDS:
-        pytest.skip("corpus not present")
-    mutated, random_, secs = run_fuzz(MUTATION_CASES, RANDOM_CASES)
-    with capsys.disabled():
-        print(f"\nfuzz: {mutated + random_} cases ({mutated} mutated real files, {random_} random) "
-              f"in {secs:.1f} s: {CASES['activities']} read, {CASES['typed_error']} typed errors, no bug or hang")
+        pytest.skip(corpus_missing_reason() or "no fuzz seeds")
+    mutated, random_, _ = run_fuzz(MUTATION_CASES, RANDOM_CASES)
     assert mutated > 50, "fuzz budget too small to mean anything"
+    assert random_ > 0
+    # both outcomes occur, so the acceptance rule is exercised on each side
+    assert CASES["activities"] > 0 and CASES["typed_error"] > 0, CASES
 
 
 # --------------------------------------------------------------------------- regressions
