@@ -31,6 +31,11 @@ os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Prefect waits 20-30 s for a temporary server to start, which a loaded 2-core machine
+# exceeds ("Timed out while attempting to connect to ephemeral Prefect API server"): a
+# generous bound for every server the tests start, in this process or in a subprocess
+SERVER_STARTUP_TIMEOUT_S = 600
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(SERVER_STARTUP_TIMEOUT_S))
 
 # Fixed seed: derandomize draws each test's examples from a seed derived from the test
 # itself; no database, so a local .hypothesis/ directory cannot change what runs; no
@@ -149,7 +154,10 @@ def prefect_harness() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    with (
+        prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT_S),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
         yield
 
 
