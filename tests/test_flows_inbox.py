@@ -4,6 +4,7 @@ processed/rejected files are moved (never deleted) when configured, one task per
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -158,7 +159,7 @@ def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path
     state = ingest_inbox(config=_config(tmp_path), batch_size=2, return_state=True)
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120  # a bound for a loaded machine, not a speed check
     names: list[str] = []
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:  # task runs are reported asynchronously
@@ -209,16 +210,35 @@ def test_busy_database_is_retried_not_failed(prefect_harness: None, tmp_path: Pa
     db = tmp_path / "out" / "gw.duckdb"
     db.parent.mkdir()
     Warehouse.open(db).close()
+    # The holder keeps the lock until the first attempt has failed on it and a retry is
+    # scheduled (seen in the task's own log record), then lets go: no race between a
+    # fixed holding time and the retry delays on a slow machine.
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('locked', flush=True); time.sleep(3)"],
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(db)!r}); print('locked', flush=True); sys.stdin.readline()"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+
+    class ReleaseOnRetry(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "Retry 1/" in record.getMessage() and holder.stdin is not None and not holder.stdin.closed:
+                holder.stdin.write("release\n")
+                holder.stdin.close()
+
+    task_log = logging.getLogger("prefect.task_runs")
+    level, handler = task_log.level, ReleaseOnRetry(logging.INFO)
+    task_log.addHandler(handler)
+    task_log.setLevel(logging.INFO)
     try:
         state = ingest_inbox(config=config, return_state=True)
     finally:
-        holder.wait(timeout=30)
+        task_log.removeHandler(handler)
+        task_log.setLevel(level)
+        if holder.stdin is not None and not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(timeout=120)
     report = state.result()
     assert [o.status for o in report.outcomes] == ["loaded"]
     with get_client(sync_client=True) as client:
