@@ -317,9 +317,19 @@ class A11yChecker(HTMLParser):
 
 
 def chromium_binary() -> str | None:
+    """A Chromium that runs, or None (tests then skip, saying so). A name on PATH is not
+    enough: a hidden binary (an empty file mounted over it) or a broken install counts
+    as absent rather than failing every browser test."""
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
-        if found:
+        if not found:
+            continue
+        try:
+            # bound for a slow first start of a wrapper script, not a speed check
+            probe = subprocess.run([found, "--version"], capture_output=True, timeout=120, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
             return found
     return None
 
