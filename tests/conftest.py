@@ -225,37 +225,46 @@ def _stop_session_helpers() -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session loudly if any process started by it is still alive.
+    """Fail the session loudly if any process started by it is still alive, or if the
+    decode pools cannot be stopped.
 
     Runs after every fixture has been torn down. Survivors are listed, then killed, so a
-    failing ``make test`` still leaves nothing behind.
+    failing ``make test`` still leaves nothing behind (and a pool management thread
+    blocked on a dead worker's pipe sees EOF and lets the interpreter exit).
     """
     import multiprocessing
     import signal
+    import threading
 
     if sys.platform != "linux":
         return
-    _stop_session_helpers()
+    problems: list[str] = []
+    stopper = threading.Thread(target=_stop_session_helpers, name="stop-session-helpers", daemon=True)
+    stopper.start()
+    stopper.join(CHILD_EXIT_WAIT_S)
+    if stopper.is_alive():
+        problems.append(f"stopping the decode pools did not finish within {CHILD_EXIT_WAIT_S:g} s")
     bound = time.monotonic() + CHILD_EXIT_WAIT_S
     left = descendants()
     while left and time.monotonic() < bound:
         multiprocessing.active_children()  # reaps finished multiprocessing children
         time.sleep(0.2)
         left = descendants()
-    if not left:
-        return
-    listing = [f"  pid {pid}: {_cmdline(pid)}" for pid in left]
+    if left:
+        problems.append(f"{len(left)} process(es) started by the test session outlived it (now killed):")
+        problems += [f"  pid {pid}: {_cmdline(pid)}" for pid in left]
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    if not problems:
+        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    message = f"{len(left)} process(es) started by the test session outlived it (now killed):"
     if reporter is not None:
-        reporter.write_sep("!", message, red=True, bold=True)
-        for line in listing:
+        reporter.write_sep("!", "processes left by the test session", red=True, bold=True)
+        for line in problems:
             reporter.write_line(line, red=True)
     else:
-        print(message, *listing, sep="\n", file=sys.stderr)
+        print(*problems, sep="\n", file=sys.stderr)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
