@@ -168,6 +168,24 @@ def prefect_harness() -> Iterator[None]:
 CHILD_EXIT_WAIT_S = 60.0
 
 
+def _become_subreaper() -> None:
+    """Adopt orphans: a process whose parent exits (a decode worker of a ``gaitwatch``
+    subprocess, say) is re-parented to this one instead of init, so the check at the end
+    of the session still sees it. Linux only; elsewhere the check sees direct children."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_child_subreaper = 36  # <linux/prctl.h>
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+_become_subreaper()
+
+
 def _ppids() -> dict[int, int]:
     """pid -> parent pid of every process we can see (Linux /proc)."""
     out: dict[int, int] = {}
