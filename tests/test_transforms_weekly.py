@@ -363,3 +363,172 @@ def test_property_weekly_values_in_documented_ranges(weeks: list[tuple[int, floa
             assert r["asymmetry_level"] is None and "asymmetry" not in r["flags"]
         if r["runs"] == 0:
             assert "no_runs" in r["missing_data"]
+
+
+# --- issue 14: running load apart, returns from a break, device changes -------------------
+
+
+def _other(aid: str, sport: str, start: datetime, minutes: float, sub: str | None = None) -> dict[str, Any]:
+    return {"activity_id": aid, "athlete_id": "a", "sport": sport, "sub_sport": sub,
+            "started_at": start, "duration_s": minutes * 60.0}
+
+
+def test_cross_training_never_raises_the_level() -> None:
+    # six weeks of three 1 h runs, then a week of daily 2 h rides and no runs, then a week
+    # of the same runs plus the rides: the total-load ratio spikes, the running one does not
+    g = weekly_runs(6)
+    rides = [_other(f"c{w}-{d}", "cycling", MON + timedelta(days=7 * w + d, hours=12), 120.0)
+             for w in (6, 7) for d in range(7)]
+    g2 = pl.concat([g, weekly_runs(8).filter(pl.col("activity_id").str.starts_with("r7-"))])
+    acts = pl.concat([run_acts(g2), activities(rides)])
+    w = weekly_risk(acts, g2, ATH)
+    ride_week, mixed = w.row(6, named=True), w.row(7, named=True)
+    assert ride_week["cross_training_sessions"] == 7 and ride_week["runs"] == 0
+    # 7 rides x 120 min x the no-HR Banister weight; no running load at all
+    assert ride_week["other_load"] == pytest.approx(7 * 120 * W_NO_HR)
+    assert ride_week["run_load"] == 0.0
+    assert mixed["acwr"] > TH.acwr_moderate  # all sports: a big rise ...
+    assert mixed["run_load"] == pytest.approx(180.0)  # ... but running is as usual
+    for r in (ride_week, mixed):
+        assert r["risk_level"] not in ("moderate", "high"), r["flags"]
+        assert "load_spike" not in r["flags"]
+
+
+def test_shin_splints_example_is_not_high() -> None:
+    # six weeks of three 1 h runs, two weeks off, a week of five elliptical sessions,
+    # then a week with two 2 km jogs
+    g = weekly_runs(6)
+    ell = [_other(f"e{d}", "fitness_equipment", MON + timedelta(days=7 * 8 + d), 45.0, "elliptical")
+           for d in range(5)]
+    jogs = gait_rows([
+        {"activity_id": f"j{d}", "athlete_id": "a", "started_at": MON + timedelta(days=7 * 9 + d),
+         "distance_m": 2000.0, "moving_s": 720.0, "trimp": 12.0}
+        for d in (1, 4)
+    ])
+    g2 = pl.concat([g, jogs])
+    w = weekly_risk(pl.concat([run_acts(g2), activities(ell)]), g2, ATH)
+    assert "high" not in w["risk_level"].to_list()
+    assert w.row(8, named=True)["risk_level"] not in ("moderate", "high")  # elliptical week
+    jog = w.row(9, named=True)
+    # last run Friday of week 5 (day 39), first jog Tuesday of week 9 (day 64): 24 days off
+    assert (jog["days_off_before"], jog["return_week"]) == (24, 1)
+    assert jog["prebreak_run_time_s"] == pytest.approx(3 * 3600.0)
+    # 24 min is within 50 % of 180 min: noted as a return, no level
+    assert "returning" in jog["flags"] and jog["risk_level"] == "low"
+    detail = next(f for f in json.loads(jog["flag_details"]) if f["code"] == "returning")
+    assert "Returning after 24 days off" in detail["reason"]
+
+
+def test_return_after_a_break_is_judged_against_the_pre_break_level() -> None:
+    # weeks 0-5: three 1 h runs; weeks 6-8 off; week 9: three 1 h runs again (100 % of the
+    # pre-break level in return week 1); week 10: one 1 h run (33 %)
+    g = pl.concat([weekly_runs(6), weekly_runs(11).filter(pl.col("activity_id").str.starts_with("r9-")),
+                   weekly_runs(11).filter(pl.col("activity_id") == "r10-0")])
+    w = weekly_risk(run_acts(g), g, ATH)
+    back, next_week = w.row(9, named=True), w.row(10, named=True)
+    # last run Friday week 5 (day 39), back Monday week 9 (day 63): 23 days off -> short
+    # break, return week 1 may hold 50 % of 180 min
+    assert (back["days_off_before"], back["return_week"]) == (23, 1)
+    assert back["run_acwr"] > TH.acwr_high  # the ratio would call this a spike ...
+    assert "load_spike" not in back["flags"]  # ... the return rule judges it instead
+    ret = next(f for f in json.loads(back["flag_details"]) if f["code"] == "return_progression")
+    assert ret["numbers"]["allowed_share"] == 0.5
+    assert ret["numbers"]["prebreak_run_time_s"] == pytest.approx(10_800.0)
+    assert back["risk_level"] == "moderate"
+    # week 2: 60 min <= 75 % of 180 min
+    assert next_week["return_week"] == 2 and "returning" in next_week["flags"]
+    assert next_week["risk_level"] == "low"
+    # configurable: a 30-day break rule sees no return here
+    w30 = weekly_risk(run_acts(g), g, ATH, Thresholds(break_min_days=30, return_long_break_days=30))
+    assert w30.row(9, named=True)["return_week"] is None
+    assert "return_progression" not in w30.row(9, named=True)["flags"]
+
+
+def test_long_break_starts_at_a_third() -> None:
+    # 40 days off (> 28): return week 1 may hold 33 % of the pre-break level
+    g = pl.concat([weekly_runs(6), weekly_runs(13).filter(pl.col("activity_id") == "r12-0")])
+    w = weekly_risk(run_acts(g), g, ATH)
+    back = w.row(12, named=True)
+    # last run day 39, back day 84: 44 days off; 60 min > 33 % of 180 min (59.4 min)
+    assert back["days_off_before"] == 44
+    ret = next(f for f in json.loads(back["flag_details"]) if f["code"] == "return_progression")
+    assert ret["numbers"]["allowed_share"] == 0.33
+
+
+def _with_device(acts: pl.DataFrame, serial_from_week: dict[int, int]) -> pl.DataFrame:
+    """Garmin fenix runs; serial number by week (the latest key at or before the week)."""
+    def serial(aid: str) -> int:
+        wk = int(aid[1:].split("-")[0])
+        return serial_from_week[max(k for k in serial_from_week if k <= wk)]
+    return acts.with_columns(
+        manufacturer=pl.lit("garmin"), product=pl.lit("fenix7"),
+        serial_number=pl.col("activity_id").map_elements(serial, return_dtype=pl.Int64),
+        has_running_dynamics=pl.lit(True), has_gct_balance=pl.lit(False),
+    )
+
+
+def test_new_watch_restarts_gait_baselines() -> None:
+    # ten normal weeks on watch 1; from week 10 a new watch that measures 8 % shorter steps
+    per = {wk: {"step_length_at_ref_speed_m": 1.10 if wk % 2 else 1.12} for wk in range(10)}
+    for wk in range(10, 20):
+        per[wk] = {"step_length_at_ref_speed_m": 1.02, "vertical_oscillation_median_mm": 75.0}
+    g = weekly_runs(20, per)
+    acts = _with_device(run_acts(g), {0: 111, 10: 222})
+    w = weekly_risk(acts, g, ATH)
+    change = MON.date() + timedelta(days=70)  # Monday of week 10
+    assert w["device_changed_on"].to_list() == [None] * 10 + [change] * 10
+    # the baseline restarts after the week of the change: 0 weeks in weeks 10 and 11
+    assert w["baseline_weeks"].to_list()[10:15] == [0, 0, 1, 2, 3]
+    # never compact gait in the six weeks after a device change
+    for r in w.iter_rows(named=True):
+        if r["device_changed_on"] is not None and (r["week_start"] - change).days <= 6 * 7:
+            assert "compact_gait" not in r["flags"], r["iso_week"]
+            assert "new_device_baseline" in r["missing_data"]
+    first = next(f for f in json.loads(w.row(10, named=True)["flag_details"]) if f["code"] == "new_device")
+    assert f"since {change}" in first["reason"] and "rebuild over the next 7 week" in first["reason"]
+    # without the device columns, the same data would be read as compact gait
+    plain = weekly_risk(run_acts(g), g, ATH)
+    assert any("compact_gait" in f for f in plain["flags"].to_list()[10:])
+    # going back to an old watch is no new device
+    back = _with_device(run_acts(g), {0: 111, 10: 222, 15: 111})
+    assert weekly_risk(back, g, ATH)["device_changed_on"].to_list()[15:] == [change] * 5
+
+
+def test_new_dynamics_sensor_is_a_change() -> None:
+    g = weekly_runs(8)
+    acts = _with_device(run_acts(g), {0: 111}).with_columns(
+        has_gct_balance=pl.col("activity_id").str.starts_with("r5-")
+        | pl.col("activity_id").str.starts_with("r6-") | pl.col("activity_id").str.starts_with("r7-")
+    )
+    w = weekly_risk(acts, g, ATH)
+    assert w["device_changed_on"].to_list()[5] == MON.date() + timedelta(days=35)
+    detail = next(f for f in json.loads(w.row(5, named=True)["flag_details"]) if f["code"] == "new_device")
+    assert "strap or pod" in detail["reason"]
+
+
+def test_asymmetry_change_against_own_baseline_must_persist() -> None:
+    # balance 50.2 % for six weeks, then 51.8 % (Garmin "moderate") for three weeks
+    per = {wk: {"gct_balance_mean_left_pct": 50.2} for wk in range(6)}
+    for wk in (6, 7, 8):
+        per[wk] = {"gct_balance_mean_left_pct": 51.8}
+    g = weekly_runs(9, per)
+    w = weekly_risk(run_acts(g), g, ATH)
+    sev = [
+        next((f["severity"] for f in json.loads(d) if f["code"] == "asymmetry"), None)
+        for d in w["flag_details"].to_list()
+    ]
+    # 1.6 points away from the own baseline (>= 1 point and 2 x SD floor 0.5): week 6 is
+    # one week (context), weeks 7 and 8 persist; never "high" (Malisoux 2024)
+    assert sev[6:] == ["info", "moderate", "moderate"]
+    assert w["risk_level"].to_list()[6:] == ["low", "moderate", "moderate"]
+    assert w["asymmetry_level"].to_list()[6:] == ["moderate"] * 3
+
+
+def test_monotony_is_information_only() -> None:
+    # runs every day with the same load: monotony undefined (SD 0); six equal days + rest
+    g = weekly_runs(6, days=(0, 1, 2, 3, 4, 5))
+    w = weekly_risk(run_acts(g), g, ATH)
+    last = w.row(5, named=True)
+    # daily loads 60 x 6 and 0: mean 51.43, SD 22.68 -> 2.27 > 2.0
+    assert last["monotony"] == pytest.approx(statistics.mean([60] * 6 + [0]) / statistics.stdev([60] * 6 + [0]))
+    assert "monotony" in last["flags"] and last["risk_level"] == "low"
