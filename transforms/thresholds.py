@@ -163,6 +163,10 @@ class Thresholds:
     step_rate_increase_min_pct: float = 5.0  # Heiderscheit 2011: +5-10 % reduces hip/knee load
     step_rate_increase_max_pct: float = 10.0
 
+    # --- back-test (transforms/evaluate.py; engineering choices, docs/metrics.md) ---
+    episode_gap_days: int = 7  # pain/injury entries within 7 days of the previous one: one episode
+    evaluate_window_days: int = 28  # a warning counts when its week ended 1-28 days before an episode
+
     # --- advice flags ---
     no_sprints_weeks: int = 2  # no sprint effort in this and the previous week -> no_sprints
     no_strength_weeks: int = 2  # no strength session in this and the previous week -> no_strength
