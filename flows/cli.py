@@ -433,15 +433,16 @@ def evaluate(
         aid = normalize_athlete_id(athlete)
         with Warehouse.open(cfg.database) as wh:
             weekly = wh.weekly_risk_frame(aid)
-            has_journal = wh.con.execute(
+            has_journal = wh.con.sql(
                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'journal'"
-            ).fetchone()
+            ).fetchall()[0][0]
             journal = None
-            if has_journal and has_journal[0]:
+            if has_journal:
                 cols = ", ".join(JOURNAL_SCHEMA)
                 got = pl.from_arrow(
-                    wh.con.execute(
-                        f"SELECT {cols} FROM journal WHERE athlete_id = ?", [aid]  # noqa: S608
+                    wh.con.sql(
+                        f"SELECT {cols} FROM journal WHERE athlete_id = $a",  # noqa: S608
+                        params={"a": aid},
                     ).to_arrow_table()
                 )
                 assert isinstance(got, pl.DataFrame)

@@ -127,3 +127,38 @@ def test_summary_text_has_one_line_per_signal() -> None:
     text = summary_text(evaluate(weekly(), journal()))
     assert "moderate_or_high       warned in 3/13 scored weeks (23%); episodes preceded 2/2 (100%), median lead 10 d; chance 90%" in text
     assert "episode 2: 2026-03-02 to 2026-03-02, 1 entries, calf: warning 8 d before" in text
+
+
+def test_cli_evaluate_reads_weekly_risk_and_journal(tmp_path: Any) -> None:
+    """`gaitwatch evaluate` on a real DuckDB file: weekly_risk from transforms, a journal
+    table with one pain entry 3 days after a planted load-spike week."""
+    from test_transforms_weekly import ATH, run_acts, weekly_runs
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from transforms.risk import weekly_risk
+    from warehouse.store import Warehouse
+
+    # six weeks of three 1 h runs, then a week of three 3 h runs: a load spike in week 6
+    g = weekly_runs(7, {6: {"trimp": 180.0, "distance_m": 30_000.0, "moving_s": 10_800.0}})
+    risk = weekly_risk(run_acts(g), g, ATH)
+    assert "load_spike" in risk.row(6, named=True)["flags"]
+    spike_end = risk.row(6, named=True)["week_start"] + timedelta(days=6)
+    db = tmp_path / "gw.duckdb"
+    with Warehouse.open(db) as wh:
+        wh.upsert_athletes(ATH)
+        wh.write_weekly_risk("a", risk)
+        wh.con.execute(
+            "CREATE TABLE journal (entry_id VARCHAR, athlete_id VARCHAR, entry_date DATE, "
+            "kind VARCHAR, minutes DOUBLE, body_part VARCHAR, side VARCHAR, severity INTEGER, "
+            "text VARCHAR, source_file VARCHAR, source_line INTEGER)"
+        )
+        wh.con.execute(
+            "INSERT INTO journal VALUES ('p1', 'a', ?, 'pain', NULL, 'shin', 'left', 4, "
+            "'sore shin', 'journal.csv', 2)",
+            [spike_end + timedelta(days=3)],
+        )
+    res = CliRunner().invoke(app, ["evaluate", "--athlete", "a", "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert "a load_spike" in res.output
+    assert "episode 1: " in res.output and "shin: warning 3 d before" in res.output
