@@ -42,14 +42,15 @@ References (short keys used in the comments below)
   "Breaks from training" (coaching guidance, not an injury study): after 6-28 days off,
   run about 50 % of the previous load for the first half of the return and 75 % for the
   second; after longer breaks start at about 33 %, then 50 %, then 75 %.
-- Malisoux 2024: Malisoux L, et al. Are running kinematics and gait asymmetry associated
-  with running-related injury? BMJ Open Sport Exerc Med 2024 (836 runners: no higher
+- Malisoux 2024: Malisoux L, Gette P, Delattre N, Urhausen A, Theisen D. Gait asymmetry in
+  spatiotemporal and kinetic variables does not increase running-related injury risk in
+  lower limbs. BMJ Open Sport Exerc Med 10(1):e001787 (836 runners, 6 months: no higher
   injury risk with gait asymmetry) -> asymmetry is context, and only a persistent change
   against the runner's own baseline raises the level, never to "high".
 - Toresdahl 2020: Toresdahl BG, et al. A randomized study of a strength training program
   to prevent injuries in runners of the New York City Marathon. Sports Health
-  12(1):74-79 (720 first-time marathoners; hip/core strength programme, no fewer overuse
-  injuries) -> strength advice is encouragement, never a reason for a risk level.
+  12(1):74-79 (720 first-time marathoners; 12-week quadriceps/hip/core programme, no fewer
+  overuse injuries) -> strength advice is encouragement, never a reason for a risk level.
 - Lenhart 2014: Lenhart RL, et al. Increasing running step rate reduces patellofemoral
   joint forces. Med Sci Sports Exerc 46(3):557-64.
 - Robinson 1987: Robinson RO, et al. Use of force platform variables to quantify the
