@@ -532,3 +532,42 @@ def test_monotony_is_information_only() -> None:
     # daily loads 60 x 6 and 0: mean 51.43, SD 22.68 -> 2.27 > 2.0
     assert last["monotony"] == pytest.approx(statistics.mean([60] * 6 + [0]) / statistics.stdev([60] * 6 + [0]))
     assert "monotony" in last["flags"] and last["risk_level"] == "low"
+
+
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(
+    runs=st.lists(st.tuples(st.integers(0, 4), st.floats(0, 300), st.floats(600, 7200)), min_size=2, max_size=10),
+    other=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 6), st.floats(10, 300),
+                             st.sampled_from(["cycling", "swimming", "training"])), max_size=15),
+)
+def test_property_other_sports_never_change_the_level(
+    runs: list[tuple[int, float, float]], other: list[tuple[int, int, float, str]]
+) -> None:
+    """Adding any cross-training or strength sessions to a running history changes no
+    week's risk level and no moderate/high flag."""
+    rows = [
+        {"activity_id": f"r{w}-{i}", "athlete_id": "a", "started_at": MON + timedelta(days=7 * w + i),
+         "trimp": trimp, "moving_s": secs, "distance_m": secs * 3.0}
+        for w, (n, trimp, secs) in enumerate(runs) for i in range(n)
+    ]
+    if not rows:
+        return
+    g = gait_rows(rows)
+    extra = activities(
+        {"activity_id": f"o{k}", "athlete_id": "a", "sport": sport,
+         "sub_sport": "strength_training" if sport == "training" else None,
+         "started_at": MON + timedelta(days=7 * w + d, hours=15), "duration_s": minutes * 60.0}
+        for k, (w, d, minutes, sport) in enumerate(other)
+    )
+    alone = weekly_risk(run_acts(g), g, ATH)
+    mixed = weekly_risk(pl.concat([run_acts(g), extra]), g, ATH)
+
+    def serious(details: str) -> list[str]:
+        return [f["code"] for f in json.loads(details) if f["severity"] != "info"]
+
+    both = alone.join(mixed, on="week_start", suffix="_mixed")
+    assert both.height == alone.height  # every running week is still there
+    for r in both.iter_rows(named=True):
+        assert r["risk_level"] == r["risk_level_mixed"], r["iso_week"]
+        assert serious(r["flag_details"]) == serious(r["flag_details_mixed"]), r["iso_week"]
