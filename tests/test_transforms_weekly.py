@@ -392,6 +392,9 @@ def test_cross_training_never_raises_the_level() -> None:
     for r in (ride_week, mixed):
         assert r["risk_level"] not in ("moderate", "high"), r["flags"]
         assert "load_spike" not in r["flags"]
+        # shown and encouraged, as information
+        other = next(f for f in json.loads(r["flag_details"]) if f["code"] == "other_training")
+        assert other["severity"] == "info" and "7 cross-training" in other["reason"]
 
 
 def test_shin_splints_example_is_not_high() -> None:

@@ -83,6 +83,10 @@ RECOMMENDATIONS = {
         "New watch or sensor: readings can shift with the device, so your gait baselines "
         "start again; nothing to do."
     ),
+    "other_training": (
+        "Keep it up: cross-training adds fitness with less impact, and strength work builds "
+        "strength and speed."
+    ),
 }
 FLAG_CODES = tuple(RECOMMENDATIONS)  # every code weekly_risk can emit
 
@@ -782,6 +786,18 @@ def _judge(r: dict[str, Any], th: Thresholds) -> dict[str, Any]:
             f"{r['device_changed_on']}: gait baselines rebuild over the next {left_weeks} "
             "week(s); compact gait is not judged until then.",
             {"device_changed_on": str(r["device_changed_on"]), "weeks_left": left_weeks},
+        ))
+
+    # cross-training and strength: counted, shown and encouraged, never a level
+    n_cross, n_str = r["cross_training_sessions"], r["strength_sessions"]
+    if n_cross or n_str:
+        flags.append(_flag(
+            "other_training", "info",
+            f"{n_cross} cross-training and {n_str} strength session(s) this week "
+            f"({r['other_load']:.0f} load points): counted and shown; load spikes judge "
+            "running only.",
+            {"cross_training_sessions": n_cross, "strength_sessions": n_str,
+             "other_load": r["other_load"]},
         ))
 
     # advice (info: does not raise the risk level)
