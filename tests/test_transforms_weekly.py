@@ -488,7 +488,8 @@ def test_new_watch_restarts_gait_baselines() -> None:
             assert "compact_gait" not in r["flags"], r["iso_week"]
             assert "new_device_baseline" in r["missing_data"]
     first = next(f for f in json.loads(w.row(10, named=True)["flag_details"]) if f["code"] == "new_device")
-    assert f"since {change}" in first["reason"] and "rebuild over the next 7 week" in first["reason"]
+    assert f"New watch (garmin fenix7) since {change}" in first["reason"]
+    assert "rebuild over the next 7 week" in first["reason"]
     # without the device columns, the same data would be read as compact gait
     plain = weekly_risk(run_acts(g), g, ATH)
     assert any("compact_gait" in f for f in plain["flags"].to_list()[10:])

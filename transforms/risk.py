@@ -93,6 +93,7 @@ FLAG_CODES = tuple(RECOMMENDATIONS)  # every code weekly_risk can emit
 # Optional ``activities`` columns (the warehouse has them; hand-built frames may not): the
 # recording device and which running-dynamics sensor was used.
 DEVICE_COLUMNS: dict[str, pl.DataType] = {
+    "device": pl.String(),  # human label, e.g. "garmin fenix5"
     "manufacturer": pl.String(),
     "product": pl.String(),
     "serial_number": pl.Int64(),
@@ -345,7 +346,9 @@ def _progression(th: Thresholds) -> pl.Expr:
     )
 
 
-def _device_label(manufacturer: str | None, product: str | None) -> str:
+def _device_label(device: str | None, manufacturer: str | None, product: str | None) -> str:
+    if device:
+        return device
     parts = [str(x) for x in (manufacturer, product) if x not in (None, "")]
     return " ".join(parts) if parts else "unknown device"
 
@@ -365,7 +368,7 @@ def _sensor_changes(acts: pl.DataFrame) -> dict[str, list[tuple[date, str, str]]
     seen_src: dict[str, set[str]] = {}
     for r in runs.iter_rows(named=True):
         a = r["athlete_id"]
-        label = _device_label(r["manufacturer"], r["product"])
+        label = _device_label(r["device"], r["manufacturer"], r["product"])
         key = (r["manufacturer"], r["product"], r["serial_number"])
         if any(k is not None for k in key):
             devs = seen_dev.setdefault(a, set())
