@@ -220,6 +220,10 @@ def test_compact_gait_against_own_baseline() -> None:
     detail = next(f for f in json.loads(last["flag_details"]) if f["code"] == "compact_gait")
     assert detail["severity"] == "high"
     assert detail["numbers"]["step_length_at_ref_speed_m_baseline"] == pytest.approx(1.11)
+    # the change is described against the runner's own variation, with data coverage:
+    # weeks 1-6 alternate 1.10 / 1.12 m: mean 1.11, SD sqrt(6 x 0.01^2 / 5) = 0.011
+    assert "1.00 m against your usual 1.11 +- 0.01 m" in detail["reason"]
+    assert "Gait data from 3 of 3 runs" in detail["reason"]
     for word in ("squats", "lunges", "step-ups", "Romanian deadlifts", "strides"):
         assert word in detail["recommendation"]
 

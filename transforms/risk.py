@@ -262,6 +262,7 @@ def weekly_risk(
         gct_balance_left_pct=_wavg("gct_balance_mean_left_pct", a * pl.col("balance_share")),
         _drift=_wavg("symmetry_drift_pct", a * pl.col("balance_share")),
         _analysed=a.sum(),
+        _gait_runs=(a > 0).sum(),
         _dyn_time=(a * pl.col("dynamics_share").fill_null(0.0)).sum(),
         _bal_time=(a * pl.col("balance_share").fill_null(0.0)).sum(),
         _cad_time=(a * pl.col("cadence_share").fill_null(0.0)).sum(),
@@ -525,6 +526,7 @@ def _baseline(grid: pl.DataFrame, th: Thresholds) -> pl.DataFrame:
                 z = max(-th.compact_z_clip, min(th.compact_z_clip, z))
                 zs.append(z)
             res[f"_base_{m}"] = mean
+            res[f"_sd_{m}"] = sd
             res[f"_z_{m}"] = z
         score = None
         if len(base) >= th.baseline_min_weeks and len(zs) >= th.compact_min_metrics:
@@ -551,6 +553,7 @@ def _baseline(grid: pl.DataFrame, th: Thresholds) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {"baseline_weeks": pl.Int32(), "compact_gait_score": pl.Float64()}
     for m in metrics:
         schema[f"_base_{m}"] = pl.Float64()
+        schema[f"_sd_{m}"] = pl.Float64()
         schema[f"_z_{m}"] = pl.Float64()
     schema.update({"_base_balance": pl.Float64(), "_compact_streak": pl.Int32(), "_balance_streak": pl.Int32()})
     extra = pl.DataFrame(out, schema=schema)
@@ -672,11 +675,18 @@ def _judge(r: dict[str, Any], th: Thresholds) -> dict[str, Any]:
             f"for {r['_compact_streak']} gait weeks in a row" if persists
             else "this week (one week: noted, not rated until it persists)"
         )
+        sl, sl_base = r["step_length_at_ref_speed_m"], r["_base_step_length_at_ref_speed_m"]
+        step = (
+            f" Step length at {th.ref_speed_m_s:g} m/s {sl:.2f} m against your usual "
+            f"{sl_base:.2f} +- {r['_sd_step_length_at_ref_speed_m']:.2f} m."
+            if sl is not None and sl_base is not None else ""
+        )
         flags.append(_flag(
             "compact_gait", sev,
             f"Gait more compact than your previous {r['baseline_weeks']} weeks {when}: mean "
             f"z-score {score:.1f} over step length at {th.ref_speed_m_s:g} m/s, speed range, "
-            f"sprint time and vertical oscillation (threshold {th.compact_moderate_z:g}).",
+            f"sprint time and vertical oscillation (threshold {th.compact_moderate_z:g}).{step} "
+            f"Gait data from {r['_gait_runs']} of {runs} runs.",
             nums,
         ))
 
