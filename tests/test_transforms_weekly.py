@@ -579,3 +579,18 @@ def test_property_other_sports_never_change_the_level(
     for r in both.iter_rows(named=True):
         assert r["risk_level"] == r["risk_level_mixed"], r["iso_week"]
         assert serious(r["flag_details"]) == serious(r["flag_details_mixed"]), r["iso_week"]
+
+
+def test_summary_only_runs_count_where_their_data_allows() -> None:
+    # a manual run entry (no samples, no gait) in week 1 between file-recorded runs
+    g = weekly_runs(1)
+    manual = activities([{"activity_id": "m1", "athlete_id": "a", "sport": "running",
+                          "started_at": MON + timedelta(days=8), "duration_s": 1800.0,
+                          "distance_m": 5000.0}]).with_columns(summary_only=pl.lit(True))
+    acts = pl.concat([run_acts(g).with_columns(summary_only=pl.lit(False)), manual])
+    w = weekly_risk(acts, g, ATH)
+    r = w.row(1, named=True)
+    assert (r["runs"], r["run_distance_m"], r["run_time_s"]) == (1, 5000.0, 1800.0)
+    # no HR: 30 minutes at the no-HR Banister weight, all of it running load
+    assert r["run_load"] == pytest.approx(30 * W_NO_HR) and r["other_load"] == 0.0
+    assert "no_gait_samples" in r["missing_data"]
