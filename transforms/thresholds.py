@@ -110,9 +110,9 @@ class Thresholds:
     # --- workload (Williams 2017 EWMA; Gabbett 2016 bands; Foster 1998) ---
     acute_days: int = 7  # EWMA acute time constant, days
     chronic_days: int = 28  # EWMA chronic time constant, days
-    acwr_low: float = 0.8  # Gabbett 2016 sweet spot lower bound (in load_spike numbers, not flagged)
-    acwr_moderate: float = 1.3  # Gabbett 2016 sweet spot upper bound -> moderate load_spike
-    acwr_high: float = 1.5  # Gabbett 2016 danger zone -> high load_spike
+    acwr_low: float = 0.8  # Gabbett 2016 lower bound of the usual range (in load_spike numbers, not flagged)
+    acwr_moderate: float = 1.3  # Gabbett 2016 upper bound of the usual range -> load_spike (running ACWR, moderate)
+    acwr_high: float = 1.5  # Gabbett 2016 upper band: "well above" in the wording only; a load rule alone is never high (Impellizzeri 2021)
     acwr_min_history_days: int = 28  # no ACWR flag before one chronic time constant of history
     distance_progression_max_pct: float = 30.0  # Nielsen 2014: > 30 % over 2 weeks
     distance_progression_min_m: float = 10_000.0  # ignore progressions on tiny volumes (< 10 km/week)
