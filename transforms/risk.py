@@ -63,8 +63,9 @@ RECOMMENDATIONS = {
         "walk-back recovery, after an easy run."
     ),
     "no_strength": (
-        "Strength training is good for runners' strength and speed; try twice a week: squats 3 x 8-10, lunges 3 x 8 per leg, step-ups "
-        "3 x 10 per leg, Romanian deadlifts 3 x 8, progressing the load over 6-8 weeks."
+        "Strength training builds strength and speed; try twice a week: squats 3 x 8-10, "
+        "lunges 3 x 8 per leg, step-ups 3 x 10 per leg, Romanian deadlifts 3 x 8, "
+        "progressing the load over 6-8 weeks."
     ),
     "low_cadence": (
         "Step rate is in Garmin's lowest band: try a 5-10 % higher step rate at easy pace "
