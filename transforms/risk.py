@@ -743,7 +743,7 @@ def _judge(r: dict[str, Any], th: Thresholds) -> dict[str, Any]:
                 f"{pre / 60:.0f} min a week (Daniels 2014 return guidance).",
                 nums,
             ))
-        else:
+        elif runs > 0:
             flags.append(_flag(
                 "returning", "info",
                 f"Returning after {off} days off, week {rweek}"
