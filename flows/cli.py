@@ -410,5 +410,52 @@ def _render_status(st: Any, all_files: bool) -> None:
         typer.echo(f"{r['when']}  {r['status']:<9} {r['athlete']}  {r['file']}{reason}")
 
 
+@app.command()
+def evaluate(
+    athlete: Annotated[str, typer.Option(help="Athlete id.")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Back-test the flags against the athlete's journal: alarm rates, pain/injury episodes
+    preceded by a warning (lead time), the chance rate, and possible layoffs."""
+    with _handled():
+        cfg = _config(config, database=db)
+        if not cfg.database.exists():
+            raise ConfigError(f"no database at {cfg.database}: nothing loaded yet")
+        import polars as pl
+
+        from ingest.safety import normalize_athlete_id
+        from transforms.evaluate import JOURNAL_SCHEMA, summary_text
+        from transforms.evaluate import evaluate as back_test
+        from transforms.thresholds import load_thresholds
+        from warehouse.store import Warehouse
+
+        aid = normalize_athlete_id(athlete)
+        with Warehouse.open(cfg.database) as wh:
+            weekly = wh.weekly_risk_frame(aid)
+            has_journal = wh.con.sql(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'journal'"
+            ).fetchall()[0][0]
+            journal = None
+            if has_journal:
+                cols = ", ".join(JOURNAL_SCHEMA)
+                got = pl.from_arrow(
+                    wh.con.sql(
+                        f"SELECT {cols} FROM journal WHERE athlete_id = $a",  # noqa: S608
+                        params={"a": aid},
+                    ).to_arrow_table()
+                )
+                assert isinstance(got, pl.DataFrame)
+                journal = got.select([pl.col(c).cast(t) for c, t in JOURNAL_SCHEMA.items()])
+        if weekly.height == 0:
+            typer.echo(f"no weekly results for {aid}")
+            raise typer.Exit(EXIT_OK)
+        ev = back_test(weekly, journal, load_thresholds(dict(cfg.thresholds)))
+        if journal is None:
+            typer.echo("no journal table: no pain or injury episodes to compare with")
+        typer.echo(summary_text(ev))
+    raise typer.Exit(EXIT_OK)
+
+
 if __name__ == "__main__":
     app()

@@ -681,7 +681,9 @@ def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:
         watermark = state.get("watermark")
         max_loaded: Any = activities["loaded_at"].max()
         gait_all = wh.activity_gait_frame()
-        base = activities.select(list(_activity_input_columns()))
+        base = activities.select(
+            [c for c in _activity_input_columns() if c in activities.columns]
+        )
         ids = sorted(base["athlete_id"].unique().to_list())
         out.athletes = len(ids)
         since: dict[str, Any] = {}
@@ -717,9 +719,11 @@ def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:
 
 
 def _activity_input_columns() -> Iterable[str]:
+    from transforms.risk import DEVICE_COLUMNS
     from transforms.schema import ACTIVITY_INPUT_SCHEMA
 
-    return ACTIVITY_INPUT_SCHEMA.keys()
+    # device columns: weekly_risk restarts gait baselines after a new watch or sensor
+    return [*ACTIVITY_INPUT_SCHEMA, *DEVICE_COLUMNS]
 
 
 def write_reports(

@@ -61,43 +61,55 @@ PLANS: dict[str, Plan] = {
     "compact_gait": Plan(
         title="Strength and strides for a shortened stride",
         summary=(
-            "Your steps at the same running speed were shorter (and your stride more compact) "
-            "than your own baseline. That can follow fatigue, soreness or guarding; lower-body "
-            "strength and regular fast running help keep stride length."
+            "For more than one week, your steps at the same running speed were shorter (and "
+            "your stride more compact) than in your own previous weeks. Short steps are not "
+            "harmful in themselves; a change like this can follow fatigue, soreness or "
+            "guarding, or simply less fast running. Strides and lower-body strength help keep "
+            "the speed and stride length you can reach."
         ),
         frequency="Strength twice a week on non-consecutive days for at least 6-8 weeks; strides once or twice a week.",
         exercises=STRENGTH,
         steps=(
             _LOAD_NOTE,
             "After an easy run: 6-8 strides of about 20 seconds, fast but relaxed, walking back to recover.",
-            "If step length stays below your baseline for two more weeks, or anything hurts, ask a physiotherapist or coach to look at your running.",
+            "If step length stays below your baseline for two more weeks, a coach can look at your running.",
+            "See a clinician (doctor or physiotherapist) if you have pain.",
         ),
-        evidence=("heiderscheit2011", "lauersen2014"),
+        evidence=("heiderscheit2011", "lenhart2014", "toresdahl2020"),
     ),
     "asymmetry": Plan(
-        title="Single-leg strength and a sensor check for left/right imbalance",
+        title="A sensor check for a left/right balance change",
         summary=(
-            "One foot stayed on the ground noticeably longer than the other (ground contact "
-            "time balance outside Garmin's good zone)."
+            "One foot stayed on the ground longer than the other: outside Garmin's population "
+            "zone, or changed against your own usual balance. Some imbalance is common, and "
+            "in 836 runners it was not linked to more injuries, so this is a description of "
+            "your running, not a warning sign on its own."
         ),
         frequency="Single-leg strength twice a week on non-consecutive days for at least 6 weeks.",
         exercises=SINGLE_LEG,
         steps=(
             _LOAD_NOTE,
             "Check the sensor first: a chest strap or pod that sits off-centre can shift the balance reading.",
-            "A one-off reading after a hard or hilly run means little; if the imbalance persists for two weeks, comes with pain, or follows an injury, get it assessed.",
+            "A one-off reading after a hard or hilly run means little; only a change that lasts is rated.",
+            "Single-leg strength work is fine if you enjoy it; it is training, not a cure for a number.",
+            "See a clinician (doctor or physiotherapist) if you have pain, or if the change follows an injury.",
         ),
-        evidence=("garmin_gct", "lauersen2014"),
+        evidence=("garmin_gct", "malisoux2024"),
     ),
     "load_spike": Plan(
         title="Deload week after a load spike",
-        summary="This week's training load jumped well above what you have been used to.",
+        summary=(
+            "This week you ran more than in any of the previous four weeks, and your running "
+            "load rose well above its recent average. Cross-training and strength do not count "
+            "here: they are good for you."
+        ),
         frequency="Next week, then build back over 2-3 weeks.",
         steps=(
             "Next week: run about 20-30 % less than this week, all at easy, conversational pace, until the acute:chronic ratio is back in its usual range.",
             "Keep one short session of strides (6 x 20 s) so you stay used to running fast; drop other hard sessions.",
             "Then build back gradually instead of jumping again: in one large cohort, novices who raised weekly distance by more than 30 % had more of some injuries.",
-            "Sleep, food and any niggles matter more than the number: stop and get advice if something hurts.",
+            "Sleep, food and any niggles matter more than the number.",
+            "See a clinician (doctor or physiotherapist) if you have pain.",
         ),
         evidence=("gabbett2016", "acwr_criticism", "nielsen2014"),
     ),
@@ -133,11 +145,14 @@ PLANS: dict[str, Plan] = {
             "Run easy stretches at a step rate 5-10 % above your usual one at the same speed (a metronome app helps), with shorter steps.",
             "Do not force it at fast paces, where step rate rises by itself.",
         ),
-        evidence=("heiderscheit2011",),
+        evidence=("heiderscheit2011", "lenhart2014"),
     ),
     "monotony": Plan(
         title="Vary hard and easy days",
-        summary="Your daily load was very similar from day to day (high monotony).",
+        summary=(
+            "Your daily load was very similar from day to day (high monotony). For information: "
+            "Foster found that the level that matters differs between athletes."
+        ),
         frequency="Every week.",
         steps=(
             "Alternate hard and easy days, and keep at least one full rest day a week.",
@@ -159,11 +174,54 @@ PLANS: dict[str, Plan] = {
     ),
     "no_strength": Plan(
         title="Add lower-body strength training",
-        summary="No strength session was recorded in recent weeks.",
+        summary=(
+            "No strength session was recorded in recent weeks. Strength work builds strength "
+            "and speed and is worth doing; in runners it has not been shown to prevent "
+            "injuries, so take it as training advice."
+        ),
         frequency="Twice a week on non-consecutive days.",
         exercises=STRENGTH,
         steps=(_LOAD_NOTE,),
-        evidence=("lauersen2014",),
+        evidence=("lauersen2014", "toresdahl2020"),
+    ),
+    "return_progression": Plan(
+        title="Build back gradually after a break",
+        summary=(
+            "You are running again after a break, and this week's running time is above the "
+            "step suggested for this week of your return, measured against your own weeks "
+            "before the break."
+        ),
+        frequency="The next 2-4 weeks.",
+        steps=(
+            "After 2-4 weeks off: about half of your usual weekly running in the first week back, three quarters in the second.",
+            "After a longer break: about a third, then half, then three quarters, one week each.",
+            "Easy pace first; add faster running last. Cross-training and strength are good company meanwhile.",
+            "If the break was for an injury, follow your clinician's plan instead, and see a clinician if you have pain.",
+        ),
+        evidence=("daniels2014",),
+    ),
+    "returning": Plan(
+        title="Returning after a break",
+        summary=(
+            "You are running again after a break. Your load is judged against your own weeks "
+            "before the break, not against the near-zero load of the break."
+        ),
+        frequency="The next 2-4 weeks.",
+        steps=(
+            "Keep building in steps (about half, then three quarters of your usual week), easy pace first.",
+            "See a clinician (doctor or physiotherapist) if you have pain.",
+        ),
+        evidence=("daniels2014",),
+    ),
+    "new_device": Plan(
+        title="New watch or sensor: baselines rebuild",
+        summary=(
+            "Your runs are recorded by a new watch or running-dynamics sensor. Devices measure "
+            "step length, oscillation and balance differently, so your personal gait "
+            "baselines start again and gait changes are not rated until they have rebuilt."
+        ),
+        frequency="Nothing to do.",
+        steps=("Wear the new device as you usually would; the baselines rebuild by themselves.",),
     ),
 }
 
@@ -197,6 +255,10 @@ MISSING: dict[str, str] = {
         "Less than four weeks of training history, so the acute:chronic load ratio is not "
         "rated yet."
     ),
+    "new_device_baseline": (
+        "New watch or running-dynamics sensor: your gait baselines are rebuilding, so gait "
+        "changes are not rated for a few weeks."
+    ),
     "short_gait_baseline": (
         "Not enough earlier weeks with gait data to form your personal baseline yet, so "
         "changes against it (compact gait) are not rated."
@@ -228,8 +290,9 @@ EVIDENCE: dict[str, Evidence] = {
         rule="Training monotony and strain",
         note=(
             "Monotony is the mean daily load divided by its standard deviation over the week, "
-            "and strain is weekly load times monotony. Foster linked high load with high "
-            "monotony to illness and overreaching in athletes."
+            "and strain is weekly load times monotony. Foster saw illness follow load and "
+            "strain above each athlete's own threshold; there is no validated cut-off for "
+            "everyone, so monotony is shown for information only."
         ),
         references=(
             "Foster C. Monitoring training in athletes with reference to overtraining syndrome. Med Sci Sports Exerc. 1998;30(7):1164-1168.",
@@ -239,7 +302,8 @@ EVIDENCE: dict[str, Evidence] = {
         rule="Load spikes and the acute:chronic workload ratio (ACWR)",
         note=(
             "Gabbett proposed that rapid rises in load relative to what an athlete is used to "
-            "(ACWR well above about 1.5) come with more injuries."
+            "come with more injuries. We use the ratio only to describe a rise in running "
+            "load, together with running time above each of the previous four weeks."
         ),
         references=(
             "Gabbett TJ. The training-injury prevention paradox: should athletes be training smarter and harder? Br J Sports Med. 2016;50(5):273-280.",
@@ -291,21 +355,66 @@ EVIDENCE: dict[str, Evidence] = {
         references=(),
     ),
     "lauersen2014": Evidence(
-        rule="Strength training for injury prevention",
+        rule="Strength training in sport in general",
         note=(
-            "Across randomised trials in sport, strength training reduced sports injuries "
-            "markedly; stretching did not."
+            "Across randomised trials in many sports, strength training programmes came with "
+            "fewer sports injuries; stretching did not. In runners the evidence is weaker (see "
+            "Toresdahl 2020), so we suggest strength work as training, not as injury prevention."
         ),
         references=(
             "Lauersen JB, Bertelsen DM, Andersen LB. The effectiveness of exercise interventions to prevent sports injuries: a systematic review and meta-analysis of randomised controlled trials. Br J Sports Med. 2014;48(11):871-877.",
+        ),
+    ),
+    "malisoux2024": Evidence(
+        rule="Gait asymmetry and injury",
+        note=(
+            "In 836 recreational runners measured on an instrumented treadmill and followed "
+            "for 6 months, gait asymmetry did not come with a higher injury risk. We therefore show Garmin's balance zones as context "
+            "and rate only a lasting change against your own usual balance, never as high."
+        ),
+        references=(
+            "Malisoux L, Gette P, Delattre N, Urhausen A, Theisen D. Gait asymmetry in spatiotemporal and kinetic variables does not increase running-related injury risk in lower limbs: a secondary analysis of a randomised trial including 800+ recreational runners. BMJ Open Sport Exerc Med. 2024;10(1):e001787.",
+        ),
+    ),
+    "toresdahl2020": Evidence(
+        rule="Strength training in runners",
+        note=(
+            "In a randomised study of 720 first-time marathon runners, a 12-week quadriceps, "
+            "hip and core strength programme did not reduce overuse injuries. Strength work is still good "
+            "training; we do not claim it prevents injuries."
+        ),
+        references=(
+            "Toresdahl BG, McElheny K, Metzl J, Ammerman B, Chang B, Kinderknecht J. A randomized study of a strength training program to prevent injuries in runners of the New York City Marathon. Sports Health. 2020;12(1):74-79.",
+        ),
+    ),
+    "lenhart2014": Evidence(
+        rule="Step rate and knee load",
+        note=(
+            "A 10 % higher step rate at the same speed lowered patellofemoral (kneecap) joint "
+            "forces in healthy runners, adding to Heiderscheit 2011."
+        ),
+        references=(
+            "Lenhart RL, Thelen DG, Wille CM, Chumanov ES, Heiderscheit BC. Increasing running step rate reduces patellofemoral joint forces. Med Sci Sports Exerc. 2014;46(3):557-564.",
+        ),
+    ),
+    "daniels2014": Evidence(
+        rule="Returning after a break",
+        note=(
+            "Coaching guidance rather than an injury study: after 2-4 weeks off, run about "
+            "half your previous load, then three quarters; after longer breaks start at about "
+            "a third. We compare return weeks with your own weeks before the break."
+        ),
+        references=(
+            "Daniels J. Daniels' Running Formula. 3rd ed. Champaign (IL): Human Kinetics; 2014 (breaks from training: adjusting the training load after time off). We use one week per step.",
         ),
     ),
 }
 
 # Shown in every report, whatever was flagged, so the reader sees the basis of each rule.
 EVIDENCE_ORDER = (
-    "garmin_gct", "heiderscheit2011", "foster1998", "gabbett2016", "acwr_criticism",
-    "nielsen2014", "lauersen2014", "sprint_exposure",
+    "garmin_gct", "malisoux2024", "heiderscheit2011", "lenhart2014", "foster1998",
+    "gabbett2016", "acwr_criticism", "nielsen2014", "daniels2014", "lauersen2014",
+    "toresdahl2020", "sprint_exposure",
 )
 
 RISK_LABELS: dict[str, tuple[str, str]] = {
@@ -322,6 +431,7 @@ DISCLAIMER_HEADLINE = "Screening aid, not a diagnosis."
 DISCLAIMER = (
     "Flags are simple rules applied to "
     "what your watch recorded; they can be wrong, and they cannot see pain, illness or "
-    "life outside training. If something hurts or worries you, talk to a physiotherapist, "
-    "doctor or coach."
+    "life outside training. They describe changes against your own history; they do not "
+    "give an injury probability. See a clinician if you have pain, or if something worries "
+    "you, talk to a physiotherapist, doctor or coach."
 )

@@ -31,6 +31,11 @@ def test_defaults_and_overrides() -> None:
         {"monotony_high": -1},
         {"acwr_moderate": 1.6},  # above acwr_high
         {"balance_balanced_max_pct": 53.0},  # above the moderate bound
+        {"return_share_short_1": 1.5},  # a return week may not exceed the pre-break level
+        {"return_share_long_2": 0},
+        {"break_min_days": 0},
+        {"return_long_break_days": 10},  # shorter than break_min_days (14)
+        {"change_persist_weeks": 0},
     ],
 )
 def test_invalid_overrides_are_refused(overrides: dict[str, object]) -> None:
@@ -43,5 +48,6 @@ def test_every_threshold_is_documented() -> None:
     missing = [f.name for f in dataclasses.fields(Thresholds) if f"`{f.name}`" not in text]
     assert missing == []
     for ref in ("Foster 1998", "Gabbett 2016", "Lolli 2019", "Impellizzeri 2021",
-                "Heiderscheit 2011", "Nielsen 2014", "Williams 2017", "Garmin"):
+                "Heiderscheit 2011", "Nielsen 2014", "Williams 2017", "Garmin",
+                "Malisoux 2024", "Toresdahl 2020", "Lenhart 2014", "Daniels 2014"):
         assert ref in text

@@ -100,4 +100,12 @@ WEEKLY_RISK_SCHEMA: dict[str, pl.DataType] = {
     "missing_data": pl.List(pl.String()),  # e.g. "no_running_dynamics", "no_gct_balance", "no_cadence"
     # appended by the transforms helper (issue 4):
     "distance_progression_pct": pl.Float64(),  # run distance vs mean of the 2 previous weeks, % change (Nielsen 2014)
+    # appended by the flags helper (issue 14, migration 006):
+    "run_load": pl.Float64(),  # running part of load; load spikes judge running only
+    "other_load": pl.Float64(),  # cross-training and strength load (shown, never raises the level)
+    "run_acwr": pl.Float64(),  # running acute:chronic ratio (uncoupled EWMA); load_spike reads this
+    "days_off_before": pl.Int32(),  # return weeks: days without running before the return, else null
+    "return_week": pl.Int32(),  # 1, 2, ... in the weeks after a break, else null
+    "prebreak_run_time_s": pl.Float64(),  # return weeks: mean weekly running time before the break
+    "device_changed_on": pl.Date(),  # local date of the last new watch / dynamics sensor, null if none
 }

@@ -18,7 +18,9 @@ References (short keys used in the comments below)
   red > 52.2 % (or < 47.8 %); vertical oscillation and ground-contact-time bands likewise.
 - Foster 1998: Foster C. Monitoring training in athletes with reference to overtraining
   syndrome. Med Sci Sports Exerc 30(7):1164-8. Monotony = mean / SD of daily load over a
-  week; strain = weekly load x monotony; monotony > 2.0 associated with illness/injury.
+  week; strain = weekly load x monotony. Illness episodes followed load and strain above
+  each athlete's *individual* threshold; 2.0 is not a validated population cut-off, so
+  monotony is information only (never raises the risk level).
 - Williams 2017: Williams S, et al. Better way to determine the acute:chronic workload
   ratio? Br J Sports Med 51(3):209-10. EWMA with lambda = 2 / (N + 1).
 - Gabbett 2016: Gabbett TJ. The training-injury prevention paradox. Br J Sports Med
@@ -36,6 +38,21 @@ References (short keys used in the comments below)
   progression over a 2-week period associated with distance-related injuries).
 - Banister 1991 / Morton 1990: TRIMP = minutes x HRr x 0.64 x e^(1.92 HRr) (men's
   weighting; HRr = heart-rate reserve fraction).
+- Daniels 2014: Daniels J. Daniels' Running Formula, 3rd ed. Human Kinetics 2014, chapter
+  "Breaks from training" (coaching guidance, not an injury study): after 6-28 days off,
+  run about 50 % of the previous load for the first half of the return and 75 % for the
+  second; after longer breaks start at about 33 %, then 50 %, then 75 %.
+- Malisoux 2024: Malisoux L, Gette P, Delattre N, Urhausen A, Theisen D. Gait asymmetry in
+  spatiotemporal and kinetic variables does not increase running-related injury risk in
+  lower limbs. BMJ Open Sport Exerc Med 10(1):e001787 (836 runners, 6 months: no higher
+  injury risk with gait asymmetry) -> asymmetry is context, and only a persistent change
+  against the runner's own baseline raises the level, never to "high".
+- Toresdahl 2020: Toresdahl BG, et al. A randomized study of a strength training program
+  to prevent injuries in runners of the New York City Marathon. Sports Health
+  12(1):74-79 (720 first-time marathoners; 12-week quadriceps/hip/core programme, no fewer
+  overuse injuries) -> strength advice is encouragement, never a reason for a risk level.
+- Lenhart 2014: Lenhart RL, et al. Increasing running step rate reduces patellofemoral
+  joint forces. Med Sci Sports Exerc 46(3):557-64.
 - Robinson 1987: Robinson RO, et al. Use of force platform variables to quantify the
   effects of chiropractic manipulation on gait symmetry. J Manipulative Physiol Ther
   10(4):172-6 (symmetry index SI = (L - R) / (0.5 (L + R)) x 100).
@@ -93,14 +110,26 @@ class Thresholds:
     # --- workload (Williams 2017 EWMA; Gabbett 2016 bands; Foster 1998) ---
     acute_days: int = 7  # EWMA acute time constant, days
     chronic_days: int = 28  # EWMA chronic time constant, days
-    acwr_low: float = 0.8  # Gabbett 2016 sweet spot lower bound (in load_spike numbers, not flagged)
-    acwr_moderate: float = 1.3  # Gabbett 2016 sweet spot upper bound -> moderate load_spike
-    acwr_high: float = 1.5  # Gabbett 2016 danger zone -> high load_spike
+    acwr_low: float = 0.8  # Gabbett 2016 lower bound of the usual range (in load_spike numbers, not flagged)
+    acwr_moderate: float = 1.3  # Gabbett 2016 upper bound of the usual range -> load_spike (running ACWR, moderate)
+    acwr_high: float = 1.5  # Gabbett 2016 upper band: "well above" in the wording only; a load rule alone is never high (Impellizzeri 2021)
     acwr_min_history_days: int = 28  # no ACWR flag before one chronic time constant of history
     distance_progression_max_pct: float = 30.0  # Nielsen 2014: > 30 % over 2 weeks
     distance_progression_min_m: float = 10_000.0  # ignore progressions on tiny volumes (< 10 km/week)
-    monotony_high: float = 2.0  # Foster 1998
+    monotony_high: float = 2.0  # Foster 1998 example value; information only (thresholds are individual)
     monotony_min_load_days: int = 3  # a week with fewer training days cannot be "monotonous"
+    load_spike_compare_weeks: int = 4  # load_spike / distance_progression need more running than in each of the previous 4 weeks (implies above their mean)
+
+    # --- returns from a break in running (Daniels 2014 return guidance) ---
+    break_min_days: int = 14  # >= 14 days without a run: the next weeks are a return, not an ACWR spike
+    return_long_break_days: int = 28  # longer breaks start lower and take one more step (Daniels 2014)
+    return_share_short_1: float = 0.5  # break 14-28 days: week 1 up to 50 % of the pre-break weekly running time
+    return_share_short_2: float = 0.75  # week 2 up to 75 %; then normal rules
+    return_share_long_1: float = 0.33  # break > 28 days: week 1 up to 33 %
+    return_share_long_2: float = 0.5  # week 2 up to 50 %
+    return_share_long_3: float = 0.75  # week 3 up to 75 %; then normal rules
+    return_prebreak_weeks: int = 4  # pre-break level: mean weekly running time of the last 4 weeks with runs
+    return_no_acwr_weeks: int = 4  # no ACWR / progression rule for 4 weeks after a return (one chronic time constant)
 
     # --- compact gait vs own baseline ---
     baseline_weeks: int = 6  # trailing baseline: previous 6 weeks, current week excluded
@@ -110,6 +139,8 @@ class Thresholds:
     compact_high_z: float = 2.0  # mean signed z >= 2.0 -> high compact_gait
     compact_z_clip: float = 3.0  # each z is clipped to +-3 so one metric alone cannot make the score
     compact_min_metrics: int = 2  # score needs at least 2 of the 4 z-scores
+    change_persist_weeks: int = 2  # gait changes raise the level only when seen in 2 consecutive gait weeks (Malisoux 2024)
+    device_quiet_weeks: int = 6  # no compact_gait within 6 weeks after a new watch/sensor: baselines rebuild
     # SD floors: week-to-week noise of the weekly value, so a very regular baseline does not
     # turn measurement noise into large z-scores.
     sd_floor_step_length_m: float = 0.02
@@ -122,6 +153,8 @@ class Thresholds:
     balance_moderate_max_pct: float = 52.2  # <= 52.2 %: orange; above: red
     symmetry_drift_max_pct: float = 4.0  # |SI last third - first third| > 4 SI points (1 balance point)
     min_balance_share: float = 0.3  # weekly balance needs >= 30 % of analysed time with balance data
+    balance_change_min_pct: float = 1.0  # own-baseline change: |balance - baseline| >= 1 point (one Garmin zone width ~1.4)
+    sd_floor_balance_pct: float = 0.5  # and >= 2 SD of the baseline weeks, SD at least 0.5 points
 
     # --- absolute norms (Garmin RD cadence percentile bands; Heiderscheit 2011) ---
     cadence_band_red_max_spm: float = 153.0  # < 153 spm: below the 5th percentile
@@ -130,6 +163,10 @@ class Thresholds:
     cadence_band_blue_max_spm: float = 184.0  # 174-183: 70-95th; >= 184 purple (> 95th)
     step_rate_increase_min_pct: float = 5.0  # Heiderscheit 2011: +5-10 % reduces hip/knee load
     step_rate_increase_max_pct: float = 10.0
+
+    # --- back-test (transforms/evaluate.py; engineering choices, docs/metrics.md) ---
+    episode_gap_days: int = 7  # pain/injury entries within 7 days of the previous one: one episode
+    evaluate_window_days: int = 28  # a warning counts when its week ended 1-28 days before an episode
 
     # --- advice flags ---
     no_sprints_weeks: int = 2  # no sprint effort in this and the previous week -> no_sprints
@@ -187,6 +224,14 @@ def _check(th: Thresholds) -> None:
         problems.append("1 <= baseline_min_weeks <= baseline_weeks")
     if th.max_sample_gap_s <= 0 or th.steady_window_s <= 0 or th.grade_window_s <= 0:
         problems.append("window and gap lengths must be positive")
+    shares = (th.return_share_short_1, th.return_share_short_2, th.return_share_long_1,
+              th.return_share_long_2, th.return_share_long_3)
+    if not all(0.0 < x <= 1.0 for x in shares):
+        problems.append("0 < return_share_* <= 1")
+    if th.break_min_days < 1 or th.return_long_break_days < th.break_min_days:
+        problems.append("1 <= break_min_days <= return_long_break_days")
+    if th.change_persist_weeks < 1:
+        problems.append("change_persist_weeks >= 1")
     if problems:
         raise ValueError("inconsistent thresholds: " + "; ".join(problems))
 
