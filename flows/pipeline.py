@@ -24,6 +24,7 @@ from typing import Any
 from flows.config import Config
 from flows.inbox import FileState, InboxFile, dispose, is_temporary, scan_inbox, sha256_file
 from ingest.errors import GaitwatchError, IngestError
+from ingest.exports import list_kind
 from ingest.limits import Limits
 
 # ------------------------------------------------------------------ results (small)
@@ -416,6 +417,7 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
     wanted = {str(f.path): f for f in ready}
     state = FileState(cfg.database)
     group: list[tuple[InboxFile, list[Any]]] = []
+    lists: list[InboxFile] = []
     with Warehouse.open(cfg.database) as wh:
         _sync_athletes(cfg, wh)
 
@@ -431,6 +433,9 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
                 outcomes.append(_changed(f))
                 progress_advance("ingest", 1, f.rel)
                 continue
+            if list_kind(f.rel) is not None:  # export activity list or journal (issue 12)
+                lists.append(f)
+                continue
             if group and group[0][0].athlete_id != f.athlete_id:
                 flush()
             group.append((f, _masked(cfg, f, list(item.results))))
@@ -439,6 +444,7 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
                 flush()
         if group:
             flush()
+        outcomes.extend(_load_lists(cfg, wh, state, lists, {f.athlete_id for f in ready}))
     return outcomes
 
 
@@ -897,3 +903,37 @@ def ingest_status(cfg: Config, athlete: str | None = None) -> Status:
         rows,
         files,
     )
+
+
+# ------------------------------------------------------------------ export lists, journal
+
+
+def _load_lists(
+    cfg: Config, wh: Any, state: FileState, lists: Sequence[InboxFile], athletes: set[str]
+) -> list[FileOutcome]:
+    """Export activity lists and journals (warehouse.summaries), then link every listed
+    activity of the batch's athletes to its recorded one (order-independent)."""
+    from warehouse.summaries import has_export_rows, load_list_file, reconcile
+
+    outcomes: list[FileOutcome] = []
+    for f in lists:
+        kind = list_kind(f.rel) or ""
+        done = load_list_file(wh, f.athlete_id, f.rel, f.path.read_bytes(), kind,
+                              lambda ref, root=f.root: (root / ref).is_file())
+        status = "unchanged" if done.status == "unchanged" else done.status
+        reason = done.reason
+        if done.problems:
+            reason = f"{len(done.problems)} of {done.rows + len(done.problems)} rows rejected, " \
+                     f"e.g. {done.problem_lines()[0]}"
+        outcomes.append(FileOutcome(f.rel, f.athlete_id, status, reason, 0, 1,
+                                    len(done.problems)))
+        progress_advance("ingest", 1, f.rel)
+    for athlete_id in sorted(athletes):
+        if has_export_rows(wh, athlete_id):
+            reconcile(wh, athlete_id)
+    inbox = [f for f in lists if f.root == cfg.inbox]
+    if inbox:
+        state.record([(f, sha256_file(f.path)) for f in inbox])
+    dispose(cfg, [(f, "rejected" if o.status == "rejected" else "processed")
+                  for f, o in zip(lists, outcomes, strict=True) if f.root == cfg.inbox])
+    return outcomes
