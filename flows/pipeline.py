@@ -918,10 +918,13 @@ def _load_lists(
     outcomes: list[FileOutcome] = []
     for f in lists:
         kind = list_kind(f.rel) or ""
-        done = load_list_file(wh, f.athlete_id, f.rel, f.path.read_bytes(), kind,
-                              lambda ref, root=f.root: (root / ref).is_file())
-        status = "unchanged" if done.status == "unchanged" else done.status
-        reason = done.reason
+        root = f.root
+
+        def beside(ref: str, root: Path = root) -> bool:
+            return (root / ref).is_file()
+
+        done = load_list_file(wh, f.athlete_id, f.rel, f.path.read_bytes(), kind, beside)
+        status, reason = done.status, done.reason
         if done.problems:
             reason = f"{len(done.problems)} of {done.rows + len(done.problems)} rows rejected, " \
                      f"e.g. {done.problem_lines()[0]}"

@@ -217,12 +217,12 @@ def test_strava_csv_other_layout_by_header_name() -> None:
     """An older layout: other column order, one Distance column in km, no Moving Time,
     a multi-line description, a manual entry, and a bad date reported with its line."""
     text = (
-        'Activity ID,Activity Date,Activity Name,Activity Type,Distance,Elapsed Time,'
-        'Activity Description,Filename\n'
-        '1,"16 Apr 2014, 17:34:54",Hill reps,Run,10.5,3600,"6 x hill\nfelt ok",activities/1.gpx\n'
-        '2,"17 Apr 2014, 07:00:00",Gym,Weight Training,0,2700,,\n'
-        '3,yesterday,Broken,Run,5,1500,,\n'
-    ).encode()
+        b'Activity ID,Activity Date,Activity Name,Activity Type,Distance,Elapsed Time,'
+        b'Activity Description,Filename\n'
+        b'1,"16 Apr 2014, 17:34:54",Hill reps,Run,10.5,3600,"6 x hill\nfelt ok",activities/1.gpx\n'
+        b'2,"17 Apr 2014, 07:00:00",Gym,Weight Training,0,2700,,\n'
+        b'3,yesterday,Broken,Run,5,1500,,\n'
+    )
     parsed = parse_strava_csv("ann/export/activities.csv", text)
     run, gym = parsed.rows
     assert (run.distance_m, run.elapsed_s, run.description, run.file_ref, run.line) == (

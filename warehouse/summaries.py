@@ -212,7 +212,7 @@ def load_export_list(
     for r in parsed.rows:
         ref = f"{export_root}/{r.file_ref}" if export_root and r.file_ref else r.file_ref
         rows.append(_export_row(athlete_id, source_file, sha, r, ref,
-                                bool(ref) and file_exists(ref)))
+                                ref is not None and file_exists(ref)))
     with wh._transaction():
         _ensure_athlete(wh, athlete_id, now)
         wh.con.execute("DELETE FROM export_activities WHERE athlete_id = ? AND source_file = ?",
@@ -347,14 +347,37 @@ def reconcile(wh: Warehouse, athlete_id: str) -> ReconcileSummary:
                             "WHERE activity_id = ?", [now, aid])
         _insert(wh, "activities", new_acts, _ACTIVITY_SCHEMA)
         _replace_log(wh, new_logs)
-        for aid, e in annotate:
-            con.execute("UPDATE activities SET name = ?, description = ?, external_id = ? "
-                        "WHERE activity_id = ?",
-                        [e["name"], e["description"], e["external_id"], aid])
-        for aid, source, ext in links:
-            con.execute("UPDATE export_activities SET activity_id = ? WHERE athlete_id = ? "
-                        "AND source = ? AND external_id = ? "
-                        "AND activity_id IS DISTINCT FROM ?", [aid, athlete_id, source, ext, aid])
+        # set-based: one UPDATE each, not one per row (row-wise UPDATEs in one DuckDB
+        # transaction slow every later scan, see warehouse/store.py)
+        if annotate:
+            names = pl.DataFrame(
+                {"activity_id": [a for a, _e in annotate],
+                 "name": [e["name"] for _a, e in annotate],
+                 "description": [e["description"] for _a, e in annotate],
+                 "external_id": [e["external_id"] for _a, e in annotate]},
+                schema={"activity_id": pl.String(), "name": pl.String(),
+                        "description": pl.String(), "external_id": pl.String()})
+            con.register("_gw_names", names.to_arrow())
+            try:
+                con.execute("UPDATE activities SET name = n.name, description = n.description, "
+                            "external_id = n.external_id FROM _gw_names AS n "
+                            "WHERE activities.activity_id = n.activity_id")
+            finally:
+                con.unregister("_gw_names")
+        linked = pl.DataFrame(
+            {"activity_id": [a for a, _s, _x in links], "source": [s for _a, s, _x in links],
+             "external_id": [x for _a, _s, x in links]},
+            schema={"activity_id": pl.String(), "source": pl.String(), "external_id": pl.String()})
+        con.register("_gw_links", linked.to_arrow())
+        try:
+            con.execute("UPDATE export_activities SET activity_id = n.activity_id "
+                        "FROM _gw_links AS n WHERE export_activities.athlete_id = ? "
+                        "AND export_activities.source = n.source "
+                        "AND export_activities.external_id = n.external_id "
+                        "AND export_activities.activity_id IS DISTINCT FROM n.activity_id",
+                        [athlete_id])
+        finally:
+            con.unregister("_gw_links")
     out.written = len(new_acts)
     out.removed = len(gone)
     return out
