@@ -15,9 +15,11 @@ import io
 import json
 import posixpath
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestError
@@ -436,3 +438,29 @@ def parse_list(source: str, data: bytes) -> ParsedList:
         return parse_garmin_json(source, data)
     raise ExportListError(source, "not an export activity list (activities.csv or "
                                   "*summarizedActivities.json)")
+
+
+def read_zip_lists(path: Path, archive_name: str, max_bytes: int) -> dict[str, bytes]:
+    """The export lists directly inside a zip as users download it (Strava
+    ``export_<id>.zip``: ``activities.csv``; Garmin: ``DI_CONNECT/DI-Connect-Fitness/
+    *summarizedActivities.json``): input name (``archive_name/member``, as
+    :mod:`ingest.archive` names members) -> bytes.
+
+    Only read, never extracted. A member that cannot be read here (encrypted, over
+    ``max_bytes``, damaged) is left out: the reader's own result for it stays in the log.
+    """
+    out: dict[str, bytes] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir() or list_kind(info.filename) not in (STRAVA_CSV, GARMIN_JSON):
+                    continue
+                if info.flag_bits & 0x1 or info.file_size > max_bytes:
+                    continue
+                with zf.open(info) as fh:
+                    data = fh.read(max_bytes + 1)  # the declared size may lie
+                if len(data) <= max_bytes:
+                    out[f"{archive_name}/{info.filename}"] = data
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        return {}
+    return out

@@ -229,3 +229,42 @@ def test_strava_csv_other_layout_by_header_name() -> None:
         10500.0, 3600.0, "6 x hill\nfelt ok", "activities/1.gpx", 2)
     assert (gym.sport, gym.sub_sport, gym.manual, gym.line) == ("training", "strength_training", True, 4)
     assert [(p.line, "yesterday" in p.reason) for p in parsed.problems] == [(5, True)]
+
+
+def test_strava_export_zip_dropped_whole(prefect_harness: None, tmp_path: Path) -> None:
+    """The zip as Strava sends it (here with only its first five files: the others count
+    as missing): the CSV inside is loaded, not logged as "not an activity"; listed
+    activities whose file is missing become summary-only; nothing is counted twice."""
+    import zipfile
+
+    from flows.flows import ingest_inbox
+
+    if not (REAL / "activities.csv").exists():
+        pytest.skip("../shared/real/slalom007 missing")
+    with (REAL / "activities.csv").open(encoding="utf-8", newline="") as fh:
+        listed = list(csv.DictReader(fh))
+    kept = [r["Filename"] for r in listed if r["Filename"]][:5]
+    archive = tmp_path / "inbox" / "ann" / "export_1234.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(REAL / "activities.csv", "activities.csv")
+        for name in kept:
+            zf.write(REAL / name, name)
+    age([archive])
+    config = write_config(tmp_path / "gaitwatch.toml", {
+        "inbox": "inbox", "database": "out/gw.duckdb", "default_athlete": "solo",
+    })
+    report = ingest_inbox(config=config)
+    assert [(o.rel, o.status) for o in report.outcomes] == [("ann/export_1234.zip", "loaded")]
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+        counts = con.execute(
+            "SELECT summary_only, count(*), count(name) FROM activities GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        runs = con.execute("SELECT count(*) FROM v_runs").fetchall()[0][0]
+        problems = con.execute("SELECT source_file, reason FROM v_ingest_problems").fetchall()
+        files = con.execute("SELECT source_file FROM activities WHERE NOT summary_only "
+                            "ORDER BY ALL").fetchall()
+    assert counts == [(False, 5, 5), (True, len(listed) - 5, len(listed) - 5)]
+    assert runs == sum(1 for r in listed if "Run" in r["Activity Type"])
+    assert problems == []
+    assert [f for (f,) in files] == sorted(f"ann/export_1234.zip/{n}" for n in kept)
