@@ -46,6 +46,13 @@ def strava_run(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) 
     return root / "out" / "gw.duckdb"
 
 
+def _snapshot(db: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT activity_id, name, description, summary_only, loaded_at FROM activities "
+            "ORDER BY activity_id").fetchall()
+
+
 def _csv_runs() -> list[dict[str, str]]:
     """Runs of the real activities.csv read with the csv module (not our parser)."""
     with (REAL / "activities.csv").open(encoding="utf-8", newline="") as fh:
@@ -109,6 +116,18 @@ def test_recorded_activities_get_the_names_from_the_list(strava_run: Path) -> No
         row = listed[source_file.removeprefix(prefix)]
         assert (name, ext) == (row["Activity Name"], row["Activity ID"])
         assert (description or "") == row["Activity Description"].strip()
+
+
+def test_second_run_changes_nothing(strava_run: Path) -> None:
+    """Every file re-read (the cheap unchanged-file record removed): same rows."""
+    from flows.flows import ingest_inbox
+
+    root = strava_run.parents[1]
+    before = _snapshot(strava_run)
+    (strava_run.with_name(strava_run.name + ".files.jsonl")).unlink()
+    report = ingest_inbox(config=root / "gaitwatch.toml")
+    assert {o.status for o in report.outcomes} == {"unchanged"}
+    assert _snapshot(strava_run) == before
 
 
 def test_reconcile_again_changes_nothing(strava_run: Path, tmp_path: Path) -> None:
