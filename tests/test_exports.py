@@ -140,7 +140,7 @@ def test_reconcile_again_changes_nothing(strava_run: Path, tmp_path: Path) -> No
         before = wh.con.execute("SELECT count(*), max(loaded_at) FROM activities").fetchall()
         out = reconcile(wh, ATHLETE)
         after = wh.con.execute("SELECT count(*), max(loaded_at) FROM activities").fetchall()
-    assert (out.written, out.removed, out.pending) == (0, 0, 0)
+    assert (out.written, out.removed, out.pending, out.renamed) == (0, 0, 0, 0)
     assert before == after
 
 
@@ -218,6 +218,41 @@ def test_garmin_summary_is_replaced_when_its_file_arrives(tmp_path: Path) -> Non
         ("Tempo by the river", "felt good", False, "file", rows[1][4]),
     ]
     assert again.status == "unchanged"
+
+
+def test_garmin_multisport_legs_link_to_the_one_recorded_file(tmp_path: Path) -> None:
+    """Garmin lists a duathlon's legs one by one (the parent is skipped); the FIT file
+    holds them as sessions of one activity: no leg becomes a second activity, and the
+    file takes the name of the leg that starts with it."""
+    from ingest.reader import read_path
+    from warehouse.store import Warehouse
+    from warehouse.summaries import load_export_list, reconcile
+
+    fit = CORPUS / "fit" / "fenix3-multisport-run-bike-dynamics.fit"
+    if not fit.exists():
+        pytest.skip("corpus FIT file missing")
+    results = list(read_path(fit))
+    sessions = results[0].activities[0].sessions
+    legs = [(sport, start.astimezone(UTC), secs) for sport, start, secs in
+            sessions.select("sport", "started_at", "total_elapsed_s").rows()]
+    key = {"running": "running", "cycling": "cycling", "transition": "transition_v2"}
+    doc = _garmin_doc(
+        [{"activityId": 30, "name": "Duathlon", "activityType": "multi_sport", "parent": True,
+          "beginTimestamp": _ms(legs[0][1]), "duration": 1.0}]
+        + [{"activityId": 31 + i, "name": f"leg {i}", "activityType": key[sport],
+            "parentId": 30, "beginTimestamp": _ms(start), "duration": secs * 1000}
+           for i, (sport, start, secs) in enumerate(legs)]
+    )
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        wh.load(results, "ann")
+        load_export_list(wh, "ann", "ann/x_summarizedActivities.json", doc, lambda _r: False, "")
+        out = reconcile(wh, "ann")
+        rows = wh.con.execute("SELECT name, summary_only FROM activities").fetchall()
+        again = reconcile(wh, "ann")
+        wh.run_data_tests()
+    assert (out.linked, out.summary_only) == (len(legs), 0)
+    assert rows == [("leg 0", False)]
+    assert (out.renamed, again.written, again.removed, again.renamed) == (1, 0, 0, 0)
 
 
 # ------------------------------------------------------------------ Strava CSV quirks

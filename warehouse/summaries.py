@@ -18,6 +18,7 @@ tests' "one loaded log row per activity" holds for them too.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 # this much (the same window the loader uses for a FIT file and its GPX export).
 MATCH_START_S = 120.0
 SUMMARY_FORMAT = "summary"
+# Recorded activities before a listed start that may still be running at it (sorted by
+# start, a long activity is rarely followed by more than a few short ones inside it).
+_LOOKBACK = 8
 # Journal entries carry a day only: stored at local noon (offset 0), so the local date is
 # the entry's day whatever the athlete's time zone.
 JOURNAL_TIME = time(12, 0)
@@ -109,6 +113,7 @@ class ReconcileSummary:
     pending: int = 0  # listed with a file that is not read yet
     written: int = 0  # summary-only activities inserted or rewritten
     removed: int = 0  # summary-only activities deleted (their file loaded, or unlisted)
+    renamed: int = 0  # recorded activities given a list's name / description / id
 
 
 def _hash_id(*parts: object) -> str:
@@ -272,10 +277,11 @@ def reconcile(wh: Warehouse, athlete_id: str) -> ReconcileSummary:
     cols = list(_EXPORT_SCHEMA)
     entries = [dict(zip(cols, v, strict=True)) for v in listed]
     recorded = con.execute(
-        "SELECT activity_id, started_at, name, description, external_id FROM activities "
-        "WHERE athlete_id = ? AND NOT summary_only ORDER BY started_at", [athlete_id]
+        "SELECT activity_id, started_at, name, description, external_id, ended_at "
+        "FROM activities WHERE athlete_id = ? AND NOT summary_only "
+        "ORDER BY started_at, activity_id", [athlete_id]
     ).fetchall()
-    starts = [(r[1], r[0]) for r in recorded]
+    starts = [r[1] for r in recorded]
     current = {r[0]: r for r in recorded}
     by_file = dict(con.execute(
         "SELECT l.source_file, any_value(l.activity_id) FROM ingest_log AS l "
@@ -291,23 +297,21 @@ def reconcile(wh: Warehouse, athlete_id: str) -> ReconcileSummary:
             "WHERE athlete_id = ? AND summary_only AND source IN (?, ?)",
             [athlete_id, STRAVA_CSV, GARMIN_JSON]).fetchall()
     }
-    window = timedelta(seconds=MATCH_START_S)
     annotate: list[tuple[str, dict[str, Any]]] = []
     links: list[tuple[str | None, str, str]] = []
     wanted: dict[str, dict[str, Any]] = {}
+    # recorded activity -> (|start difference| s, entry) of the entry whose name it takes
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
     for e in entries:
         match = by_file.get(e["file_ref"]) if e["file_ref"] else None
         if match is None:
-            near = [(abs((s - e["started_at"]).total_seconds()), aid) for s, aid in starts
-                    if abs(s - e["started_at"]) <= window]
-            if near:
-                match = min(near)[1]
+            match = _recorded_at(recorded, starts, e["started_at"])
         if match is not None:
             out.linked += 1
             links.append((match, e["source"], e["external_id"]))
-            cur = current[match]
-            if (cur[2], cur[3], cur[4]) != (e["name"], e["description"], e["external_id"]):
-                annotate.append((match, e))
+            gap = abs((current[match][1] - e["started_at"]).total_seconds())
+            if match not in best or gap < best[match][0]:
+                best[match] = (gap, e)
             continue
         if e["file_ref"] and e["file_present"] and e["file_ref"] not in read_files:
             out.pending += 1  # its file is in the inbox but not read yet
@@ -317,6 +321,10 @@ def reconcile(wh: Warehouse, athlete_id: str) -> ReconcileSummary:
         wanted[aid] = e
         links.append((aid, e["source"], e["external_id"]))
         out.summary_only += 1
+    for match, (_gap, e) in best.items():
+        cur = current[match]
+        if (cur[2], cur[3], cur[4]) != (e["name"], e["description"], e["external_id"]):
+            annotate.append((match, e))
     now = datetime.now(UTC)
     new_acts: list[dict[str, Any]] = []
     new_logs: list[dict[str, Any]] = []
@@ -379,8 +387,27 @@ def reconcile(wh: Warehouse, athlete_id: str) -> ReconcileSummary:
         finally:
             con.unregister("_gw_links")
     out.written = len(new_acts)
+    out.renamed = len(annotate)
     out.removed = len(gone)
     return out
+
+
+def _recorded_at(
+    recorded: Sequence[tuple[Any, ...]], starts: list[datetime], at: datetime
+) -> str | None:
+    """The recorded activity a listed start belongs to: the nearest start within
+    :data:`MATCH_START_S`, else one running at that moment (a multisport file holds the
+    legs a Garmin list names one by one). ``recorded`` is sorted by start."""
+    window = timedelta(seconds=MATCH_START_S)
+    lo = bisect.bisect_left(starts, at - window)
+    hi = bisect.bisect_right(starts, at + window)
+    if hi > lo:
+        return str(min(recorded[lo:hi], key=lambda r: abs(r[1] - at))[0])
+    # started before the window and still running at ``at``: look back a few activities
+    for r in reversed(recorded[max(0, lo - _LOOKBACK):lo]):
+        if r[1] <= at <= r[5]:
+            return str(r[0])
+    return None
 
 
 def _links_changed(entries: list[dict[str, Any]], links: list[tuple[str | None, str, str]]) -> bool:
