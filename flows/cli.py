@@ -457,5 +457,47 @@ def evaluate(
     raise typer.Exit(EXIT_OK)
 
 
+# ------------------------------------------------------------------ training journal (issue 12)
+
+
+@app.command("log")
+def log_entry(
+    kind: Annotated[str, typer.Argument(
+        help="strength, cross_training, pain, injury, illness or note.")],
+    athlete: Annotated[str | None, typer.Option(help="Athlete (config: default_athlete).")] = None,
+    minutes: Annotated[float | None, typer.Option(help="Duration, minutes.")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    body_part: Annotated[str | None, typer.Option("--body-part", help='e.g. "left hip".')] = None,
+    side: Annotated[str | None, typer.Option(help="left, right or both.")] = None,
+    severity: Annotated[int | None, typer.Option(help="Pain, 0-10 scale.")] = None,
+    text: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    config: ConfigOpt = None,
+    inbox: Annotated[Path | None, typer.Option(help="Inbox folder (config: inbox).")] = None,
+) -> None:
+    """Append an entry to inbox/<athlete>/journal.csv (loaded by the next run)."""
+    from datetime import date
+
+    from ingest.journal import append_entry
+    from ingest.safety import normalize_athlete_id
+
+    with _handled():
+        cfg = _config(config, inbox=inbox)
+        athlete_id = normalize_athlete_id(athlete) if athlete else cfg.default_athlete
+        entry = {
+            "date": day or date.today().isoformat(), "kind": kind,
+            "minutes": "" if minutes is None else f"{minutes:g}", "body_part": body_part or "",
+            "side": side or "", "severity": "" if severity is None else str(severity),
+            "text": text or "",
+        }
+        path = cfg.inbox / athlete_id / "journal.csv"
+        try:
+            line = append_entry(path, entry, athlete_id)
+        except ValueError as exc:
+            _err(f"gaitwatch: journal entry not written: {exc}")
+            raise typer.Exit(EXIT_USAGE) from None
+        typer.echo(f"journal: {path} line {line}: {entry['date']} {kind}")
+    raise typer.Exit(EXIT_OK)
+
+
 if __name__ == "__main__":
     app()

@@ -24,6 +24,7 @@ from typing import Any
 from flows.config import Config
 from flows.inbox import FileState, InboxFile, dispose, is_temporary, scan_inbox, sha256_file
 from ingest.errors import GaitwatchError, IngestError
+from ingest.exports import list_kind
 from ingest.limits import Limits
 
 # ------------------------------------------------------------------ results (small)
@@ -416,6 +417,8 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
     wanted = {str(f.path): f for f in ready}
     state = FileState(cfg.database)
     group: list[tuple[InboxFile, list[Any]]] = []
+    lists: list[InboxFile] = []
+    inside: list[tuple[InboxFile, str, bytes, set[str]]] = []  # lists inside archives
     with Warehouse.open(cfg.database) as wh:
         _sync_athletes(cfg, wh)
 
@@ -431,14 +434,21 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int = 1) -> l
                 outcomes.append(_changed(f))
                 progress_advance("ingest", 1, f.rel)
                 continue
+            if list_kind(f.rel) is not None:  # export activity list or journal (issue 12)
+                lists.append(f)
+                continue
             if group and group[0][0].athlete_id != f.athlete_id:
                 flush()
-            group.append((f, _masked(cfg, f, list(item.results))))
+            results = _lists_inside(cfg, f, list(item.results), inside)
+            group.append((f, _masked(cfg, f, results)))
             budget = _crash_budget()
             if len(group) >= max(1, min(cfg.batch_size, budget or cfg.batch_size)):
                 flush()
         if group:
             flush()
+        outcomes.extend(
+            _load_lists(cfg, wh, state, lists, inside, {f.athlete_id for f in ready})
+        )
     return outcomes
 
 
@@ -901,3 +911,63 @@ def ingest_status(cfg: Config, athlete: str | None = None) -> Status:
         rows,
         files,
     )
+
+
+# ------------------------------------------------------------------ export lists, journal
+
+
+def _lists_inside(
+    cfg: Config, f: InboxFile, results: list[Any], found: list[tuple[InboxFile, str, bytes, set[str]]]
+) -> list[Any]:
+    """An archive's export lists (a Strava or Garmin export zip dropped whole) go to the
+    list loader instead of being logged as "not an activity"; the other results stay."""
+    if not any(list_kind(r.source_file) for r in results if r.source_file != f.rel):
+        return results
+    from ingest.exports import read_zip_lists
+
+    data = read_zip_lists(f.path, f.rel, cfg.limits.max_file_bytes)
+    names = {r.source_file for r in results}
+    for name, raw in data.items():
+        found.append((f, name, raw, names))
+    return [r for r in results if r.source_file not in data]
+
+
+def _load_lists(
+    cfg: Config,
+    wh: Any,
+    state: FileState,
+    lists: Sequence[InboxFile],
+    inside: Sequence[tuple[InboxFile, str, bytes, set[str]]],
+    athletes: set[str],
+) -> list[FileOutcome]:
+    """Export activity lists and journals (warehouse.summaries), then link every listed
+    activity of the batch's athletes to its recorded one (order-independent)."""
+    from warehouse.summaries import has_export_rows, load_list_file, reconcile
+
+    for f, name, raw, names in inside:  # the archive's own outcome covers them
+        load_list_file(wh, f.athlete_id, name, raw, list_kind(name) or "", names.__contains__)
+    outcomes: list[FileOutcome] = []
+    for f in lists:
+        kind = list_kind(f.rel) or ""
+        root = f.root
+
+        def beside(ref: str, root: Path = root) -> bool:
+            return (root / ref).is_file()
+
+        done = load_list_file(wh, f.athlete_id, f.rel, f.path.read_bytes(), kind, beside)
+        status, reason = done.status, done.reason
+        if done.problems:
+            reason = f"{len(done.problems)} of {done.rows + len(done.problems)} rows rejected, " \
+                     f"e.g. {done.problem_lines()[0]}"
+        outcomes.append(FileOutcome(f.rel, f.athlete_id, status, reason, 0, 1,
+                                    len(done.problems)))
+        progress_advance("ingest", 1, f.rel)
+    for athlete_id in sorted(athletes):
+        if has_export_rows(wh, athlete_id):
+            reconcile(wh, athlete_id)
+    inbox = [f for f in lists if f.root == cfg.inbox]
+    if inbox:
+        state.record([(f, sha256_file(f.path)) for f in inbox])
+    dispose(cfg, [(f, "rejected" if o.status == "rejected" else "processed")
+                  for f, o in zip(lists, outcomes, strict=True) if f.root == cfg.inbox])
+    return outcomes

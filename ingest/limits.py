@@ -29,3 +29,10 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+# Training journal (ingest/journal.py) validation bounds.
+# Pain is recorded on the 0-10 numeric rating scale (NRS; Hawker et al. 2011, Arthritis
+# Care Res 63 S11): 0 = no pain, 10 = worst imaginable.
+PAIN_SCALE_MAX = 10
+# One journal entry covers at most a day; longer is a typing error (e.g. 600 for 60).
+JOURNAL_MAX_MINUTES = 24 * 60.0

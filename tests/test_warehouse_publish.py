@@ -20,7 +20,7 @@ from warehouse.datatests import DataTestError
 from warehouse.publish import publish
 from warehouse.store import Warehouse
 
-VIEWS = ["v_activities", "v_ingest_problems", "v_runs", "v_weekly_risk"]
+VIEWS = ["v_activities", "v_ingest_problems", "v_journal", "v_runs", "v_weekly_risk"]
 
 READER = textwrap.dedent(
     """

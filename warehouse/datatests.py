@@ -35,7 +35,8 @@ DURATION_TOLERANCE_S = 2.0
 ACCEPTED_STATUS = ("loaded", "duplicate", "skipped", "rejected", "replaced")
 ACCEPTED_RISK = ("low", "moderate", "high", "insufficient_data")
 ACCEPTED_ASYMMETRY = ("balanced", "moderate", "high")
-ACCEPTED_FORMAT = ("fit", "tcx", "gpx")
+# "summary": an activity known only from an export list or the journal (migration 005).
+ACCEPTED_FORMAT = ("fit", "tcx", "gpx", "summary")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -158,7 +159,8 @@ TESTS: dict[str, str] = {
         f"WHERE analysed_s > moving_s + {DURATION_TOLERANCE_S}"
     ),
     "activities hold their samples (count = n_samples, at least one)": (
-        _count_matches("samples", "n_samples") + " OR a.n_samples < 1"
+        # summary-only activities (export lists, journal) have no samples by design
+        _count_matches("samples", "n_samples") + " OR (a.n_samples < 1 AND NOT a.summary_only)"
     ),
     "activities hold their sessions (count = n_sessions)": _count_matches("sessions", "n_sessions"),
     "activities hold their laps (count = n_laps)": _count_matches("laps", "n_laps"),

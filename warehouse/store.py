@@ -915,6 +915,7 @@ class Warehouse:
             "WHERE (a.sport = 'running' OR EXISTS (SELECT 1 FROM sessions AS s "
             "  WHERE s.activity_id = a.activity_id AND s.sport = 'running')) "
             "AND NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
+            " AND NOT a.summary_only"  # no samples to analyse (migration 005)
         )
         params: list[Any] = []
         if athlete_id is not None:

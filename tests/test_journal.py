@@ -1,0 +1,137 @@
+"""The training journal (issue 12 part 4): journal.csv with good and bad rows, re-loading
+and editing, and `gaitwatch log` appending an entry that the next run loads."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.testing import age, cli_env, run_cli, write_config
+from ingest.journal import append_entry, parse_journal
+from warehouse.store import Warehouse
+from warehouse.summaries import load_journal
+
+HEADER = "date,kind,minutes,body_part,side,severity,text\n"
+GOOD_AND_BAD = (
+    HEADER
+    + '2026-11-02,strength,40,,,,"legs, core"\n'  # line 2
+    + "2026-11-03,yoga,30,,,,\n"  # line 3: unknown kind
+    + "2026-11-04,cross_training,45,,,,Swim 2 km\n"  # line 4
+    + "2026-11-31,pain,,knee,left,3,\n"  # line 5: bad date
+    + '2026-11-05,pain,,left hip,left,4,"sore after\nthe long run"\n'  # lines 6-7
+    + "2026-11-06,pain,,left hip,left,11,\n"  # line 8: severity out of range
+    + "2026-11-07,illness,,,,,cold\n"  # line 9
+    + "2026-11-08,note,,,,,new shoes\n"  # line 10
+)
+NAME = "ann/journal.csv"
+
+
+def _rows(wh: Warehouse, sql: str) -> list[tuple[object, ...]]:
+    return wh.con.execute(sql).fetchall()
+
+
+def test_good_rows_load_and_each_bad_row_is_named(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        out = load_journal(wh, "ann", NAME, GOOD_AND_BAD.encode())
+        journal = _rows(wh, "SELECT entry_date, kind, minutes, body_part, side, severity, text, "
+                            "source_line FROM v_journal ORDER BY source_line")
+        acts = _rows(wh, "SELECT sport, sub_sport, duration_s, summary_only, source, "
+                         "CAST(started_local AS DATE) FROM v_activities ORDER BY started_at")
+        bad = _rows(wh, "SELECT source_file, part, reason FROM ingest_log WHERE status = 'rejected' ORDER BY part")
+        wh.run_data_tests()
+    assert out.status == "loaded"
+    assert journal == [
+        (date(2026, 11, 2), "strength", 40.0, None, None, None, "legs, core", 2),
+        (date(2026, 11, 4), "cross_training", 45.0, None, None, None, "Swim 2 km", 4),
+        (date(2026, 11, 5), "pain", None, "left hip", "left", 4, "sore after\nthe long run", 6),
+        (date(2026, 11, 7), "illness", None, None, None, None, "cold", 9),
+        (date(2026, 11, 8), "note", None, None, None, None, "new shoes", 10),
+    ]
+    assert acts == [
+        ("training", "strength_training", 2400.0, True, "journal", date(2026, 11, 2)),
+        ("swimming", None, 2700.0, True, "journal", date(2026, 11, 4)),
+    ]
+    assert [(f, p) for f, p, _r in bad] == [(NAME, 3), (NAME, 5), (NAME, 8)]
+    assert "yoga" in bad[0][2] and "line 3" in bad[0][2]
+    assert "2026-11-31" in bad[1][2] and "line 5" in bad[1][2]
+    assert "severity 11" in bad[2][2] and "line 8" in bad[2][2]
+
+
+def test_reload_is_idempotent_and_an_edited_line_updates(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        load_journal(wh, "ann", NAME, GOOD_AND_BAD.encode())
+        before = _rows(wh, "SELECT activity_id, loaded_at FROM activities ORDER BY ALL")
+        again = load_journal(wh, "ann", NAME, GOOD_AND_BAD.encode())
+        assert again.status == "unchanged"
+        assert _rows(wh, "SELECT activity_id, loaded_at FROM activities ORDER BY ALL") == before
+        edited = GOOD_AND_BAD.replace("2026-11-02,strength,40", "2026-11-02,strength,55")
+        edited = edited.replace("2026-11-03,yoga,30", "2026-11-03,strength,30")
+        load_journal(wh, "ann", NAME, edited.encode())
+        acts = _rows(wh, "SELECT started_at::DATE, duration_s FROM activities ORDER BY ALL")
+        n_journal = _rows(wh, "SELECT count(*) FROM journal")[0][0]
+        bad = _rows(wh, "SELECT part FROM ingest_log WHERE status = 'rejected' ORDER BY part")
+        wh.run_data_tests()
+    assert acts == [(date(2026, 11, 2), 3300.0), (date(2026, 11, 3), 1800.0),
+                    (date(2026, 11, 4), 2700.0)]
+    assert n_journal == 6
+    assert bad == [(5,), (8,)]
+
+
+def test_header_problems_are_one_readable_rejection(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        out = load_journal(wh, "ann", NAME, b"day,what\n2026-11-02,strength\n")
+        bad = _rows(wh, "SELECT source_file, status, reason FROM ingest_log")
+    assert out.status == "rejected"
+    assert bad[0][:2] == (NAME, "rejected") and "no column date, kind" in str(bad[0][2])
+
+
+def test_append_creates_the_file_with_a_header_and_validates(tmp_path: Path) -> None:
+    path = tmp_path / "inbox" / "ann" / "journal.csv"
+    assert append_entry(path, {"date": "2026-11-30", "kind": "strength", "minutes": "40"}, "ann") == 2
+    assert append_entry(path, {"date": "2026-11-30", "kind": "pain", "body_part": "left hip",
+                               "side": "left", "severity": "3", "text": 'said "ouch", twice'},
+                        "ann") == 3
+    with pytest.raises(ValueError, match="severity 12"):
+        append_entry(path, {"date": "2026-11-30", "kind": "pain", "severity": "12"}, "ann")
+    parsed = parse_journal(NAME, path.read_bytes(), "ann")
+    assert parsed.problems == []
+    assert [(e.kind, e.minutes, e.severity, e.text) for e in parsed.entries] == [
+        ("strength", 40.0, None, None), ("pain", None, 3, 'said "ouch", twice')]
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_gaitwatch_log_appends_and_the_next_run_loads_it(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from flows.flows import ingest_inbox
+
+    config = write_config(tmp_path / "gaitwatch.toml", {
+        "inbox": "inbox", "database": "out/gw.duckdb", "default_athlete": "solo",
+        "inbox_options": {"settle_seconds": 0},
+    })
+    env = cli_env()
+    first = run_cli(["log", "strength", "--athlete", "ann", "--minutes", "40",
+                     "--date", "2026-11-30", "--text", "legs", "-c", str(config)], env=env)
+    assert first.returncode == 0, first.stderr
+    second = run_cli(["log", "pain", "--athlete", "ann", "--body-part", "left hip",
+                      "--side", "left", "--severity", "3", "--date", "2026-12-01",
+                      "-c", str(config)], env=env)
+    assert second.returncode == 0, second.stderr
+    refused = run_cli(["log", "pain", "--athlete", "ann", "--severity", "12", "-c", str(config)],
+                      env=env)
+    assert refused.returncode == 2 and "severity 12" in refused.stderr
+    journal = tmp_path / "inbox" / "ann" / "journal.csv"
+    assert journal.read_text().count("\n") == 3
+    age([journal])
+    report = ingest_inbox(config=config)
+    assert [(o.rel, o.status) for o in report.outcomes] == [("ann/journal.csv", "loaded")]
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT kind, minutes, body_part, severity FROM v_journal "
+                           "ORDER BY entry_date").fetchall()
+        strength = con.execute("SELECT count(*) FROM activities WHERE sub_sport = "
+                               "'strength_training' AND summary_only").fetchall()[0][0]
+    assert rows == [("strength", 40.0, None, None), ("pain", None, "left hip", 3)]
+    assert strength == 1
