@@ -53,7 +53,6 @@ from typing import Any
 import numpy as np
 
 from ingest.fit.common import Budget, crc16
-from ingest.fit.reference import DevTypes, decode_segment
 from ingest.fit.fields import (
     ACTIVITY_SOURCE_FIELDS,
     FILE_ID_SOURCE_FIELDS,
@@ -64,6 +63,7 @@ from ingest.fit.fields import (
     enum_name,
     misaligned_note,
 )
+from ingest.fit.reference import DevTypes, decode_segment
 
 RECORD = 20
 FILE_ID, SESSION, LAP, ACTIVITY = 0, 18, 19, 34
