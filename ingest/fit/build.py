@@ -312,6 +312,12 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
     starts = _session_starts(sessions)
 
     ts = raw.records.get("timestamp", np.full(n, np.nan))
+    # a FIT date_time is unsigned: a time before the FIT epoch was read from a damaged
+    # definition (declared signed), not written by a device (issue #11: 1943-08-21)
+    before_epoch = ts < FIT_EPOCH_S
+    if before_epoch.any():
+        warnings.append(f"{int(before_epoch.sum())} record time(s) before the FIT epoch (1989-12-31) ignored")
+        ts = np.where(before_epoch, np.nan, ts)
     ts = _place_relative_times(raw, ts, warnings)
     ts = _repair_timestamps(ts, raw.sessions, warnings)
     if n and not np.isfinite(ts).all():

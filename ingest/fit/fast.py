@@ -223,21 +223,25 @@ def _base_names() -> dict[int, str]:
 _BASE_NAME = _base_names()
 
 
-def _read_record_numbers() -> frozenset[int]:
-    """Record field numbers whose value (or a sub-field's/component's) the builder reads."""
+def _read_record_numbers() -> dict[int, int]:
+    """Record field numbers whose value (or a sub-field's/component's) the builder reads
+    -> the base type the profile gives them."""
     from fitparse.profile import MESSAGE_TYPES
 
     wanted = set(RECORD_SOURCE_FIELDS)
-    out = set()
-    for num, f in MESSAGE_TYPES[RECORD].fields.items():
+    fields = MESSAGE_TYPES[RECORD].fields
+    out = {}
+    for num, f in fields.items():
         names = {f.name, *(sub.name for sub in (f.subfields or []))}
-        fields = MESSAGE_TYPES[RECORD].fields
         names |= {fields[c.def_num].name for c in (f.components or []) if c.def_num in fields}
         if names & wanted:
-            out.add(num)
-    return frozenset(out)
+            out[num] = getattr(f.type, "base_type", f.type).identifier
+    return out
 
 
+#: fitfast 0.1.0 reads a record field with the profile's base type whatever the file
+#: declares (a damaged definition declaring timestamp as sint32 gave 2079 where
+#: fitparse, reading sint32, gave 1943: issue #11). Such files go to the reference.
 _READ_RECORD_NUMBERS = _read_record_numbers()
 
 
@@ -577,6 +581,12 @@ def _definition(
             p += 3
     if gnum == RECORD:
         nums = {f[0] for f in fields}
+        if len(nums) != len(fields):
+            raise FastPathRefused("a record field defined twice in one definition")
+        for num, _size, base in fields:
+            profile_base = _READ_RECORD_NUMBERS.get(num)
+            if profile_base is not None and base != profile_base:
+                raise FastPathRefused(f"record field {num} not declared with the profile's base type")
         if nums & UNEXPANDED_RECORD_FIELDS:
             raise FastPathRefused("compressed_speed_distance is not expanded by fitfast")
         walk.record_fields |= nums
