@@ -46,6 +46,9 @@ from ingest.schema import (
 #: longer than the whole activity's elapsed time and at least this long, and does not
 #: land on a session start. Real pauses and "resume later" gaps are inside elapsed time.
 MIN_CLOCK_JUMP_S = 3600.0
+#: Devices write a last record a few seconds after the session's end (stop event); only
+#: records later than this are worth a warning.
+RECORDS_AFTER_END_TOLERANCE_S = 60.0
 #: How close (s) the sample after a gap must be to a session start_time to be a new session.
 SESSION_START_TOLERANCE_S = 120.0
 #: UTC offsets run from -12 h to +14 h; a larger local_timestamp offset is a device bug.
@@ -204,6 +207,25 @@ def _repair_timestamps(ts: np.ndarray, sessions: list[dict[str, Any]], warnings:
 _WALL_TIME_MIN = FIT_EPOCH_S + FIT_MIN_WALL_TIME  # Unix seconds
 
 
+def _note_records_after_end(ts: np.ndarray, sessions: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Records after the last session's end (long ski days on a fenix 7 Pro: 44 min) are
+    kept and belong to the last session (:func:`_assign_sessions`); say so."""
+    ends = [
+        start + elapsed
+        for start, s in zip(_session_starts(sessions), sessions, strict=True)
+        if start is not None and (elapsed := _num(s, "total_elapsed_time")) is not None
+    ]
+    if not ends or not len(ts):
+        return
+    end = max(ends)
+    after = ts > end + RECORDS_AFTER_END_TOLERANCE_S
+    if after.any():
+        warnings.append(
+            f"{int(after.sum())} record(s) up to {float(ts[after].max()) - end:.0f} s after the last "
+            "session's end kept, attributed to the last session"
+        )
+
+
 def _place_relative_times(raw: RawSegment, ts: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Devices whose clock was never set write seconds since power-up (FIT date_time
     below 0x10000000). When the activity message holds a real local time for the same
@@ -327,6 +349,7 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
         ts = np.where(np.isfinite(ts), ts, fallback)
         warnings.append("records without any valid timestamp placed at the session start")
     sess_idx = _assign_sessions(ts, starts)
+    _note_records_after_end(ts, raw.sessions, warnings)
     sess_sport = [str(s.get("sport") or "generic") for s in sessions]
     sess_foot = np.array(
         [is_foot_sport(s.get("sport"), s.get("sub_sport")) for s in sessions], dtype=bool
