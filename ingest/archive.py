@@ -70,6 +70,19 @@ def gunzip_to_spool(src: IO[bytes], name: str, limits: Limits, budget: ArchiveBu
     return spool
 
 
+def zip_feature_reason(exc: NotImplementedError) -> str:
+    """Python's zipfile refuses some zip features with NotImplementedError: say which in
+    words (the messages are zipfile's own, CPython 3.11)."""
+    text = str(exc)
+    if text.startswith("zip file version"):
+        return f"zip archive needs {text} to extract; Python's zipfile reads up to version 6.3"
+    if "encryption" in text:
+        return f"encrypted zip member ({text})"
+    if "compression" in text:
+        return f"unsupported zip compression: {text}"
+    return f"unsupported zip feature: {text}"
+
+
 def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveBudget) -> Iterator[Member]:
     """Members of a zip file (``src`` must be seekable), in archive order.
 
@@ -83,6 +96,8 @@ def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveB
         zf = zipfile.ZipFile(src)
     except zipfile.LargeZipFile as exc:
         raise UnsupportedFormatError(archive_name, f"zip64 archive not supported: {exc}") from None
+    except NotImplementedError as exc:  # e.g. "zip file version 8.4" in the directory
+        raise UnsupportedFormatError(archive_name, zip_feature_reason(exc)) from None
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, IndexError, OverflowError) as exc:
         raise CorruptFileError(archive_name, f"damaged zip archive: {type(exc).__name__}: {exc}") from None
     with zf:
@@ -126,7 +141,7 @@ def iter_zip(src: IO[bytes], archive_name: str, limits: Limits, budget: ArchiveB
                     yield Member(name, None, exc)
                     continue
                 except NotImplementedError as exc:
-                    yield Member(name, None, UnsupportedFormatError(name, f"unsupported zip compression: {exc}"))
+                    yield Member(name, None, UnsupportedFormatError(name, zip_feature_reason(exc)))
                     continue
                 except Exception as exc:  # zipfile/zlib/bz2/lzma raise many types on damaged data
                     yield Member(name, None, CorruptFileError(name, f"damaged zip member: {type(exc).__name__}: {exc}"))
