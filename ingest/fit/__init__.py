@@ -99,9 +99,11 @@ def _read(
     groups = group_segments(source_file, raw, warnings)
     sha = hashlib.sha256(data).hexdigest()
     activities = []
+    used = path.path if path.fallback is None else f"{path.path}: {path.fallback}"
     for group in groups:
         try:
             activities.append(build(source_file, sha, group, list(warnings)))
+            activities[-1].meta.decoder = used
         except IngestError:
             raise
         except Exception as exc:  # a bug in a corner we did not foresee: still one line

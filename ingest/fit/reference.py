@@ -19,6 +19,7 @@ and nowhere else:
 from __future__ import annotations
 
 import io
+import struct
 from typing import Any
 
 import numpy as np
@@ -209,10 +210,12 @@ def decode_all(
             raise CorruptFileError(
                 source_file, f"malformed FIT message: {exc_line(exc)}", start + _tell(stream)
             ) from None
-        except Exception as exc:  # fitparse's KeyError/struct.error/IndexError/...
+        except (KeyError, IndexError, struct.error, ValueError, TypeError, OverflowError) as exc:
+            # fitparse looks values up in its profile tables and unpacks bytes without
+            # checking first: on damaged data these are its ways of saying "malformed"
             raise CorruptFileError(
                 source_file,
-                f"FIT decoder failed: {type(exc).__name__}: {exc_line(exc)}",
+                f"malformed FIT data that fitparse cannot decode ({type(exc).__name__}: {exc_line(exc)})",
                 start + _tell(stream),
             ) from None
     return out
