@@ -18,10 +18,10 @@ from xml.etree.ElementTree import Element
 import polars as pl
 
 from ingest.errors import CorruptFileError, IngestError, NotAnActivityError
-from ingest.gpx import TrackData, assemble_activity, parse_float, sport_from_words, to_utc
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.safety import Deadline, iter_local, local_name, safe_parse_xml
 from ingest.schema import LAP_SCHEMA, ParsedActivity
+from ingest.track import TrackData, assemble_activity, parse_float, sport_from_words, to_utc
 
 # TCX Activity@Sport (Running | Biking | Other) -> FIT sport vocabulary
 TCX_SPORTS: dict[str, str] = {"running": "running", "biking": "cycling"}
