@@ -22,9 +22,6 @@ from ingest.schema import ParsedActivity
 
 #: corpus files the fast path refuses (auto falls back to fitparse), and why
 FAST_PATH_REFUSES = {
-    # two different developer fields with the same name (Moxy SmO2/THb, fields 0/2 and
-    # 1/3): fitfast names its columns by field name and would merge them
-    "fenix3-run-dynamics-moxy-devfields.fit": "two different developer fields named",
     # old footpod speed/distance packed in compressed_speed_distance: fitfast 0.1.0
     # does not expand it
     "fr70-run-footpod-compressed-timestamps.fit": "compressed_speed_distance",
@@ -339,3 +336,21 @@ def test_damaged_clock_same_on_both_paths() -> None:
     assert not any("clock jump" in w for w in want[0].meta.warnings)
     with pytest.raises(CorruptFileError, match="defined twice"):
         read_fit("d.fit", bytes(data), decoder="fast")
+
+
+def test_two_different_developer_fields_of_one_name_both_survive_on_the_fast_path() -> None:
+    """Moxy SmO2/THb written as fields 0/2 and 1/3 with the same names: fitfast would
+    merge each pair into one column; the fast path renames the later field for fitfast
+    (CRC corrected) and both decoders keep both, the second as "<name> #2"."""
+    path = next(p for p in FIT_FILES if p.name == "fenix3-run-dynamics-moxy-devfields.fit")
+    got, want = _decode(path, "fast"), _reference(path)
+    assert not isinstance(got, IngestError) and not isinstance(want, IngestError)
+    assert_same(got, want)
+    fields = set(got[0].extras["field"].unique())
+    for name in ("SmO2 Sensor 0 on Location Not Set", "THb Sensor 0 on Location Not Set"):
+        assert {name, f"{name} #2"} <= fields
+    data = bytearray(path.read_bytes())
+    at = data.find(b"SmO2 Sensor 0 on Location Not Set", data.find(b"SmO2 Sensor 0 on Location Not Set") + 1)
+    data[at + 3] ^= 0x01  # damage inside the second description's name: still detected
+    with pytest.raises(CorruptFileError):
+        read_fit(path.name, bytes(data), decoder="fast")

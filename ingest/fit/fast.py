@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest.fit.common import CRC_TABLE as _CRC_BYTE
 from ingest.fit.common import Budget, crc16
 from ingest.fit.fields import (
     ACTIVITY_SOURCE_FIELDS,
@@ -63,7 +64,7 @@ from ingest.fit.fields import (
     enum_name,
     misaligned_note,
 )
-from ingest.fit.reference import DevTypes, decode_segment
+from ingest.fit.reference import DevTypes, decode_segment, distinct_dev_names
 
 RECORD = 20
 FILE_ID, SESSION, LAP, ACTIVITY = 0, 18, 19, 34
@@ -104,6 +105,9 @@ class Walk:
     #: fields decoded as bytes (size not a multiple of the base type's): (message number,
     #: field number, size, base type name), one per definition, like the reference reports
     misaligned: list[tuple[int, int, int, str]] = field(default_factory=list)
+    #: every field_description's field_name: (developer key, byte offset in the file,
+    #: size, name bytes), to tell fitfast's columns of two fields of one name apart
+    dev_names: list[tuple[tuple[int, int], int, int, bytes]] = field(default_factory=list)
 
 
 def decode(data: bytes, segments: list[tuple[int, int]], budget: Budget) -> list[RawSegment]:
@@ -144,7 +148,8 @@ def _decode_one(seg: bytes, walk: Walk, budget: Budget, dev_types: DevTypes) -> 
     try:
         # records() and count() check structure and file CRC; a FIT file
         # without records is still checked (the cut above is not)
-        payload = _fitfast_bytes(seg)
+        payload, renamed = _renamed_dev_fields(seg, walk)
+        payload = _fitfast_bytes(payload)
         if walk.records:
             cols = fitfast.records(payload, "record", degrees=True)
         else:
@@ -154,12 +159,14 @@ def _decode_one(seg: bytes, walk: Walk, budget: Budget, dev_types: DevTypes) -> 
     except BaseException as exc:  # noqa: B036 - a Rust panic is a BaseException
         raise FastPathRefused(f"fitfast: {type(exc).__name__}: {exc}") from exc
     if walk.records:
-        _fill_records(summary, cols, walk)
+        _fill_records(summary, cols, walk, renamed)
     budget.check_time()
     return summary
 
 
-def _fill_records(raw: RawSegment, cols: dict[str, np.ndarray], walk: Walk) -> None:
+def _fill_records(
+    raw: RawSegment, cols: dict[str, np.ndarray], walk: Walk, renamed: dict[tuple[int, int], str]
+) -> None:
     n = len(cols.get("timestamp", ()))
     if n != walk.records or any(len(v) != n for v in cols.values()):
         raise FastPathRefused(f"fitfast returned {n} records, the walk counted {walk.records}")
@@ -171,33 +178,86 @@ def _fill_records(raw: RawSegment, cols: dict[str, np.ndarray], walk: Walk) -> N
         if src in raw.records:
             base = raw.records.get(dst, np.full(n, np.nan))
             raw.records[dst] = np.where(np.isfinite(raw.records[src]), raw.records[src], base)
-    # developer fields: fitfast names columns after field_description.field_name
-    described = _dev_descriptions(raw, cols)
+    # developer fields: fitfast names columns after field_description.field_name (two
+    # different fields of one name were renamed for it: _renamed_dev_fields)
+    described = _dev_descriptions(raw, cols, renamed)
     clash = {d for d in described if d in _NATIVE_RECORD_NAMES or d.startswith("unknown_")}
     if clash:
         raise FastPathRefused(f"developer field name(s) equal native ones: {sorted(clash)}")
-    for name in (d for d in described if d in cols):
-        source, units, native = described[name]
-        raw.dev_records.append(DevColumn(source, name, units, native, cols[name]))
+    present = {key: name for name, (key, *_rest) in described.items() if name in cols}
+    names = distinct_dev_names({key: _original_name(raw, key) for key in present})
+    for column, (key, source, units, native) in described.items():
+        if column in cols:
+            raw.dev_records.append(DevColumn(source, names[key], units, native, cols[column]))
 
 
 def _dev_descriptions(
-    raw: RawSegment, cols: dict[str, np.ndarray]
-) -> dict[str, tuple[str, str | None, int | None]]:
-    """field_name -> (source, units, native_field_num) of every developer field.
+    raw: RawSegment, cols: dict[str, np.ndarray], renamed: dict[tuple[int, int], str]
+) -> dict[str, tuple[tuple[int, int], str, str | None, int | None]]:
+    """fitfast column name -> (developer key, source, units, native_field_num) of every
+    developer field.
 
     Not filtered on native_mesg_num: Stryd declares bike_profile/sdm_profile for fields
     it writes in records."""
-    out: dict[str, tuple[str, str | None, int | None]] = {}
-    keys: dict[str, tuple[int, int] | None] = {}
+    out: dict[str, tuple[tuple[int, int], str, str | None, int | None]] = {}
     for desc in raw.dev_descriptions:
-        if desc.name in keys and keys[desc.name] == desc.key and desc.key is not None:
-            continue  # the same field described again (COROS): still one field
-        if desc.name in keys and desc.name in cols:  # fitfast merged two fields into one column
-            raise FastPathRefused(f"two different developer fields named {desc.name!r}")
-        keys[desc.name] = desc.key
-        out[desc.name] = (desc.source, desc.units, desc.native_field_num)
+        if desc.key is None:
+            raise FastPathRefused("developer field description without a field number")
+        column = renamed.get(desc.key, desc.name)
+        if column in out and out[column][0] != desc.key and column in cols:
+            raise FastPathRefused(f"two different developer fields named {desc.name!r}")  # not renamed
+        out[column] = (desc.key, desc.source, desc.units, desc.native_field_num)
     return out
+
+
+def _original_name(raw: RawSegment, key: tuple[int, int]) -> str:
+    return next(d.name for d in raw.dev_descriptions if d.key == key)
+
+
+def _renamed_dev_fields(seg: bytes, walk: Walk) -> tuple[bytes, dict[tuple[int, int], str]]:
+    """The file for fitfast with two different developer fields of one name told apart.
+
+    fitfast names a developer column after field_description.field_name, so two fields
+    of one name (Moxy: SmO2 in fields 0 and 2) would be merged into one column. The
+    later keys' names get their last character replaced (same length), and the file CRC
+    is corrected for the changed bytes (CRC-16 is linear: each changed byte adds the CRC
+    of its difference run through the bytes after it). Returns the bytes and key ->
+    the name fitfast will use."""
+    keys_by_name: dict[bytes, list[tuple[int, int]]] = {}
+    for key, _at, _size, name in walk.dev_names:
+        keys = keys_by_name.setdefault(name, [])
+        if key not in keys:
+            keys.append(key)
+    clashes = {name: sorted(keys)[1:] for name, keys in keys_by_name.items() if len(keys) > 1}
+    if not clashes:
+        return seg, {}
+    taken = set(keys_by_name)
+    new_names: dict[tuple[int, int], bytes] = {}
+    for name, later in clashes.items():
+        for key in later:
+            if not name or name[-1] >= 0x80:  # empty, or ends inside a UTF-8 sequence
+                raise FastPathRefused(f"two different developer fields named {name!r}")
+            new = next(
+                (c for c in (name[:-1] + bytes([ch]) for ch in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") if c not in taken),
+                None,
+            )
+            if new is None:
+                raise FastPathRefused(f"two different developer fields named {name!r}")
+            taken.add(new)
+            new_names[key] = new
+    out = bytearray(seg)
+    end = len(seg) - 2  # the file CRC covers everything before it
+    delta = 0
+    for key, at, _size, name in walk.dev_names:
+        if key in new_names:
+            i = at + len(name) - 1  # the last character of the name
+            diff = out[i] ^ new_names[key][-1]
+            out[i] = new_names[key][-1]
+            delta ^= _zeros(_CRC_BYTE[diff], end - i - 1)
+    (stored,) = struct.unpack_from("<H", out, end)
+    struct.pack_into("<H", out, end, stored ^ delta)
+    renamed = {key: new.decode("utf-8", errors="replace") for key, new in new_names.items()}
+    return bytes(out), renamed
 
 
 # --------------------------------------------------------------------------------------
@@ -516,6 +576,11 @@ def _walk(seg: bytes, budget: Budget) -> Walk:
                 if index not in declared or number is None or base not in _BASE_SIZE:
                     raise FastPathRefused("developer field described without its developer id")
                 described[(index, number)] = base
+                name_at = _field_slice(d, body, 3)  # field_name
+                if name_at is not None:
+                    start, size = name_at
+                    raw_name = body[start : start + size].split(b"\0")[0]
+                    walk.dev_names.append(((index, number), pos + 1 + start, size, raw_name))
             cut += seg[pos:nxt]
         messages += 1
         pos = nxt
@@ -597,6 +662,16 @@ def _definition(
         d.numbers = frozenset(f[0] for f in fields)
         d.not_plain = _not_plain(gnum, fields, bool(h & 0x20))
     return p
+
+
+def _field_slice(d: _Def, body: bytes, number: int) -> tuple[int, int] | None:
+    """(offset, size) of a field in a data message body; None when absent."""
+    offset = 0
+    for num, fsize, _base in d.fields:
+        if num == number:
+            return offset, fsize
+        offset += fsize
+    return None
 
 
 def _field_u8(d: _Def, body: bytes, number: int) -> int | None:

@@ -68,7 +68,7 @@ def _reference_fitfile_class() -> type:
 
         def _parse_message(self) -> Any:
             if self._bytes_left <= 0:
-                if not self._complete:
+                if not self._complete:  # type: ignore[has-type]
                     self._read_and_assert_crc()
                 if self._file.tell() >= self._filesize:
                     self._complete = True
@@ -315,7 +315,7 @@ def decode_segment(stream: io.BytesIO, budget: Budget, dev_types: DevTypes) -> R
         raw.notes.append(misaligned_note(ff.misaligned))
     raw.n_records = len(rows)
     raw.records = _rows_to_columns(rows)
-    names = _distinct_dev_names({key: meta[0] for key, meta in dev_meta.items()})
+    names = distinct_dev_names({key: meta[0] for key, meta in dev_meta.items()})
     for key, values in dev_values.items():
         col = np.full(len(rows), np.nan)
         col[np.fromiter(values.keys(), dtype=np.int64)] = np.fromiter(values.values(), dtype=np.float64)
@@ -333,7 +333,7 @@ def decode_segment(stream: io.BytesIO, budget: Budget, dev_types: DevTypes) -> R
     return raw
 
 
-def _distinct_dev_names(names: dict[tuple[int, int], str]) -> dict[tuple[int, int], str]:
+def distinct_dev_names(names: dict[tuple[int, int], str]) -> dict[tuple[int, int], str]:
     """One column name per developer field: two different fields (developer index, field
     number) with the same name both survive; in key order, the second is "<name> #2"."""
     out: dict[tuple[int, int], str] = {}
