@@ -20,12 +20,9 @@ from ingest.errors import CorruptFileError, IngestError
 from ingest.fit import read_fit
 from ingest.schema import ParsedActivity
 
-#: corpus files the fast path refuses (auto falls back to fitparse), and why
-FAST_PATH_REFUSES = {
-    # old footpod speed/distance packed in compressed_speed_distance: fitfast 0.1.0
-    # does not expand it
-    "fr70-run-footpod-compressed-timestamps.fit": "compressed_speed_distance",
-}
+#: corpus files the fast path refuses (auto falls back to fitparse), and why: none today
+#: (Moxy's two developer fields of one name and the FR70's compressed_speed_distance once were)
+FAST_PATH_REFUSES: dict[str, str] = {}
 NON_ACTIVITY = {"edge510-settings.fit", "vivofit-monitoring.fit"}
 ALL_FIT = FIT_FILES + BAD_FIT_FILES
 

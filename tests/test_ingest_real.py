@@ -187,10 +187,7 @@ def test_every_activity_file_on_the_fast_path(items: dict[str, Item], capsys: py
             f"\n{len(paths)} FIT activity files, {100 * (len(paths) - len(fallbacks)) / len(paths):.1f} % "
             f"on the fast path; fallbacks: {fallbacks or 'none'}"
         )
-    # known in the corpus, documented in tests/test_fit_differential.py: FR70 footpod
-    # compressed_speed_distance, which fitfast 0.1.0 does not expand
-    known = {"fr70-run-footpod-compressed-timestamps.fit"}
-    assert set(fallbacks) <= known, fallbacks
+    assert not fallbacks
 
 
 # ---------------------------------------------------------------------------- against the references

@@ -31,8 +31,9 @@ Known fitfast 0.1.0 differences, handled here (see tests/test_fit_differential.p
   when re-scaling): taken from ``speed`` itself, as fitparse does (same for altitude).
   A device writing both natively (FR55) writes the same value in both; were they ever
   to differ, fitparse keeps the native enhanced value and this path the plain one;
-- ``compressed_speed_distance`` (old footpods) is not expanded into speed/distance:
-  such files are refused and fitparse decodes them;
+- ``compressed_speed_distance`` (old footpods) is not expanded into speed/distance: the
+  walk expands it as fitparse does (12-bit speed and distance, distance accumulated with
+  rollover, restarting at each definition), native fields winning;
 - ``fitfast.parse`` does not resolve sub-fields (``avg_cadence`` stays ``avg_cadence``
   where fitparse says ``avg_running_cadence``; the builder reads both names), expands
   ``enhanced_avg_speed`` from ``avg_speed`` with the same rounding loss as records (taken
@@ -71,8 +72,9 @@ FILE_ID, SESSION, LAP, ACTIVITY = 0, 18, 19, 34
 FIELD_DESCRIPTION, DEVELOPER_DATA_ID = 206, 207
 #: Messages the builder needs besides records; decoded by fitparse after the cut.
 SUMMARY_MESSAGES = frozenset({FILE_ID, SESSION, LAP, ACTIVITY, FIELD_DESCRIPTION, DEVELOPER_DATA_ID})
-#: Record fields whose components fitfast 0.1.0 does not expand (compressed_speed_distance).
-UNEXPANDED_RECORD_FIELDS = frozenset({8})
+#: compressed_speed_distance (old footpods): 3 bytes, speed = bits 0-11 / 100 m/s,
+#: distance = bits 12-23 / 16 m, accumulated with 12-bit rollover (FIT profile)
+CSD_FIELD = 8
 
 
 class FastPathRefused(Exception):
@@ -88,6 +90,8 @@ class _Def:
     numbers: frozenset[int] = frozenset()
     #: why fitfast.parse may not decode this summary message like fitparse ("" = it may)
     not_plain: str = ""
+    #: offset of compressed_speed_distance in a record's body (None: not in this definition)
+    csd_offset: int | None = None
 
 
 @dataclass
@@ -108,6 +112,10 @@ class Walk:
     #: every field_description's field_name: (developer key, byte offset in the file,
     #: size, name bytes), to tell fitfast's columns of two fields of one name apart
     dev_names: list[tuple[tuple[int, int], int, int, bytes]] = field(default_factory=list)
+    #: compressed_speed_distance expanded as the reference does: record index -> (speed
+    #: m/s, distance m); fitfast 0.1.0 does not expand it
+    csd: dict[int, tuple[float, float]] = field(default_factory=dict)
+    csd_accumulator: int = 0
 
 
 def decode(data: bytes, segments: list[tuple[int, int]], budget: Budget) -> list[RawSegment]:
@@ -172,6 +180,15 @@ def _fill_records(
         raise FastPathRefused(f"fitfast returned {n} records, the walk counted {walk.records}")
     raw.n_records = n
     raw.records = {name: cols[name] for name in RECORD_SOURCE_FIELDS if name in cols}
+    if walk.csd:
+        # the reference keeps a field the device wrote over the same field expanded from a
+        # component: native speed/distance where valid, else the footpod's
+        idx = np.fromiter(walk.csd.keys(), dtype=np.int64)
+        for pos, name in enumerate(("speed", "distance")):
+            expanded = np.full(n, np.nan)
+            expanded[idx] = np.fromiter((v[pos] for v in walk.csd.values()), dtype=np.float64)
+            written = raw.records.get(name)
+            raw.records[name] = expanded if written is None else np.where(np.isfinite(written), written, expanded)
     # fitparse's enhanced_speed/altitude expanded from speed/altitude equals the scaled
     # field itself; fitfast's re-scaling loses 0.001 m/s on some records
     for src, dst in (("speed", "enhanced_speed"), ("altitude", "enhanced_altitude")):
@@ -558,6 +575,8 @@ def _walk(seg: bytes, budget: Budget) -> Walk:
             raise FastPathRefused("message runs past the end of the data")
         gnum = d.global_num
         if gnum == RECORD:
+            if d.csd_offset is not None:
+                _expand_csd(walk, records, seg[pos + 1 + d.csd_offset : pos + 4 + d.csd_offset])
             records += 1
         elif gnum in SUMMARY_MESSAGES:
             if compressed:
@@ -652,16 +671,34 @@ def _definition(
             profile_base = _READ_RECORD_NUMBERS.get(num)
             if profile_base is not None and base != profile_base:
                 raise FastPathRefused(f"record field {num} not declared with the profile's base type")
-        if nums & UNEXPANDED_RECORD_FIELDS:
-            raise FastPathRefused("compressed_speed_distance is not expanded by fitfast")
         walk.record_fields |= nums
     d = _Def(gnum, size, fields, little)
+    if gnum == RECORD and CSD_FIELD in {f[0] for f in fields}:
+        at = _field_slice(d, b"", CSD_FIELD)
+        if at is None or at[1] != 3 or dict((f[0], f[2]) for f in fields)[CSD_FIELD] != _BYTE:
+            raise FastPathRefused("compressed_speed_distance not written as 3 bytes")
+        d.csd_offset = at[0]
+        walk.csd_accumulator = 0  # the reference restarts the distance here (fitparse)
     defs[h & 0xF] = d
     if gnum in SUMMARY_MESSAGES:  # the cut needs only the definitions its messages use
         walk.cut += seg[pos:p]
         d.numbers = frozenset(f[0] for f in fields)
         d.not_plain = _not_plain(gnum, fields, bool(h & 0x20))
     return p
+
+
+def _expand_csd(walk: Walk, index: int, raw: bytes) -> None:
+    """fitparse's component expansion of compressed_speed_distance, for one record."""
+    if raw == b"\xff\xff\xff":  # invalid byte array: nothing to expand
+        return
+    value = raw[0] | raw[1] << 8 | raw[2] << 16
+    speed, dist = value & 0xFFF, (value >> 12) & 0xFFF
+    acc = walk.csd_accumulator
+    total = dist + (acc & ~0xFFF)
+    if dist < (acc & 0xFFF):  # rolled over
+        total += 0x1000
+    walk.csd_accumulator = total
+    walk.csd[index] = (float(speed) / 100, float(total) / 16)
 
 
 def _field_slice(d: _Def, body: bytes, number: int) -> tuple[int, int] | None:
