@@ -25,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     import fitfast
     from data import discover, ensure_generated
 
-    from ingest import fit_fast
-    from ingest.fit import _Budget, _decode_fitparse, read_fit
+    from ingest.fit import fast as fit_fast
+    from ingest.fit import read_fit
+    from ingest.fit.common import Budget as _Budget
+    from ingest.fit.reference import decode_segment
     from ingest.limits import DEFAULT_LIMITS
 
     root = (
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     per_file("fitfast.records (all record messages)", lambda i: fitfast.records(data[i]))
     per_file(
         "fitparse on the cut-out summary messages (today)",
-        lambda i: _decode_fitparse(io.BytesIO(cuts[i]), _Budget("x", DEFAULT_LIMITS)),
+        lambda i: decode_segment(io.BytesIO(cuts[i]), _Budget("x", DEFAULT_LIMITS), {}),
     )
     per_file(
         "fitfast.parse on the same cut-out bytes (proposal P2)", lambda i: fitfast.parse(cuts[i])

@@ -154,6 +154,8 @@ def unsupported_zip_reason(exc: NotImplementedError, info: zipfile.ZipInfo | Non
     m = re.search(r"zip file version (\d+(?:\.\d+)?)", str(exc))
     if m:
         return f"zip member needs zip version {m.group(1)}, which is not supported"
+    if "encryption" in str(exc):
+        return f"encrypted zip member ({exc})"
     if info is not None and "compression" in str(exc):
         method = _ZIP_METHODS.get(info.compress_type, "unknown")
         return f"zip member uses compression method {info.compress_type} ({method}), which is not supported"

@@ -31,6 +31,11 @@ from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.safety import GZIP_MAGIC, ZIP_MAGICS, ArchiveBudget, is_os_junk, strip_xml_prolog_noise
 from ingest.schema import ParsedActivity
 
+#: The start of the reason given when one of our readers fails in a way it does not
+#: explain in words: always a bug (tests over bad and hostile inputs assert it never
+#: appears), never a kind of bad input. The file is still listed, not lost.
+READER_BUG = "gaitwatch could not read this file because of a bug in gaitwatch (please report it)"
+
 SNIFF_BYTES = 64 * 1024  # enough to see past an XML declaration, comments and a DOCTYPE
 
 ACTIVITY_EXTENSIONS = frozenset({".fit", ".gpx", ".tcx", ".gz", ".zip"})
@@ -211,7 +216,8 @@ def decode_file(
         raise ResourceLimitError(source_file, "out of memory while decoding") from None
     except Exception as exc:
         msg = " ".join(str(exc).split())[:200]
-        raise CorruptFileError(source_file, f"unexpected decoder failure: {type(exc).__name__}: {msg}") from exc
+        # not a category of bad input: a bug in our reader, which tests must catch
+        raise CorruptFileError(source_file, f"{READER_BUG} ({kind} reader): {type(exc).__name__}: {msg}") from exc
     if not activities:
         raise NotAnActivityError(source_file, f"{kind.upper()} file holds no activity")
     return activities
@@ -284,7 +290,7 @@ def _read_stream(
     except IngestError as exc:
         yield _error_result(name, exc)
     except Exception as exc:  # a bug here must not stop the other files
-        yield _error_result(name, CorruptFileError(name, f"unexpected reader failure: {type(exc).__name__}: {exc}"))
+        yield _error_result(name, CorruptFileError(name, f"{READER_BUG}: {type(exc).__name__}: {exc}"))
 
 
 def _read_zip(name: str, f: IO[bytes], depth: int, budget: ArchiveBudget, limits: Limits) -> Iterator[ReadResult]:

@@ -118,6 +118,10 @@ class ActivityMeta:
     name: str | None = None  # activity name (GPX/TCX), untrusted text
     cadence_source: str = "none"  # one of CADENCE_SOURCES: how cadence_spm was derived
     warnings: list[str] = field(default_factory=list)  # repairs made, e.g. "3 backward timestamps dropped"
+    #: which FIT decoder read the file ("fast", or "reference" with the fast path's reason
+    #: for refusing it); None for GPX/TCX. Not part of equality: both decoders give the
+    #: same activity. For the benchmark's share of files on the fast path.
+    decoder: str | None = field(default=None, compare=False)
 
 
 @dataclass

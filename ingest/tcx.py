@@ -18,10 +18,10 @@ from xml.etree.ElementTree import Element
 import polars as pl
 
 from ingest.errors import CorruptFileError, IngestError, NotAnActivityError
-from ingest.gpx import TrackData, assemble_activity, parse_float, sport_from_words, to_utc
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.safety import Deadline, iter_local, local_name, safe_parse_xml
 from ingest.schema import LAP_SCHEMA, ParsedActivity
+from ingest.track import TrackData, assemble_activity, parse_float, sport_from_words, to_utc
 
 # TCX Activity@Sport (Running | Biking | Other) -> FIT sport vocabulary
 TCX_SPORTS: dict[str, str] = {"running": "running", "biking": "cycling"}
@@ -165,7 +165,7 @@ def _read_activity(source: str, sha: str, act: Element, limits: Limits, deadline
             row["avg_cadence_spm"] = lap_run_cad * 2.0
         elif isinstance(bike_cad, float) and sport_hint != "running":
             row["avg_cadence_spm"] = bike_cad
-    laps_df = pl.DataFrame(lap_rows, schema={k: LAP_SCHEMA[k] for k in lap_rows[0]}) if lap_rows else None
+    laps_df = _lap_frame(lap_rows)
 
     device = _text(act, "Creator", "Name")
     notes = _text(act, "Notes")
@@ -211,6 +211,31 @@ def _lap_row(lap: Element, lap_index: int) -> dict[str, object]:
         "avg_power_w": lx.get("avg_power_w"),
         "_avg_run_cadence": lx.get("_avg_run_cadence"),
     }
+
+
+#: Lap columns the session roll-up reads: null when no lap carries them (Strava-app TCX
+#: runs without heart rate or cadence).
+_ROLLED_UP = (
+    "total_timer_s",
+    "total_distance_m",
+    "total_calories_kcal",
+    "max_speed_m_s",
+    "max_heart_rate_bpm",
+    "avg_heart_rate_bpm",
+    "avg_cadence_spm",
+    "avg_power_w",
+    "total_strides",
+)
+
+
+def _lap_frame(lap_rows: list[dict[str, object]]) -> pl.DataFrame | None:
+    """Lap rows -> frame with every column any lap has, plus the rolled-up ones (null)."""
+    if not lap_rows:
+        return None
+    names = list(dict.fromkeys([k for row in lap_rows for k in row] + list(_ROLLED_UP)))
+    return pl.DataFrame(
+        [{k: row.get(k) for k in names} for row in lap_rows], schema={k: LAP_SCHEMA[k] for k in names}
+    )
 
 
 def _session_from_laps(laps: pl.DataFrame | None) -> dict[str, object]:

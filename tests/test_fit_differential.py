@@ -1,4 +1,4 @@
-"""The fast FIT path (ingest.fit_fast) against fitparse, on every corpus FIT file.
+"""The fast FIT path (ingest.fit.fast) against fitparse, on every corpus FIT file.
 
 Identical frames and metadata are required wherever the fast path accepts a file;
 where it refuses, ``decoder="auto"`` must fall back to fitparse and give fitparse's
@@ -20,15 +20,9 @@ from ingest.errors import CorruptFileError, IngestError
 from ingest.fit import read_fit
 from ingest.schema import ParsedActivity
 
-#: corpus files the fast path refuses (auto falls back to fitparse), and why
-FAST_PATH_REFUSES = {
-    # two developer fields with the same name (Moxy SmO2/THb described twice):
-    # fitfast names its columns by field name and would merge them
-    "fenix3-run-dynamics-moxy-devfields.fit": "two developer fields named",
-    # old footpod speed/distance packed in compressed_speed_distance: fitfast 0.1.0
-    # does not expand it
-    "fr70-run-footpod-compressed-timestamps.fit": "compressed_speed_distance",
-}
+#: corpus files the fast path refuses (auto falls back to fitparse), and why: none today
+#: (Moxy's two developer fields of one name and the FR70's compressed_speed_distance once were)
+FAST_PATH_REFUSES: dict[str, str] = {}
 NON_ACTIVITY = {"edge510-settings.fit", "vivofit-monitoring.fit"}
 ALL_FIT = FIT_FILES + BAD_FIT_FILES
 
@@ -203,8 +197,9 @@ def test_summary_speed_and_native_enhanced_speed_as_fitparse(enhanced_first: boo
     whichever comes later in the definition; the fitfast route must too."""
     import struct
 
-    from ingest import fit_fast
-    from ingest.fit import _Budget, _decode_fitparse
+    from ingest.fit import fast as fit_fast
+    from ingest.fit.common import Budget as _Budget
+    from ingest.fit.reference import decode_segment
     from ingest.limits import DEFAULT_LIMITS
 
     fields = [(253, 4, 0x86), (2, 4, 0x86), (7, 4, 0x86), (13, 2, 0x84), (110, 4, 0x86), (25, 1, 0)]
@@ -218,7 +213,7 @@ def test_summary_speed_and_native_enhanced_speed_as_fitparse(enhanced_first: boo
     walk = fit_fast._walk(data, _Budget("t", DEFAULT_LIMITS))
     assert walk.needs_fitparse == ""
     got = fit_fast._summary_from_fitfast(fit_fast._cut_file(data, walk), walk).laps
-    want = _decode_fitparse(io.BytesIO(data), _Budget("t", DEFAULT_LIMITS)).laps
+    want = decode_segment(io.BytesIO(data), _Budget("t", DEFAULT_LIMITS), {}).laps
     assert got[0]["enhanced_avg_speed"] == want[0]["enhanced_avg_speed"] == (3.186 if enhanced_first else 3.187)
     for key in ("timestamp", "start_time", "total_elapsed_time", "avg_speed", "sport"):
         assert got[0][key] == want[0][key]
@@ -227,8 +222,8 @@ def test_summary_speed_and_native_enhanced_speed_as_fitparse(enhanced_first: boo
 def test_wrong_base_type_takes_the_fitparse_route() -> None:
     import struct
 
-    from ingest import fit_fast
-    from ingest.fit import _Budget
+    from ingest.fit import fast as fit_fast
+    from ingest.fit.common import Budget as _Budget
     from ingest.limits import DEFAULT_LIMITS
 
     # total_distance declared float32: fitfast would read its bits as the profile's uint32
@@ -241,7 +236,7 @@ def test_wrong_base_type_takes_the_fitparse_route() -> None:
 def test_crc16_equals_fitparse_crc(data: bytes) -> None:
     from fitparse.records import Crc
 
-    from ingest.fit_fast import crc16
+    from ingest.fit.common import crc16
 
     assert crc16(data) == Crc.calculate(data)
 
@@ -249,8 +244,8 @@ def test_crc16_equals_fitparse_crc(data: bytes) -> None:
 def test_generated_run_summary_decoded_by_fitfast_identically(tmp_path: Path) -> None:
     """The typical file (synth one-hour-style run, laps with avg and enhanced speed) takes
     the fitfast summary route and still equals fitparse."""
-    from ingest import fit_fast
-    from ingest.fit import _Budget
+    from ingest.fit import fast as fit_fast
+    from ingest.fit.common import Budget as _Budget
     from ingest.limits import DEFAULT_LIMITS
     from synth.generate import generate_backfill
 
@@ -261,3 +256,98 @@ def test_generated_run_summary_decoded_by_fitfast_identically(tmp_path: Path) ->
         data = path.read_bytes()
         assert fit_fast._walk(data, _Budget("t", DEFAULT_LIMITS)).needs_fitparse == ""
         assert_same(read_fit(path.name, data, decoder="fast"), read_fit(path.name, data, decoder="fitparse"))
+
+
+# ------------------------------------------------------------- valid files the fast path takes
+
+
+def _with_12_byte_header(data: bytes) -> bytes:
+    """The same FIT file with a 12-byte header (no header CRC), as older devices write it."""
+    from fitparse.records import Crc
+
+    assert data[0] == 14
+    out = bytes([12]) + data[1:12] + data[14:-2]
+    return out + Crc.calculate(out).to_bytes(2, "little")
+
+
+def test_12_byte_header_takes_the_fast_path() -> None:
+    # fitfast computes the file CRC over header + data here: the stored CRC is valid as it is
+    path = next(p for p in FIT_FILES if p.name == "fenix5-run-dynamics-short.fit")
+    data = _with_12_byte_header(path.read_bytes())
+    assert_same(read_fit("h12.fit", data, decoder="fast"), read_fit("h12.fit", data, decoder="fitparse"))
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 0x10
+    for decoder in ("fast", "auto"):
+        with pytest.raises(CorruptFileError):
+            read_fit("h12.fit", bytes(damaged), decoder=decoder)  # type: ignore[arg-type]
+
+
+def test_misaligned_field_sizes_decode_fast_and_as_the_reference() -> None:
+    """COROS event.data declared 1 byte as uint32: both paths decode it as bytes (the FIT
+    SDK's rule), keep every record and say so in the warnings."""
+    from ingest.fit import decode_path
+
+    path = next(p for p in FIT_FILES if p.name == "coros-pace2-ride-misaligned-field-size.fit")
+    got, want = _decode(path, "fast"), _reference(path)
+    assert not isinstance(got, IngestError) and not isinstance(want, IngestError)
+    assert_same(got, want)
+    assert any("not a multiple of its base type" in w and "event.data" in w for w in got[0].meta.warnings)
+    assert decode_path(path.name, path.read_bytes()).path == "fast"
+
+
+def test_decode_path_reports_fallbacks_with_reasons() -> None:
+    from ingest.fit import decode_path
+
+    for path in FIT_FILES:
+        result = decode_path(path.name, path.read_bytes())
+        if path.name in NON_ACTIVITY:
+            assert result.path == "none" and result.error and "not an activity" in result.error
+        elif path.name in FAST_PATH_REFUSES:
+            assert result.path == "reference"
+            assert result.fallback and FAST_PATH_REFUSES[path.name] in result.fallback
+        else:
+            assert result.path == "fast", (path.name, result)
+
+
+def test_damaged_clock_same_on_both_paths() -> None:
+    """Regression (issue #11, found by fuzzing): byte 1981 of fenix5-run-dynamics-short.fit
+    set to 253 (CRC recomputed) turns position_long into a second timestamp declared
+    sint32. fitparse read it signed (1943-08-21), fitfast as the profile's uint32
+    (2079-09-26, then 20 clock-jump "repairs"). Now the fast path hands such definitions
+    to the reference, and times before the FIT epoch are not times."""
+    from fitparse.records import Crc
+
+    path = next(p for p in FIT_FILES if p.name == "fenix5-run-dynamics-short.fit")
+    data = bytearray(path.read_bytes())
+    data[1981] = 253
+    data[-2:] = Crc.calculate(bytes(data[:-2])).to_bytes(2, "little")
+    want = read_fit("d.fit", bytes(data), decoder="fitparse")
+    got = read_fit("d.fit", bytes(data), decoder="auto")
+    assert_same(got, want)
+    # the session's own start (fitparse, undamaged message) is where the records go
+    import fitparse
+
+    sessions = fitparse.FitFile(io.BytesIO(bytes(data))).get_messages("session")
+    session_start = next(m.get_value("start_time") for m in sessions)
+    assert want[0].meta.started_at.replace(tzinfo=None) == session_start
+    assert not any("clock jump" in w for w in want[0].meta.warnings)
+    with pytest.raises(CorruptFileError, match="defined twice"):
+        read_fit("d.fit", bytes(data), decoder="fast")
+
+
+def test_two_different_developer_fields_of_one_name_both_survive_on_the_fast_path() -> None:
+    """Moxy SmO2/THb written as fields 0/2 and 1/3 with the same names: fitfast would
+    merge each pair into one column; the fast path renames the later field for fitfast
+    (CRC corrected) and both decoders keep both, the second as "<name> #2"."""
+    path = next(p for p in FIT_FILES if p.name == "fenix3-run-dynamics-moxy-devfields.fit")
+    got, want = _decode(path, "fast"), _reference(path)
+    assert not isinstance(got, IngestError) and not isinstance(want, IngestError)
+    assert_same(got, want)
+    fields = set(got[0].extras["field"].unique())
+    for name in ("SmO2 Sensor 0 on Location Not Set", "THb Sensor 0 on Location Not Set"):
+        assert {name, f"{name} #2"} <= fields
+    data = bytearray(path.read_bytes())
+    at = data.find(b"SmO2 Sensor 0 on Location Not Set", data.find(b"SmO2 Sensor 0 on Location Not Set") + 1)
+    data[at + 3] ^= 0x01  # damage inside the second description's name: still detected
+    with pytest.raises(CorruptFileError):
+        read_fit(path.name, bytes(data), decoder="fast")

@@ -232,3 +232,24 @@ def test_other_xml_named_by_extension() -> None:
         read_bytes("route", kml)
     with pytest.raises(CorruptFileError, match="not a GPX document"):
         read_bytes("route.gpx", kml)
+
+
+def _zip_needing_version(version: int) -> bytes:
+    """A zip whose central directory says its member needs zip ``version`` (x10) to extract."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("run.gpx", "<gpx/>")
+    data = bytearray(buf.getvalue())
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 6 : central + 8] = version.to_bytes(2, "little")
+    return bytes(data)
+
+
+def test_zip_needing_a_newer_zip_version_is_refused_in_words() -> None:
+    """Regression (issue #11, found by fuzzing): "zip file version 8.4" surfaced as a
+    NotImplementedError ("unexpected reader failure")."""
+    results = list(iter_bytes("new.zip", _zip_needing_version(84)))
+    assert len(results) == 1
+    err = results[0].error
+    assert isinstance(err, UnsupportedFormatError)
+    assert "zip file version 8.4" in err.reason and "unexpected" not in err.reason

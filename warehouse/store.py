@@ -359,13 +359,18 @@ def prepare_activity(
         avg_hr = None if m is None else float(m)  # type: ignore[arg-type]
 
     tol = timedelta(seconds=datatests.TIME_WINDOW_TOLERANCE_S)
-    if first_ts < started_at - tol or last_ts > ended_at + tol:
+    # records after the last session's end (long ski days, fenix 7 Pro: 44 min) are kept
+    # and the activity ends at its last sample; later than one more activity length is
+    # a clock jump the reader did not repair
+    trailing = max(tol, timedelta(seconds=elapsed_s))
+    if first_ts < started_at - tol or last_ts > ended_at + trailing:
         raise LoadError(
             meta.source_file,
             f"sample times {first_ts:%Y-%m-%d %H:%M:%S} .. {last_ts:%Y-%m-%d %H:%M:%S} UTC fall "
             f"outside the activity {started_at:%Y-%m-%d %H:%M:%S} .. {ended_at:%Y-%m-%d %H:%M:%S} "
             "(device clock jump?); not loaded",
         )
+    ended_at = max(ended_at, last_ts)
     if duration_s > elapsed_s + datatests.DURATION_TOLERANCE_S:
         raise LoadError(
             meta.source_file,

@@ -1,57 +1,37 @@
-"""FIT reader: bytes of a ``.fit`` file -> :class:`ingest.schema.ParsedActivity` list.
+"""Decoder-independent FIT building: :class:`RawSegment` list -> :class:`ParsedActivity`.
 
-Two decoders feed one builder:
-
-- ``fitparse`` (the reference; about 7k records/s), and
-- the fast path in :mod:`ingest.fit_fast` (fitfast, Rust; ~100x faster), which refuses
-  any file it cannot decode exactly like fitparse; ``decoder="auto"`` then falls back.
-
-Both deliver :class:`ingest.fit_fields.RawSegment` per FIT file (a chained file holds
-several); the builder here converts units once (:mod:`ingest.fit_fields`), turns the
-device's placeholder zeros into nulls, repairs clock jumps, and attributes each sample to
-the session (sport) it falls in.
+Converts units once (:mod:`ingest.fit.fields`), turns the device's placeholder zeros into
+nulls, repairs clock jumps and attributes each sample to the session (sport) it falls in.
+Both decoders (reference and fast) feed the same code here, so a damaged clock is
+repaired the same way whichever decoded the file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import struct
-import threading
-import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ingest.errors import (
-    CorruptFileError,
-    EmptyFileError,
-    IngestError,
-    NotAnActivityError,
-    ResourceLimitError,
-)
-from ingest.fit_fields import (
+from ingest.errors import CorruptFileError, EmptyFileError, NotAnActivityError
+from ingest.fit.fields import (
     ACTIVITY_FILE_TYPES,
     DEV_POWER_NAMES,
-    ENUM_SUPPLEMENT,
     FIT_EPOCH_S,
     FIT_MIN_WALL_TIME,
     RECORD_FIELDS,
     RECORD_POWER_FIELD_NUM,
     RECORD_SOURCE_FIELDS,
     RUNNING_CADENCE_SPM,
-    SEMICIRCLE_DEG,
     SUMMARY_CADENCE_FIELDS,
     SUMMARY_CYCLES_FIELDS,
     SUMMARY_FIELDS,
     DevColumn,
-    DevDescription,
     RawSegment,
+    enum_name,
     is_foot_sport,
 )
-from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.schema import (
     EXTRA_SCHEMA,
     LAP_SCHEMA,
@@ -62,451 +42,26 @@ from ingest.schema import (
     conform,
 )
 
-Decoder = Literal["auto", "fast", "fitparse"]
-
 #: A forward clock step is a jump (device clock reset, GPS time fix) only when it is
 #: longer than the whole activity's elapsed time and at least this long, and does not
 #: land on a session start. Real pauses and "resume later" gaps are inside elapsed time.
 MIN_CLOCK_JUMP_S = 3600.0
+#: Devices write a last record a few seconds after the session's end (stop event); only
+#: records later than this are worth a warning.
+RECORDS_AFTER_END_TOLERANCE_S = 60.0
 #: How close (s) the sample after a gap must be to a session start_time to be a new session.
 SESSION_START_TOLERANCE_S = 120.0
 #: UTC offsets run from -12 h to +14 h; a larger local_timestamp offset is a device bug.
 MAX_LOCAL_OFFSET_S = 14 * 3600
-#: Every message counts against this multiple of ``Limits.max_records`` (hrv, gps_metadata
-#: and other per-second messages come on top of records).
-MAX_MESSAGES_PER_RECORD = 8
-#: Check the wall-time budget every this many messages.
-_BUDGET_CHECK_EVERY = 512
 #: Manufacturers whose product numbers are FIT ``garmin_product`` values.
 _GARMIN_FAMILY = frozenset({"garmin", "dynastream", "dynastream_oem", "tacx"})
-
-# fitparse keeps developer field definitions in a module-global dict (fitparse.records.
-# DEV_TYPES): one decode at a time, starting from an empty dict, or a file could use
-# another file's definitions.
-_FITPARSE_LOCK = threading.Lock()
-
-
-# --------------------------------------------------------------------------------------
-# Public API
-
-
-def read_fit(
-    source_file: str,
-    data: bytes,
-    limits: Limits | None = None,
-    *,
-    decoder: Decoder = "auto",
-) -> list[ParsedActivity]:
-    """Decode one FIT file into activities (one, unless chained files hold several).
-
-    Parameters
-    ----------
-    source_file:
-        Name as dropped, used in errors and ``ActivityMeta.source_file``.
-    data:
-        The file's bytes (decompressed).
-    limits:
-        Resource limits (``max_file_bytes``, ``max_records``, ``decode_timeout_s``).
-    decoder:
-        ``"auto"`` (fast path, fitparse when the fast path refuses the file),
-        ``"fast"`` (fast path only; raises where it refuses) or ``"fitparse"``.
-
-    Raises
-    ------
-    EmptyFileError, CorruptFileError, NotAnActivityError, ResourceLimitError
-        Always one of ours, with a one-line reason; never a decoder's own exception.
-    """
-    limits = limits or DEFAULT_LIMITS
-    if not data:
-        raise EmptyFileError(source_file, "empty file (0 bytes)")
-    if len(data) > limits.max_file_bytes:
-        raise ResourceLimitError(
-            source_file, f"FIT file of {len(data)} bytes exceeds the limit of {limits.max_file_bytes}"
-        )
-    budget = _Budget(source_file, limits)
-    warnings: list[str] = []
-    segments, truncation = split_segments(source_file, data, warnings)
-    raw = _decode(source_file, data, segments, budget, decoder, truncation)
-    groups = _group_segments(source_file, raw, warnings)
-    sha = hashlib.sha256(data).hexdigest()
-    activities = []
-    for group in groups:
-        try:
-            activities.append(_build(source_file, sha, group, list(warnings)))
-        except IngestError:
-            raise
-        except Exception as exc:  # a bug in a corner we did not foresee: still one line
-            raise CorruptFileError(source_file, f"FIT content not understood: {_exc_line(exc)}") from exc
-    return activities
-
-
-def enum_name(type_name: str, value: Any) -> str | None:
-    """FIT enum value -> profile name (fitparse's profile), unknown numbers as text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    from fitparse.profile import FIELD_TYPES
-
-    ftype = FIELD_TYPES.get(type_name)
-    values = getattr(ftype, "values", None) or {}
-    try:
-        key = int(value)
-    except (TypeError, ValueError):
-        return str(value)
-    name = values.get(key) or ENUM_SUPPLEMENT.get(type_name, {}).get(key)
-    return str(name if name is not None else key)
-
-
-# --------------------------------------------------------------------------------------
-# Framing: chained FIT files are split on their headers before decoding.
-
-_HEADER = struct.Struct("<BBHI4s")
-
-
-def split_segments(
-    source_file: str, data: bytes, warnings: list[str]
-) -> tuple[list[tuple[int, int]], CorruptFileError | None]:
-    """(start, end) byte ranges of each FIT file in ``data`` (chained files hold several).
-
-    Only header fields are read. A last file whose header claims more bytes than the file
-    holds is returned cut at the end of the data, together with the truncation error to
-    raise if decoding does not fail earlier for another reason (the first damage found in
-    the stream is the more useful reason); nothing of the claimed size is allocated.
-    """
-    segments: list[tuple[int, int]] = []
-    pos = 0
-    n = len(data)
-    while pos < n:
-        if segments and not any(data[pos:]):
-            # zero padding after the last file: harmless, but say so
-            warnings.append(f"{n - pos} zero bytes after the last FIT file ignored")
-            break
-        if n - pos < 12:
-            what = "FIT file" if not segments else "data after the FIT file"
-            raise CorruptFileError(
-                source_file, f"{what} truncated: {n - pos} bytes where a 12-byte header was expected", pos
-            )
-        header_size, _proto, _profile, data_size, magic = _HEADER.unpack_from(data, pos)
-        if magic != b".FIT" or header_size < 12:
-            if not segments:
-                raise CorruptFileError(source_file, "not a FIT file: bad header", pos)
-            prev_start, prev_end = segments[-1]
-            raise CorruptFileError(
-                source_file,
-                f"{n - prev_end} bytes after the end the FIT header declares "
-                f"({prev_end - prev_start} bytes) are not a chained FIT file",
-                pos,
-            )
-        end = pos + header_size + data_size + 2  # + file CRC
-        if end > n:
-            segments.append((pos, n))
-            return segments, CorruptFileError(
-                source_file,
-                f"FIT file truncated: header declares {data_size} data bytes, "
-                f"only {max(0, n - pos - header_size)} present",
-                n,
-            )
-        segments.append((pos, end))
-        pos = end
-    return segments, None
-
-
-# --------------------------------------------------------------------------------------
-# Decoding
-
-
-class _Budget:
-    """Wall time and message counts for one file; raises ResourceLimitError."""
-
-    def __init__(self, source_file: str, limits: Limits) -> None:
-        self.source_file = source_file
-        self.limits = limits
-        self.deadline = time.monotonic() + limits.decode_timeout_s
-        self.records = 0
-        self.messages = 0
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise ResourceLimitError(
-                self.source_file, f"FIT decoding exceeded the {self.limits.decode_timeout_s:g} s limit"
-            )
-
-    def add(self, records: int, messages: int) -> None:
-        self.records += records
-        self.messages += messages
-        if self.records > self.limits.max_records:
-            raise ResourceLimitError(
-                self.source_file,
-                f"FIT file holds more than {self.limits.max_records} records (limit)",
-            )
-        if self.messages > self.limits.max_records * MAX_MESSAGES_PER_RECORD:
-            raise ResourceLimitError(
-                self.source_file,
-                f"FIT file holds more than {self.limits.max_records * MAX_MESSAGES_PER_RECORD} "
-                "messages (limit)",
-            )
-
-
-def _decode(
-    source_file: str,
-    data: bytes,
-    segments: list[tuple[int, int]],
-    budget: _Budget,
-    decoder: Decoder,
-    truncation: CorruptFileError | None,
-) -> list[RawSegment]:
-    if decoder in ("auto", "fast") and truncation is None:
-        from ingest import fit_fast
-
-        try:
-            return fit_fast.decode(data, segments, budget)
-        except fit_fast.FastPathRefused as refusal:
-            if decoder == "fast":
-                raise CorruptFileError(source_file, f"fast FIT decoder refused the file: {refusal}") from None
-        except IngestError:
-            raise
-        except Exception as exc:  # fitfast failing unexpectedly: fitparse decides
-            if decoder == "fast":
-                raise CorruptFileError(
-                    source_file, f"fast FIT decoder failed: {type(exc).__name__}: {_exc_line(exc)}"
-                ) from exc
-    out = _decode_fitparse_all(source_file, data, segments, budget, truncation)
-    if truncation is not None:  # fitparse cannot have read past the end; be sure anyway
-        raise truncation
-    return out
-
-
-def _decode_fitparse_all(
-    source_file: str,
-    data: bytes,
-    segments: list[tuple[int, int]],
-    budget: _Budget,
-    truncation: CorruptFileError | None,
-) -> list[RawSegment]:
-    import fitparse.records
-    from fitparse.utils import FitCRCError, FitEOFError, FitHeaderError, FitParseError
-
-    out: list[RawSegment] = []
-    with _FITPARSE_LOCK:
-        fitparse.records.DEV_TYPES.clear()
-        try:
-            for start, end in segments:
-                stream = io.BytesIO(data[start:end])
-                try:
-                    out.append(_decode_fitparse(stream, budget))
-                except (IngestError, MemoryError):
-                    raise
-                except FitCRCError as exc:
-                    raise CorruptFileError(
-                        source_file, f"FIT checksum mismatch, the file is damaged ({exc})", start + _tell(stream)
-                    ) from None
-                except FitEOFError:
-                    if truncation is not None:
-                        raise truncation from None
-                    raise CorruptFileError(
-                        source_file, "FIT file truncated: data ends inside a message", start + _tell(stream)
-                    ) from None
-                except FitHeaderError as exc:
-                    raise CorruptFileError(source_file, f"bad FIT header: {exc}", start) from None
-                except FitParseError as exc:
-                    raise CorruptFileError(
-                        source_file, f"malformed FIT message: {_exc_line(exc)}", start + _tell(stream)
-                    ) from None
-                except Exception as exc:  # fitparse's KeyError/struct.error/IndexError/...
-                    raise CorruptFileError(
-                        source_file,
-                        f"FIT decoder failed: {type(exc).__name__}: {_exc_line(exc)}",
-                        start + _tell(stream),
-                    ) from None
-        finally:
-            fitparse.records.DEV_TYPES.clear()
-    return out
-
-
-def _tell(stream: io.BytesIO) -> int:
-    try:
-        return stream.tell()
-    except ValueError:  # closed by fitparse at the end of the data
-        return len(stream.getbuffer()) if not stream.closed else 0
-
-
-def _exc_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
-
-
-_WANTED_RECORD = frozenset(RECORD_SOURCE_FIELDS)
-_TIME_TYPES = frozenset({"date_time", "local_date_time"})
-
-
-def _decode_fitparse(stream: io.BytesIO, budget: _Budget) -> RawSegment:
-    """One FIT file (one header) with fitparse, into the decoder-independent form."""
-    import fitparse
-    from fitparse.records import DevFieldDefinition
-
-    ff = fitparse.FitFile(stream, check_crc=True)
-    raw = RawSegment()
-    rows: list[dict[str, float]] = []
-    dev_values: dict[tuple[int, int], dict[int, float]] = {}
-    dev_meta: dict[tuple[int, int], tuple[str, str | None, int | None]] = {}
-    dev_sources: dict[int, str] = {}
-    n_msgs = 0
-    for msg in ff.get_messages():
-        n_msgs += 1
-        if n_msgs % _BUDGET_CHECK_EVERY == 0:
-            budget.add(0, _BUDGET_CHECK_EVERY)
-            budget.check_time()
-        name = msg.name
-        if name == "record":
-            budget.add(1, 0)
-            row: dict[str, float] = {}
-            for fd in msg.fields:
-                fdef = fd.field_def
-                if isinstance(fdef, DevFieldDefinition):
-                    value = fd.value
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        key = (fdef.dev_data_index, fdef.def_num)
-                        dev_values.setdefault(key, {})[len(rows)] = float(value)
-                        if key not in dev_meta:
-                            dev_meta[key] = (
-                                str(fd.field.name),
-                                fd.field.units,
-                                fd.field.native_field_num,
-                            )
-                    continue
-                fname = fd.name
-                if fname not in _WANTED_RECORD:
-                    continue
-                if fname == "timestamp":
-                    value = fd.raw_value
-                    value = None if value is None else value + FIT_EPOCH_S
-                elif fname in ("position_lat", "position_long"):
-                    value = fd.raw_value
-                    value = None if value is None else value * SEMICIRCLE_DEG
-                else:
-                    value = fd.value
-                if not isinstance(value, (int, float)) or isinstance(value, bool):
-                    continue
-                # a field the device wrote beats the same field expanded from a component
-                if fdef is None and fname in row:
-                    continue
-                row[fname] = float(value)
-            rows.append(row)
-        elif name in ("session", "lap"):
-            summary = _summary_from_fitparse(msg, raw, dev_sources, DevFieldDefinition)
-            (raw.sessions if name == "session" else raw.laps).append(summary)
-        elif name == "file_id" and raw.file_id is None:
-            raw.file_id = _file_id_from_fitparse(msg)
-        elif name == "activity" and raw.activity is None:
-            raw.activity = {
-                fd.name: fd.raw_value + FIT_EPOCH_S
-                for fd in msg.fields
-                if fd.name in ("timestamp", "local_timestamp") and isinstance(fd.raw_value, int)
-            }
-        elif name == "field_description":
-            index = msg.get_raw_value("developer_data_index")
-            fname = msg.get_raw_value("field_name")
-            if index is not None and isinstance(fname, str):
-                raw.dev_descriptions.append(
-                    DevDescription(
-                        source=dev_sources.get(int(index), f"dev{index}"),
-                        name=fname,
-                        units=msg.get_raw_value("units"),
-                        native_mesg_num=msg.get_raw_value("native_mesg_num"),
-                        native_field_num=msg.get_raw_value("native_field_num"),
-                    )
-                )
-        elif name == "developer_data_id":
-            index = msg.get_raw_value("developer_data_index")
-            maker = msg.get_raw_value("manufacturer_id")
-            if index is not None:
-                dev_sources[int(index)] = (
-                    enum_name("manufacturer", maker) if maker is not None else f"dev{index}"
-                ) or f"dev{index}"
-    budget.add(0, n_msgs % _BUDGET_CHECK_EVERY)
-    raw.n_records = len(rows)
-    raw.records = _rows_to_columns(rows)
-    for key, values in dev_values.items():
-        col = np.full(len(rows), np.nan)
-        col[np.fromiter(values.keys(), dtype=np.int64)] = np.fromiter(values.values(), dtype=np.float64)
-        fname, units, native = dev_meta[key]
-        raw.dev_records.append(
-            DevColumn(
-                source=dev_sources.get(key[0], f"dev{key[0]}"),
-                name=fname,
-                units=units,
-                native_field_num=native,
-                values=col,
-            )
-        )
-    return raw
-
-
-def _rows_to_columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
-    present = {k for row in rows for k in row}
-    return {
-        name: np.array([row.get(name, np.nan) for row in rows], dtype=np.float64)
-        for name in RECORD_SOURCE_FIELDS
-        if name in present
-    }
-
-
-def _summary_from_fitparse(
-    msg: Any, raw: RawSegment, dev_sources: dict[int, str], dev_def_type: type
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    devs: list[tuple[str, str, float, str | None]] = []
-    for fd in msg.fields:
-        if isinstance(fd.field_def, dev_def_type):
-            if isinstance(fd.value, (int, float)) and not isinstance(fd.value, bool):
-                index = int(getattr(fd.field_def, "dev_data_index", 0))
-                src = dev_sources.get(index, f"dev{index}")
-                devs.append((src, str(fd.field.name), float(fd.value), fd.field.units))
-            continue
-        if fd.field is None:  # not in fitparse's profile
-            continue
-        if fd.type is not None and getattr(fd.type, "name", None) in _TIME_TYPES:
-            # device-relative times (< FIT_MIN_WALL_TIME) are placed by the builder
-            if isinstance(fd.raw_value, int):
-                out[fd.name] = fd.raw_value + FIT_EPOCH_S
-            continue
-        value = fd.value
-        if fd.name in ("sport", "sub_sport"):
-            out[fd.name] = enum_name(fd.name, value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[fd.name] = value
-    ts = out.get("timestamp", out.get("start_time"))
-    if devs and ts is not None:
-        kind = msg.name
-        raw.dev_summary.extend((float(ts), src, f"{kind}:{n}", v, u) for src, n, v, u in devs)
-    return out
-
-
-def _file_id_from_fitparse(msg: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for fd in msg.fields:
-        name = fd.name
-        if name == "type":
-            out["type"] = enum_name("file", fd.raw_value)
-        elif name == "manufacturer":
-            out["manufacturer"] = enum_name("manufacturer", fd.raw_value)
-        elif name in ("product", "garmin_product", "favero_product"):
-            out["product"] = fd.raw_value
-        elif name == "product_name" and isinstance(fd.value, str):
-            out["product_name"] = fd.value
-        elif name == "serial_number" and isinstance(fd.raw_value, int):
-            out["serial_number"] = fd.raw_value
-        elif name == "time_created" and isinstance(fd.raw_value, int):
-            out["time_created"] = fd.raw_value + FIT_EPOCH_S
-    return out
 
 
 # --------------------------------------------------------------------------------------
 # Chained files: which FIT files form one activity
 
 
-def _group_segments(source_file: str, raw: list[RawSegment], warnings: list[str]) -> list[list[RawSegment]]:
+def group_segments(source_file: str, raw: list[RawSegment], warnings: list[str]) -> list[list[RawSegment]]:
     """Group chained FIT files into activities.
 
     A FIT file without file_id continues the previous one (Garmin multisport chains write
@@ -652,6 +207,25 @@ def _repair_timestamps(ts: np.ndarray, sessions: list[dict[str, Any]], warnings:
 _WALL_TIME_MIN = FIT_EPOCH_S + FIT_MIN_WALL_TIME  # Unix seconds
 
 
+def _note_records_after_end(ts: np.ndarray, sessions: list[dict[str, Any]], warnings: list[str]) -> None:
+    """Records after the last session's end (long ski days on a fenix 7 Pro: 44 min) are
+    kept and belong to the last session (:func:`_assign_sessions`); say so."""
+    ends = [
+        start + elapsed
+        for start, s in zip(_session_starts(sessions), sessions, strict=True)
+        if start is not None and (elapsed := _num(s, "total_elapsed_time")) is not None
+    ]
+    if not ends or not len(ts):
+        return
+    end = max(ends)
+    after = ts > end + RECORDS_AFTER_END_TOLERANCE_S
+    if after.any():
+        warnings.append(
+            f"{int(after.sum())} record(s) up to {float(ts[after].max()) - end:.0f} s after the last "
+            "session's end kept, attributed to the last session"
+        )
+
+
 def _place_relative_times(raw: RawSegment, ts: np.ndarray, warnings: list[str]) -> np.ndarray:
     """Devices whose clock was never set write seconds since power-up (FIT date_time
     below 0x10000000). When the activity message holds a real local time for the same
@@ -750,7 +324,7 @@ def _summary_frame(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> p
     return pl.DataFrame(cols, schema=schema)
 
 
-def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[str]) -> ParsedActivity:
+def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[str]) -> ParsedActivity:
     raw = _merge(group)
     n = raw.n_records
     sessions = raw.sessions
@@ -760,6 +334,12 @@ def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[s
     starts = _session_starts(sessions)
 
     ts = raw.records.get("timestamp", np.full(n, np.nan))
+    # a FIT date_time is unsigned: a time before the FIT epoch was read from a damaged
+    # definition (declared signed), not written by a device (issue #11: 1943-08-21)
+    before_epoch = ts < FIT_EPOCH_S
+    if before_epoch.any():
+        warnings.append(f"{int(before_epoch.sum())} record time(s) before the FIT epoch (1989-12-31) ignored")
+        ts = np.where(before_epoch, np.nan, ts)
     ts = _place_relative_times(raw, ts, warnings)
     ts = _repair_timestamps(ts, raw.sessions, warnings)
     if n and not np.isfinite(ts).all():
@@ -769,6 +349,7 @@ def _build(source_file: str, sha: str, group: list[RawSegment], warnings: list[s
         ts = np.where(np.isfinite(ts), ts, fallback)
         warnings.append("records without any valid timestamp placed at the session start")
     sess_idx = _assign_sessions(ts, starts)
+    _note_records_after_end(ts, raw.sessions, warnings)
     sess_sport = [str(s.get("sport") or "generic") for s in sessions]
     sess_foot = np.array(
         [is_foot_sport(s.get("sport"), s.get("sub_sport")) for s in sessions], dtype=bool
