@@ -451,10 +451,6 @@ def test_fuzz_read_bytes() -> None:
 # error or conforming activities" (a reason in words, decoders that agree).
 
 EXPECTED_FILE = REGRESSIONS / "expected.json"
-# entries whose fix lives on another branch until the branches are merged
-OPEN_ELSEWHERE: dict[str, str] = {
-    "fenix5-run-dynamics-short-byte1981-253.recipe.json": "fixed on branch fit",
-}
 
 
 def regression_entries() -> list[Path]:
@@ -463,9 +459,7 @@ def regression_entries() -> list[Path]:
 
 
 def _regression_param(path: Path) -> object:
-    reason = OPEN_ELSEWHERE.get(path.name)
-    marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
-    return pytest.param(path, id=path.name, marks=marks)
+    return pytest.param(path, id=path.name)
 
 
 def start_times(name: str, data: bytes, decoder: str) -> list[str] | str:
@@ -482,7 +476,6 @@ def test_regressions_folder_is_not_empty() -> None:
     expected = json.loads(EXPECTED_FILE.read_text())
     names = {p.name for p in regression_entries()}
     assert set(expected) <= names, f"expected.json names missing entries: {set(expected) - names}"
-    assert set(OPEN_ELSEWHERE) <= names
 
 
 @pytest.mark.parametrize("path", [_regression_param(p) for p in regression_entries()])
