@@ -12,7 +12,7 @@ after a failure: every failing input is written to ``--out`` with a .txt describ
 and, for a mutated corpus file, a ``.recipe.json`` that rebuilds it from the corpus. Once
 the bug is fixed, the recipe (or the bytes, for random input) goes to tests/regressions/,
 which ``make test`` replays. Prints the cases tried and their outcomes: loaded, typed
-rejection, crash (any other exception or an "unexpected ... failure" reason), hang.
+rejection, crash (any other exception or a reason naming a gaitwatch bug), hang.
 Exit status 1 if any case crashed or hung.
 """
 

@@ -2,7 +2,7 @@
 
 The only acceptable outcomes of ``read_bytes`` / ``iter_bytes`` are activities whose
 frames conform exactly to the schemas, or an :class:`IngestError` subclass. Anything
-else (another exception, a hang, a reason that is an "unexpected decoder failure") is a
+else (another exception, a hang, a reason that names a gaitwatch bug, ``ingest.reader.READER_BUG``) is a
 bug: the input is saved under ``test-artifacts/fuzz-failures/`` (with a ``.recipe.json``
 when it is a mutated corpus file) and, once fixed, belongs in ``tests/regressions/``,
 which :func:`test_regression_replay` replays on every run.
@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from ingest import iter_bytes, read_bytes
 from ingest.errors import IngestError
 from ingest.fit import read_fit
+from ingest.reader import READER_BUG
 from ingest.schema import EXTRA_SCHEMA, LAP_SCHEMA, SAMPLE_SCHEMA, SESSION_SCHEMA, ParsedActivity
 
 # Seeds come from the corpus, but the plain regression files do not: without the corpus
@@ -170,14 +171,14 @@ def _run(name: str, data: bytes) -> tuple[str, str]:
     except IngestError as exc:
         kind, detail = "typed_error", f"{type(exc).__name__}: {exc.reason}"
         assert isinstance(exc.reason, str) and exc.reason
-        if exc.reason.startswith(("unexpected decoder failure", "unexpected reader failure")):
+        if READER_BUG in exc.reason:
             raise AssertionError(f"reader bug surfaced as {exc.one_line()}") from exc
     # archives: every leaf result must be ok-and-conforming or carry a typed error
     if data[:2] == b"\x1f\x8b" or data[:2] == b"PK":
         for r in iter_bytes(name, data):
             assert (r.error is None) == bool(r.activities)
             if r.error is not None:
-                assert not r.error.reason.startswith(("unexpected decoder failure", "unexpected reader failure")), (
+                assert READER_BUG not in r.error.reason, (
                     r.error.one_line()
                 )
             for a in r.activities:

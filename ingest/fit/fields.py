@@ -1,6 +1,6 @@
 """FIT vendor field -> gaitwatch canonical column, written once.
 
-Both FIT decoders (fitparse and the fast path in :mod:`ingest.fit_fast`) first produce
+Both FIT decoders (fitparse and the fast path in :mod:`ingest.fit.fast`) first produce
 the same intermediate record columns, named like the FIT profile and in the profile's
 units after scale/offset (``step_length`` mm, ``stance_time`` ms, ...), with Unix-second
 timestamps and positions already in degrees. This module says how those become
@@ -91,7 +91,7 @@ SUMMARY_CYCLES_FIELDS: tuple[str, ...] = ("total_strides", "total_cycles")
 
 #: Every session/lap field ingest.fit reads (FIT profile names, sub-field names included).
 #: The fast path decodes a file's summary messages with fitfast only when these fields
-#: are written as the profile says (ingest.fit_fast); add here what the builder starts reading.
+#: are written as the profile says (ingest.fit.fast); add here what the builder starts reading.
 SUMMARY_SOURCE_FIELDS: tuple[str, ...] = (
     "start_time",
     "timestamp",
