@@ -51,7 +51,9 @@ ConfigOpt = Annotated[
     ),
 ]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Working DuckDB file (config: database).")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the run's logs (per-file detail, Prefect).")
+]
 
 
 def _quiet_prefect(verbose: bool) -> None:
@@ -97,7 +99,8 @@ def _err(message: str) -> None:
 @contextmanager
 def _handled() -> Iterator[None]:
     """Our errors -> one line and the documented exit code."""
-    from flows.pipeline import DataTestsFailed, is_transient_io_error
+    from flows.pipeline import is_transient_io_error
+    from warehouse.datatests import DataTestError
 
     try:
         yield
@@ -106,18 +109,12 @@ def _handled() -> Iterator[None]:
     except ConfigError as exc:
         _err(f"gaitwatch: configuration error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    except DataTestsFailed as exc:
+    except DataTestError as exc:
         for f in exc.failures:
             _err(f"gaitwatch: data test failed: {f}")
-        _err("gaitwatch: nothing was published")
+        _err("gaitwatch: nothing was published and no report written")
         raise typer.Exit(EXIT_DATA_TESTS) from None
     except GaitwatchError as exc:
-        from warehouse.datatests import DataTestError
-
-        if isinstance(exc, DataTestError):  # raised by the warehouse itself (load, publish)
-            _err(f"gaitwatch: {exc}")
-            _err("gaitwatch: nothing was published")
-            raise typer.Exit(EXIT_DATA_TESTS) from None
         _err(f"gaitwatch: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as exc:
@@ -181,11 +178,13 @@ def _progress(enabled: bool) -> Iterator[None]:
 def _print_ingest(report: IngestReport) -> int:
     """One line of totals, one line per rejected file; returns the exit code."""
     typer.echo(f"ingest: {report.one_line()}")
-    for o in report.outcomes:
-        if o.status == "changed":
-            typer.echo(f"  waiting: {o.rel}: {o.reason}")
-    for rel in report.unsettled:
-        typer.echo(f"  waiting: {rel}: still being copied; left for the next run")
+    waiting = report.waiting
+    if waiting:
+        more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        typer.echo(
+            f"  {len(waiting)} file(s) still being copied, left for the next run: "
+            f"{', '.join(waiting[:3])}{more}"
+        )
     rejected = report.rejected
     for o in rejected:
         _err(f"rejected: {o.rel}: {o.reason}")

@@ -10,6 +10,7 @@ Layout (every key optional; defaults in brackets)::
     inbox = "inbox"                               # ["inbox"] dropped files
     database = "gaitwatch.duckdb"                 # working DuckDB file
     published_database = "gaitwatch-published.duckdb"  # the analysts' copy
+                                  # [<database stem>-published.duckdb beside the database]
     reports = "reports"                           # weekly reports folder
     default_athlete = "me"                        # owner of files at the inbox top level
 
@@ -24,7 +25,7 @@ Layout (every key optional; defaults in brackets)::
     strip_coordinates = false
 
     [ingest]
-    workers = 1              # decoding processes (0 = one per CPU)
+    workers = 0              # decoding processes (0 = one per CPU; 1 = in-process)
     batch_size = 25          # files per Prefect task
 
     [schedule]
@@ -111,9 +112,12 @@ class Config:
     processed_dir: Path = Path("processed")
     rejected_dir: Path = Path("rejected")
     schedule: ScheduleConfig = ScheduleConfig()
-    workers: int = 1  # decoding processes; 1 = in the running process, 0 = one per CPU
+    workers: int = 0  # decoding processes; 0 = one per usable CPU, 1 = in the running process
     batch_size: int = 25  # files per Prefect task
     source: Path | None = None  # the file read, None when running on defaults
+    # True when published_database was not configured: it then follows the database
+    # (``<db dir>/<db stem>-published.duckdb``), also when --db moves it.
+    published_follows_database: bool = False
 
     def athlete(self, athlete_id: str) -> AthleteConfig | None:
         return next((a for a in self.athletes if a.athlete_id == athlete_id), None)
@@ -135,7 +139,17 @@ class Config:
         ):
             if value is not None:
                 changes[key] = Path(value).expanduser().resolve()
+        if published_database is not None:
+            changes["published_follows_database"] = False
+        elif "database" in changes and self.published_follows_database:
+            changes["published_database"] = published_beside(changes["database"])
         return replace(self, **changes) if changes else self
+
+
+def published_beside(database: Path) -> Path:
+    """The default analysts' copy: beside the working database, so two databases run from
+    one folder never share (and overwrite) one published file."""
+    return database.with_name(f"{database.stem}-published.duckdb")
 
 
 _TOP_KEYS = {
@@ -231,7 +245,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
     poll = _number(sched, "inbox_poll_seconds", 300.0, "schedule.", minimum=1.0)
 
     ing = _table(raw, "ingest", {"workers", "batch_size"})
-    workers = _integer(ing, "workers", 1, "ingest.", 0, 256)
+    workers = _integer(ing, "workers", 0, "ingest.", 0, 256)
     batch_size = _integer(ing, "batch_size", 25, "ingest.", 1, 10_000)
 
     thresholds = _table(raw, "thresholds", None)
@@ -246,7 +260,12 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
         base_dir=base_dir,
         inbox=path_of("inbox", "inbox"),
         database=path_of("database", "gaitwatch.duckdb"),
-        published_database=path_of("published_database", "gaitwatch-published.duckdb"),
+        published_database=(
+            path_of("published_database", "")
+            if "published_database" in raw
+            else published_beside(path_of("database", "gaitwatch.duckdb"))
+        ),
+        published_follows_database="published_database" not in raw,
         reports_dir=path_of("reports", "reports"),
         default_athlete=default_athlete,
         athletes=athletes,

@@ -5,7 +5,12 @@ warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
   batch of files of one athlete; retried when the database is busy).
 - ``compute_metrics``: incremental gait metrics and weekly risk.
 - ``weekly_reports``: HTML + Markdown reports, a markdown artifact with the summary.
-- ``nightly``: ingest and metrics, the data tests, then reports and publish.
+- ``nightly``: ingest and metrics, then publish and reports.
+
+One gate: every flow that changes the warehouse runs the data tests
+(:func:`warehouse.datatests.gate`) at its end, and publishing and rendering reports run
+them first; a failing test raises :class:`warehouse.datatests.DataTestError` and blocks
+both (the CLI exits with 3).
 
 Parameters are typed and validated by Prefect (pydantic). Tasks pass paths and small
 summaries, never frames; result persistence and caching are off because every step is
@@ -113,12 +118,10 @@ def scan_inbox_task(cfg: Config) -> pipeline.NewFiles:
 def ingest_batch(
     cfg: Config, athlete_id: str, files: list[InboxFile], label: str, workers: int
 ) -> list[pipeline.FileOutcome]:
-    logger = get_run_logger()
     outcomes = pipeline.ingest_files(cfg, files, workers=workers)
+    logger = get_run_logger()  # per-file detail: INFO, shown with ``-v`` only
     for o in outcomes:
-        if o.status == "rejected":
-            logger.warning("rejected %s: %s", o.rel, o.reason)
-    logger.info("%s", pipeline.outcome_counts(outcomes))
+        logger.info("%s %s: %s", o.status, o.rel, o.reason)
     return outcomes
 
 
@@ -151,8 +154,9 @@ def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | Non
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def data_tests_task(cfg: Config) -> list[str]:
-    return pipeline.run_data_tests(cfg)
+def data_tests_task(cfg: Config) -> None:
+    """The gate: raises DataTestError when a data test fails."""
+    pipeline.run_gate(cfg)
 
 
 @task(
@@ -191,12 +195,7 @@ def ingest_inbox(
         unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
     )
     pipeline.progress_start("ingest", len(scan.ready))
-    size = batch_size or cfg.batch_size
-    n_workers = cfg.workers if workers is None else workers
-    for athlete_id, batch in pipeline.batches(scan.ready, size):
-        label = pipeline.batch_label(batch)
-        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
-    pipeline.progress_done("ingest")
+    _ingest_all(cfg, scan.ready, report, batch_size, workers)
     logger.info("ingest: %s", report.one_line())
     if report.rejected:
         create_table_artifact(
@@ -208,7 +207,25 @@ def ingest_inbox(
             description=f"Files rejected by {cfg.inbox}",
         )
     _say_what_it_did(report.one_line())
+    data_tests_task(cfg)
     return report
+
+
+def _ingest_all(
+    cfg: Config,
+    files: list[InboxFile],
+    report: pipeline.IngestReport,
+    batch_size: int | None,
+    workers: int | None,
+) -> None:
+    """One ``ingest-batch`` task per batch; one decode stream across them (ingest.batch)."""
+    pipeline.progress_start("ingest", len(files))
+    size = batch_size or cfg.batch_size
+    n_workers = cfg.workers if workers is None else workers
+    for athlete_id, batch in pipeline.plan_batches(files, size):
+        label = pipeline.batch_label(batch)
+        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
+    pipeline.progress_done("ingest")
 
 
 @flow(name="compute-metrics", flow_run_name=_run_name("compute metrics"), persist_result=False)
@@ -255,10 +272,11 @@ def nightly(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.RunReport:
-    """Ingest the inbox, compute metrics, run the data tests, write reports, publish.
+    """Ingest the inbox, compute metrics, publish, write reports.
 
-    A failing data test stops the run before any report is written or the analysts'
-    file replaced (:class:`flows.pipeline.DataTestsFailed`; the CLI exits with 3).
+    Publishing and the reports both pass the data-test gate first: a failing test stops
+    the run before the analysts' file is replaced or any report written
+    (:class:`warehouse.datatests.DataTestError`; the CLI exits with 3).
     """
     logger = get_run_logger()
     ingest = ingest_inbox(
@@ -266,20 +284,13 @@ def nightly(
     )
     metrics = compute_metrics(config=config, database=database)
     cfg = settings(config, inbox, database, reports_dir, published_database)
-    # The data tests run before the reports are written, not only before publishing:
-    # a report is published output too, and must not come from a warehouse that fails them.
-    failures = data_tests_task(cfg)
-    if failures:
-        for f in failures:
-            logger.error("data test failed: %s", f)
-        raise pipeline.DataTestsFailed(failures)
+    published = publish_task(cfg)
     changed = metrics.weeks > 0 or any(o.activities for o in ingest.outcomes)
     if changed or not (cfg.reports_dir / "index.html").exists():
         reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
     else:  # nothing new since the reports were written: re-rendering would change nothing
         logger.info("reports up to date in %s", cfg.reports_dir)
         reports = []
-    published = publish_task(cfg)
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
     logger.info("nightly: %s", report.one_line())
     _say_what_it_did(f"{ingest.one_line()}; {metrics.activities} runs analysed; published")
@@ -295,22 +306,17 @@ def ingest_paths(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.IngestReport:
-    """``gaitwatch ingest``: load given files, folders or archives for one athlete, then
-    update the metrics."""
+    """``gaitwatch ingest``: load given files, folders or archives for one athlete, update
+    the metrics, then the data-test gate."""
     cfg = settings(config, database=database)
     files, missing = pipeline.explicit_files(cfg, paths, athlete)
     report = pipeline.IngestReport(invalid=missing)
-    pipeline.progress_start("ingest", len(files))
-    size = batch_size or cfg.batch_size
-    n_workers = cfg.workers if workers is None else workers
-    for athlete_id, batch in pipeline.batches(files, size):
-        label = pipeline.batch_label(batch)
-        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
-    pipeline.progress_done("ingest")
+    _ingest_all(cfg, files, report, batch_size, workers)
     if report.rejected:
         create_table_artifact(
             [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected],
             key="rejected-files",
         )
     metrics_task(cfg, False)
+    data_tests_task(cfg)
     return report

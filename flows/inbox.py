@@ -10,14 +10,14 @@ to them after a run. Plain functions (no Prefect), used by the flows and the wat
 - A file whose modification time is younger than ``settle_seconds`` is still being
   copied and is left for the next run; the ingest step looks again (size and mtime)
   right before and right after reading, and drops what it read if the file changed.
+- Which files are done (path, size, mtime, sha256, outcome) is kept in the warehouse's
+  ``inbox_files`` table, written in the load transaction (warehouse.files).
 - Inputs are never deleted. Processed and rejected files stay where they are or are moved
   to the configured ``processed``/``rejected`` folders, keeping their relative path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import time
@@ -26,29 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.config import Config
+from ingest.batch import InboxFile
 from ingest.errors import GaitwatchError
 
+__all__ = ["InboxFile", "InboxScan", "dispose", "is_temporary", "scan_inbox"]
+
 TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
-
-
-@dataclass(frozen=True)
-class InboxFile:
-    """One dropped file as first seen: identity for the cheap "unchanged" check."""
-
-    path: Path  # absolute
-    rel: str  # relative to ``root`` (posix): the name recorded in ingest_log
-    athlete_id: str
-    size: int
-    mtime_ns: int
-    root: Path  # the inbox, or the parent of a path given to ``gaitwatch ingest``
-
-    def still_same(self) -> bool:
-        """Second look: same size and mtime as at discovery (and still there)."""
-        try:
-            st = self.path.stat()
-        except OSError:
-            return False
-        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
 @dataclass
@@ -110,15 +93,6 @@ def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
     return scan
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of the raw file, streamed (never the whole file in memory)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
     """Move processed/rejected files when configured; never delete. Returns (rel, new path).
 
@@ -144,62 +118,3 @@ def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[s
             continue  # left in place: the unchanged-file check skips it next time
         moved.append((f.rel, dest))
     return moved
-
-
-class FileState:
-    """Which dropped files were already done, by name, size and mtime: the cheap
-    "unchanged" check that avoids re-reading and re-parsing them on every run.
-
-    Kept next to the working database as an append-only JSON-lines file
-    (``<database>.files.jsonl``): one line per processed file, last line wins, a torn
-    last line (crash) is ignored. The warehouse stays the truth: an entry only counts
-    when ``ingest_log`` still knows the file (see :func:`flows.pipeline.scan_new_files`),
-    so deleting the database never hides files from the next run. Writes happen while
-    the database is open for writing, so DuckDB's single-writer lock serialises them.
-    """
-
-    def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".files.jsonl")
-
-    def load(self) -> dict[str, tuple[int, int, str]]:
-        """rel -> (size, mtime_ns, sha256 of the raw file)."""
-        state: dict[str, tuple[int, int, str]] = {}
-        if not self.path.exists():
-            return state
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                    state[rec["rel"]] = (int(rec["size"]), int(rec["mtime_ns"]), str(rec["sha256"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # torn line from a crash: the file is simply re-checked
-        return state
-
-    def record(self, entries: Iterable[tuple[InboxFile, str]]) -> None:
-        """Append ``(file, raw sha256)`` entries, flushed to disk."""
-        lines = [
-            json.dumps({"rel": f.rel, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": sha})
-            for f, sha in entries
-        ]
-        if not lines:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def lines(self) -> int:
-        if not self.path.exists():
-            return 0
-        with self.path.open("rb") as fh:
-            return sum(1 for _ in fh)
-
-    def compact(self) -> None:
-        """Rewrite with one line per file (atomic rename) when it has grown."""
-        state = self.load()
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for rel, (size, mtime_ns, sha) in sorted(state.items()):
-                fh.write(json.dumps({"rel": rel, "size": size, "mtime_ns": mtime_ns, "sha256": sha}) + "\n")
-        os.replace(tmp, self.path)

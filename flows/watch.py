@@ -57,7 +57,7 @@ def watch_inbox(
     from watchdog.observers import Observer
 
     from flows.flows import compute_metrics, ingest_inbox, nightly
-    from flows.pipeline import DataTestsFailed, is_transient_io_error
+    from flows.pipeline import is_transient_io_error, run_gate
 
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else cfg.schedule.inbox_poll_seconds
@@ -97,12 +97,13 @@ def watch_inbox(
                     report = ingest_inbox(inbox=cfg.inbox, **params)
                     if any(o.activities for o in report.outcomes):
                         compute_metrics(**params)
+                        run_gate(cfg)  # the metrics changed the warehouse too
             except Exception as exc:
                 if is_transient_io_error(exc):
                     echo(f"database busy, retrying in {max(cfg.settle_seconds, 5):g} s")
                     trigger.poke(max(cfg.settle_seconds, 5))
                     continue
-                if not isinstance(exc, GaitwatchError | DataTestsFailed):
+                if not isinstance(exc, GaitwatchError):
                     raise  # a bug: let it show
                 echo(f"error: {' '.join(str(exc).split())}")
                 continue
@@ -115,7 +116,7 @@ def watch_inbox(
                 echo(line)
             for rel, reason in report.invalid:
                 echo(f"rejected: {rel}: {reason}")
-            waiting = list(report.unsettled) + [o.rel for o in report.outcomes if o.status == "changed"]
+            waiting = report.waiting
             if waiting:
                 echo(f"waiting for {len(waiting)} file(s) still being copied")
                 trigger.poke()

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,37 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[int
             raise
         done.append(m.version)
     return done
+
+
+# ---------------------------------------------------------------- pipeline state (004)
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One ``pipeline_state`` row: how far an incremental stage got."""
+
+    name: str  # metrics | datatests
+    fingerprint: str | None = None
+    watermark: datetime | None = None
+    full_at: datetime | None = None
+
+
+def read_stage_state(con: duckdb.DuckDBPyConnection, name: str) -> StageState:
+    """The saved state of stage ``name``; an empty state when it never ran."""
+    row = fetch_one(
+        con,
+        "SELECT fingerprint, watermark, full_at FROM pipeline_state WHERE name = ?",
+        [name],
+    )
+    if row is None:
+        return StageState(name)
+    return StageState(name, row[0], row[1], row[2])
+
+
+def write_stage_state(con: duckdb.DuckDBPyConnection, state: StageState) -> None:
+    """Upsert ``state``; the caller owns the transaction (it commits with the stage's work)."""
+    con.execute("DELETE FROM pipeline_state WHERE name = ?", [state.name])
+    con.execute(
+        "INSERT INTO pipeline_state VALUES (?, ?, ?, ?, ?)",
+        [state.name, state.fingerprint, state.watermark, state.full_at, datetime.now(UTC)],
+    )
