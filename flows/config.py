@@ -5,44 +5,9 @@ Relative paths are resolved against the configuration file's own directory, so a
 file works whatever the current directory is. Problems are reported as one
 :class:`ConfigError` line naming the key, never as a traceback.
 
-Layout (every key optional; defaults in brackets)::
-
-    inbox = "inbox"                               # ["inbox"] dropped files
-    database = "gaitwatch.duckdb"                 # working DuckDB file
-    published_database = "gaitwatch-published.duckdb"  # the analysts' copy
-                                  # [<database stem>-published.duckdb beside the database]
-    reports = "reports"                           # weekly reports folder
-    default_athlete = "me"                        # owner of files at the inbox top level
-
-    [inbox_options]
-    settle_seconds = 5.0     # a file younger than this (mtime) is left for the next run
-    processed = "leave"      # "leave" | "move": loaded files
-    rejected = "leave"       # "leave" | "move": files nothing could be loaded from
-    processed_dir = "processed"
-    rejected_dir = "rejected"
-
-    [publish]
-    strip_coordinates = false
-
-    [ingest]
-    workers = 0              # decoding processes (0 = one per CPU; 1 = in-process)
-    batch_size = 25          # files per Prefect task
-
-    [schedule]
-    nightly_cron = "30 2 * * *"
-    timezone = "UTC"
-    inbox_poll_seconds = 300
-
-    [[athletes]]
-    id = "ana"
-    name = "Ana"
-    timezone = "Europe/Madrid"
-    height_m = 1.68
-    max_hr_bpm = 190
-    privacy_zones = [{ lat = 40.41, lon = -3.70, radius_m = 300 }]
-
-    [thresholds]   # -> transforms.thresholds.load_thresholds
-    [limits]       # -> ingest.limits.Limits.with_overrides
+The layout, every key and its default: docs/operations.md ("Configuration"). When
+``published_database`` is not set, the analysts' copy is ``<database stem>-published.duckdb``
+beside the working database (also when ``--db`` moves it).
 """
 
 from __future__ import annotations
@@ -57,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.errors import GaitwatchError
 from ingest.limits import DEFAULT_LIMITS, Limits
+from transforms.privacy import PrivacyZone  # one zone type: config and masking share it
 
 DEFAULT_CONFIG_NAME = "gaitwatch.toml"
 FileAction = Literal["leave", "move"]
@@ -64,15 +30,6 @@ FileAction = Literal["leave", "move"]
 
 class ConfigError(GaitwatchError):
     """The configuration (file or command-line option) is invalid; one readable line."""
-
-
-@dataclass(frozen=True)
-class PrivacyZone:
-    """A circle whose GPS positions never leave the working database unmasked."""
-
-    lat_deg: float
-    lon_deg: float
-    radius_m: float
 
 
 @dataclass(frozen=True)

@@ -93,28 +93,21 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 # ------------------------------------------------------------------ tasks
 
 
-@task(
-    name="scan-inbox",
-    task_run_name="scan {cfg.inbox.name}",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+def _task(name: str, run_name: str, retry: bool) -> Any:
+    """Our task options: no caching or persisted results (every step is idempotent against
+    the warehouse); ``retry``: up to 3 tries when the database file was busy."""
+    options: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+    if retry:
+        options.update(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=_transient)
+    return task(name=name, task_run_name=run_name, **options)
+
+
+@_task("scan-inbox", "scan {cfg.inbox.name}", retry=True)
 def scan_inbox_task(cfg: Config) -> pipeline.NewFiles:
     return pipeline.scan_new_files(cfg)
 
 
-@task(
-    name="ingest-batch",
-    task_run_name="ingest {athlete_id}: {label}",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("ingest-batch", "ingest {athlete_id}: {label}", retry=True)
 def ingest_batch(
     cfg: Config, athlete_id: str, files: list[InboxFile], label: str, workers: int
 ) -> list[pipeline.FileOutcome]:
@@ -125,49 +118,23 @@ def ingest_batch(
     return outcomes
 
 
-@task(
-    name="compute-metrics",
-    task_run_name="metrics {cfg.database.name}",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("compute-metrics", "metrics {cfg.database.name}", retry=True)
 def metrics_task(cfg: Config, full: bool) -> pipeline.MetricsSummary:
     return pipeline.compute_metrics(cfg, full=full)
 
 
-@task(
-    name="render-reports",
-    task_run_name="reports -> {cfg.reports_dir.name}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("render-reports", "reports -> {cfg.reports_dir.name}", retry=False)
 def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
     return pipeline.write_reports(cfg, athletes=athletes, weeks=weeks)
 
 
-@task(
-    name="data-tests",
-    task_run_name="data tests {cfg.database.name}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("data-tests", "data tests {cfg.database.name}", retry=False)
 def data_tests_task(cfg: Config) -> None:
     """The gate: raises DataTestError when a data test fails."""
     pipeline.run_gate(cfg)
 
 
-@task(
-    name="publish",
-    task_run_name="publish -> {cfg.published_database.name}",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("publish", "publish -> {cfg.published_database.name}", retry=True)
 def publish_task(cfg: Config) -> Path:
     return pipeline.publish(cfg)
 

@@ -26,23 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flows.config import Config
-from ingest.batch import InboxFile
+from ingest.batch import InboxFile, is_temporary
 from ingest.errors import GaitwatchError
 
 __all__ = ["InboxFile", "InboxScan", "dispose", "is_temporary", "scan_inbox"]
-
-TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
-
 
 @dataclass
 class InboxScan:
     ready: list[InboxFile] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # rel paths left for the next run
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
-
-
-def is_temporary(name: str) -> bool:
-    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
 
 
 def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:

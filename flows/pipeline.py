@@ -11,23 +11,32 @@ publishing in :mod:`warehouse.publish`. Pipeline state lives in the warehouse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from flows.config import Config
-from flows.config import PrivacyZone as ZoneConfig
-from flows.inbox import dispose, is_temporary, scan_inbox
-from ingest.batch import DecodeAhead, InboxFile, batches
-from transforms.privacy import PrivacyZone
+from flows.inbox import dispose, scan_inbox
+from ingest.batch import DecodeAhead, InboxFile, batches, list_inputs
 from warehouse.datatests import DataTestError
-from warehouse.files import FileOutcome, changed, load_decoded
+from warehouse.files import (
+    FileOutcome,
+    IngestReport,
+    Status,
+    changed,
+    load_decoded,
+    outcome_counts,
+)
+from warehouse.files import ingest_status as _ingest_status
+from warehouse.metrics import MetricsSummary, update_metrics
 from warehouse.store import Warehouse
 
-__all__ = ["DataTestError", "FileOutcome", "InboxFile", "batches"]
+__all__ = [
+    "DataTestError", "FileOutcome", "InboxFile", "IngestReport", "MetricsSummary", "Status",
+    "batches", "outcome_counts",
+]
 
 # ------------------------------------------------------------------ results (small)
 
@@ -38,48 +47,6 @@ class NewFiles:
     unchanged: int = 0
     unsettled: list[str] = field(default_factory=list)
     invalid: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class IngestReport:
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    unchanged: int = 0  # skipped cheaply: same path, size and mtime as a file already done
-    unsettled: list[str] = field(default_factory=list)  # still being copied, left for next run
-    invalid: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) never read
-
-    @property
-    def rejected(self) -> list[FileOutcome]:
-        bad = [o for o in self.outcomes if o.status == "rejected" or o.members_rejected]
-        bad += [FileOutcome(rel, "", "rejected", reason) for rel, reason in self.invalid]
-        return bad
-
-    @property
-    def waiting(self) -> list[str]:
-        """Files left for the next run because they were still being written."""
-        return list(self.unsettled) + [o.rel for o in self.outcomes if o.status == "changed"]
-
-    ORDER = ("loaded", "duplicate", "unchanged", "skipped", "rejected", "changed", "still copying")
-
-    def counts(self) -> dict[str, int]:
-        c = outcome_counts(self.outcomes)
-        c["unchanged"] = c.get("unchanged", 0) + self.unchanged
-        c["still copying"] = len(self.unsettled)
-        c["rejected"] = c.get("rejected", 0) + len(self.invalid)
-        return {k: c[k] for k in self.ORDER if c.get(k)}
-
-    def one_line(self) -> str:
-        counts = self.counts()
-        return ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing new"
-
-
-@dataclass
-class MetricsSummary:
-    activities: int = 0  # activities whose gait metrics were (re)computed
-    weeks: int = 0  # athlete-weeks of weekly risk written
-    athletes: int = 0
-
-    def one_line(self) -> str:
-        return f"{self.activities} activities, {self.weeks} athlete-weeks, {self.athletes} athletes"
 
 
 @dataclass
@@ -94,13 +61,6 @@ class RunReport:
             f"ingest: {self.ingest.one_line()}; metrics: {self.metrics.one_line()}; "
             f"{len(self.reports)} report files; published {self.published}"
         )
-
-
-def outcome_counts(outcomes: Iterable[FileOutcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    return counts
 
 
 # ------------------------------------------------------------------ progress
@@ -186,31 +146,11 @@ def scan_new_files(cfg: Config) -> NewFiles:
 def explicit_files(
     cfg: Config, paths: Sequence[Path], athlete: str | None
 ) -> tuple[list[InboxFile], list[tuple[str, str]]]:
-    """Files named on the command line (folders expanded, hidden/temporary names skipped)."""
+    """Files named on the command line (:func:`ingest.batch.list_inputs`), for ``athlete``
+    or the configured default athlete."""
     from ingest.safety import normalize_athlete_id
 
-    athlete_id = normalize_athlete_id(athlete) if athlete else cfg.default_athlete
-    files: list[InboxFile] = []
-    missing: list[tuple[str, str]] = []
-    for given in paths:
-        p = Path(given).expanduser().resolve()
-        root = p.parent
-        if p.is_dir():
-            candidates = sorted(
-                q
-                for q in p.rglob("*")
-                if q.is_file() and not any(is_temporary(part) for part in q.relative_to(p).parts)
-            )
-        elif p.is_file():
-            candidates = [p]
-        else:
-            missing.append((str(given), "no such file or folder"))
-            continue
-        for q in candidates:
-            st = q.stat()
-            rel = q.relative_to(root).as_posix()
-            files.append(InboxFile(q, rel, athlete_id, st.st_size, st.st_mtime_ns, root))
-    return files, missing
+    return list_inputs(paths, normalize_athlete_id(athlete) if athlete else cfg.default_athlete)
 
 
 def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int | None = None) -> list[FileOutcome]:
@@ -226,9 +166,7 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int | None = 
         progress_advance("ingest", 1, o.rel)
     # The run-wide stream decodes every announced file, the changed ones too.
     decoded = _AHEAD.take(files, cfg.limits, n_workers)
-    zones = {
-        a.athlete_id: [_zone(z) for z in a.privacy_zones] for a in cfg.athletes if a.privacy_zones
-    }
+    zones = {a.athlete_id: a.privacy_zones for a in cfg.athletes if a.privacy_zones}
     with Warehouse.open(cfg.database) as wh:
         _sync_athletes(cfg, wh)
         for outcome in load_decoded(wh, decoded, ready, zones, cfg.batch_size, cfg.inbox):
@@ -242,10 +180,6 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int | None = 
     ]
     dispose(cfg, done)
     return outcomes
-
-
-def _zone(z: ZoneConfig) -> PrivacyZone:
-    return PrivacyZone(z.lat_deg, z.lon_deg, z.radius_m)
 
 
 def _sync_athletes(cfg: Config, wh: Warehouse) -> None:
@@ -277,86 +211,22 @@ def athletes_frame(cfg: Config) -> pl.DataFrame:
     )
 
 
-GAIT_CHUNK = 50  # activities whose samples are read and analysed together (bounded memory)
-
-
 def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:
-    """Incremental metrics: ``activity_gait`` for running activities that have none (all of
-    them when the plan is full), then ``weekly_risk`` from the first week touched by
-    activities loaded since the last run (:func:`transforms.plan.plan_metrics`).
+    """Incremental gait metrics and weekly risk (:func:`warehouse.metrics.update_metrics`)."""
+    seen = [0]
 
-    The watermark (``pipeline_state``) commits in the same transaction as the weekly
-    risk rows it describes: a crash only repeats work.
-    """
-    from transforms.gait import activity_gait
-    from transforms.plan import metrics_fingerprint, plan_metrics
-    from transforms.schema import ACTIVITY_INPUT_SCHEMA
-    from transforms.thresholds import load_thresholds
-    from warehouse.migrate import StageState
+    def progress(done: int, total: int) -> None:
+        if done == 0:
+            progress_start("metrics", total)
+        progress_advance("metrics", done - seen[0], f"{done} activities")
+        seen[0] = done
+        if done >= total:
+            progress_done("metrics")
 
-    th = load_thresholds(dict(cfg.thresholds))
-    fingerprint = metrics_fingerprint(
-        cfg.thresholds,
-        [[a.athlete_id, a.timezone, a.height_m, a.max_hr_bpm] for a in cfg.athletes],
-    )
-    out = MetricsSummary()
     with Warehouse.open(cfg.database) as wh:
         _sync_athletes(cfg, wh)
-        activities = wh.activities_frame()
-        if activities.height == 0:
-            return out
-        athletes = wh.athletes_frame()
-        saved = wh.stage_state("metrics")
-        base = activities.select(list(ACTIVITY_INPUT_SCHEMA))
-        plan = plan_metrics(
-            activities, athletes, fingerprint, saved.fingerprint, saved.watermark, full
-        )
-        todo = wh.activities_needing_gait()
-        if plan.full:
-            running = activities.filter(pl.col("sport") == "running")["activity_id"].to_list()
-            wanted = set(running) | set(todo)
-            todo = activities.filter(pl.col("activity_id").is_in(wanted)).sort("started_at")[
-                "activity_id"
-            ].to_list()
-        progress_start("metrics", len(todo))
-        ref = wh.activity_gait_frame()
-        for i in range(0, len(todo), GAIT_CHUNK):
-            chunk = todo[i : i + GAIT_CHUNK]
-            gait = activity_gait(wh.samples_frame(chunk), th, sprint_ref=ref, athletes=athletes)
-            if gait.height:
-                wh.write_activity_gait(gait)
-                # Re-read rather than concatenating ``gait``: its string columns are views
-                # into the chunk's samples buffers and would keep every chunk's samples
-                # alive (docs/performance.md, F4/P4). A few thousand rows, fresh buffers.
-                ref = wh.activity_gait_frame()
-            out.activities += gait.height
-            progress_advance("metrics", len(chunk), f"{i + len(chunk)} activities")
-        progress_done("metrics")
-        gait_all = wh.activity_gait_frame()
-        out.athletes = base["athlete_id"].n_unique()
-        with wh.transaction():
-            for athlete_id, start in plan.weeks_from.items():
-                risk = weekly_risk_for(base, gait_all, athletes, th, athlete_id, start)
-                out.weeks += wh.write_weekly_risk(athlete_id, risk, from_week_start=start)
-            wh.save_stage_state(
-                StageState("metrics", fingerprint, activities["loaded_at"].max())  # type: ignore[arg-type]
-            )
-    return out
-
-
-def weekly_risk_for(
-    base: pl.DataFrame, gait: pl.DataFrame, athletes: pl.DataFrame, th: Any, athlete_id: str,
-    start: Any,
-) -> pl.DataFrame:
-    from transforms.risk import weekly_risk
-
-    return weekly_risk(
-        base.filter(pl.col("athlete_id") == athlete_id),
-        gait.filter(pl.col("athlete_id") == athlete_id),
-        athletes,
-        th,
-        from_week=start,
-    )
+        settings = [[a.athlete_id, a.timezone, a.height_m, a.max_hr_bpm] for a in cfg.athletes]
+        return update_metrics(wh, cfg.thresholds, settings, full, progress=progress)
 
 
 def run_gate(cfg: Config, full: bool = False) -> None:
@@ -427,46 +297,7 @@ def publish(cfg: Config, full_checks: bool = False) -> Path:
         )
 
 
-@dataclass
-class Status:
-    totals_columns: list[str]
-    totals_rows: list[tuple[Any, ...]]
-    files: list[dict[str, str]]
-
-
 def ingest_status(cfg: Config, athlete: str | None = None) -> Status:
-    """What ingest_log says: per athlete counts by status, and every input with its
-    latest status and reason."""
-    import polars as pl
-
-    from warehouse.store import Warehouse
-
+    """``gaitwatch status``: what ingest_log says (:func:`warehouse.files.ingest_status`)."""
     with Warehouse.open(cfg.database) as wh:
-        log = wh.ingest_log_frame(athlete)
-        acts = wh.activities_frame(athlete)
-    statuses = ["loaded", "duplicate", "skipped", "rejected", "replaced"]
-    rows: list[tuple[Any, ...]] = []
-    for athlete_id in sorted(set(log["athlete_id"].to_list())):
-        mine = log.filter(pl.col("athlete_id") == athlete_id)
-        counts = [mine.filter(pl.col("status") == st).height for st in statuses]
-        a = acts.filter(pl.col("athlete_id") == athlete_id)
-        km = (a["distance_m"].sum() or 0) / 1000 if a.height else 0.0
-        first: Any = a["started_at"].min() if a.height else None
-        last: Any = a["started_at"].max() if a.height else None
-        span = f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}" if first and last else "-"
-        rows.append((athlete_id, a.height, f"{km:.1f}", span, *counts))
-    files = [
-        {
-            "file": r["source_file"],
-            "athlete": r["athlete_id"],
-            "status": r["status"],
-            "reason": r["reason"] or "",
-            "when": f"{r['seen_at']:%Y-%m-%d %H:%M}",
-        }
-        for r in log.sort("seen_at").iter_rows(named=True)
-    ]
-    return Status(
-        ["athlete", "activities", "km", "first .. last", *[f"{s} inputs" for s in statuses]],
-        rows,
-        files,
-    )
+        return _ingest_status(wh, athlete)

@@ -93,6 +93,43 @@ class InboxFile:
         return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
 
 
+# Names copy tools and browsers give files still being written (renamed when complete).
+TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
+
+
+def is_temporary(name: str) -> bool:
+    """Hidden or temporary names are not inputs (yet)."""
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def list_inputs(
+    paths: Sequence[Path], athlete_id: str
+) -> tuple[list[InboxFile], list[tuple[str, str]]]:
+    """Input files under the given files or folders (hidden/temporary names skipped), each
+    named relative to its given path's folder; and ``(path, reason)`` for missing ones."""
+    files: list[InboxFile] = []
+    missing: list[tuple[str, str]] = []
+    for given in paths:
+        p = Path(given).expanduser().resolve()
+        root = p.parent
+        if p.is_dir():
+            candidates = sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file() and not any(is_temporary(part) for part in q.relative_to(p).parts)
+            )
+        elif p.is_file():
+            candidates = [p]
+        else:
+            missing.append((str(given), "no such file or folder"))
+            continue
+        for q in candidates:
+            st = q.stat()
+            rel = q.relative_to(root).as_posix()
+            files.append(InboxFile(q, rel, athlete_id, st.st_size, st.st_mtime_ns, root))
+    return files, missing
+
+
 # ---------------------------------------------------------------- worker side
 
 

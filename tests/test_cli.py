@@ -10,9 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_support import age, cli_env, copy_files, run_cli, write_config
 from conftest import CORPUS
-
-from flows.testing import age, cli_env, copy_files, run_cli, write_config
 
 GOOD = ["fit/fenix5-run-dynamics-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
 BAD = ["bad/empty-zero-bytes.fit", "bad/strava-scrape-unbound-ns-prefix.gpx"]

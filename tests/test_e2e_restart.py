@@ -15,9 +15,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, cli_env, copy_files, run_cli, write_config
 from conftest import CORPUS
-
-from flows.testing import age, cli_env, copy_files, run_cli, write_config
 
 HOOK = Path(__file__).resolve().parent / "crashhook"
 

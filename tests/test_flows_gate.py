@@ -12,9 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_support import GAITWATCH, age, cli_env, copy_files, run_cli, write_config
 from conftest import CORPUS
-
-from flows.testing import GAITWATCH, age, cli_env, copy_files, run_cli, write_config
 
 FIRST = "fit/fenix5-run-dynamics-short.fit"
 LATER = ["gpx/garmin-connect-run-ns3-cad-hr-short.gpx", "fit/fr630-run-dynamics.fit"]

@@ -12,9 +12,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, inbox_files, write_config
 from conftest import CORPUS
-
-from flows.testing import age, inbox_files, write_config
 
 GOOD = ["fit/fenix5-run-dynamics-short.fit", "fit/fenix5-bike-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
 BAD = ["bad/empty-zero-bytes.fit", "bad/bad-crc-activity.fit"]

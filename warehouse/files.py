@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import polars as pl
 
 from ingest.batch import DecodedFile, InboxFile
 from ingest.errors import IngestError, NotAnActivityError
@@ -35,6 +38,45 @@ class FileOutcome:
     activities: int = 0  # activities newly loaded from it
     members: int = 1  # leaf inputs read from it (archive members, or 1)
     members_rejected: int = 0
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    unchanged: int = 0  # skipped cheaply: same path, size and mtime as a file already done
+    unsettled: list[str] = field(default_factory=list)  # still being copied, left for next run
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) never read
+
+    @property
+    def rejected(self) -> list[FileOutcome]:
+        bad = [o for o in self.outcomes if o.status == "rejected" or o.members_rejected]
+        bad += [FileOutcome(rel, "", "rejected", reason) for rel, reason in self.invalid]
+        return bad
+
+    @property
+    def waiting(self) -> list[str]:
+        """Files left for the next run because they were still being written."""
+        return list(self.unsettled) + [o.rel for o in self.outcomes if o.status == "changed"]
+
+    ORDER = ("loaded", "duplicate", "unchanged", "skipped", "rejected", "changed", "still copying")
+
+    def counts(self) -> dict[str, int]:
+        c = outcome_counts(self.outcomes)
+        c["unchanged"] = c.get("unchanged", 0) + self.unchanged
+        c["still copying"] = len(self.unsettled)
+        c["rejected"] = c.get("rejected", 0) + len(self.invalid)
+        return {k: c[k] for k in self.ORDER if c.get(k)}
+
+    def one_line(self) -> str:
+        counts = self.counts()
+        return ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing new"
+
+
+def outcome_counts(outcomes: Iterable[FileOutcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    return counts
 
 
 def changed(f: InboxFile) -> FileOutcome:
@@ -175,3 +217,43 @@ def _rejection_reason(wh: Warehouse, f: InboxFile, errors: Sequence[IngestError]
         [f.athlete_id, f.rel, f.rel + "/"],
     ).fetchall()
     return str(row[0][0]) if row and row[0][0] else "rejected by the warehouse"
+
+
+@dataclass
+class Status:
+    totals_columns: list[str]
+    totals_rows: list[tuple[Any, ...]]
+    files: list[dict[str, str]]
+
+
+def ingest_status(wh: Warehouse, athlete: str | None = None) -> Status:
+    """What ingest_log says: per athlete counts by status, and every input with its
+    latest status and reason."""
+    log = wh.ingest_log_frame(athlete)
+    acts = wh.activities_frame(athlete)
+    statuses = ["loaded", "duplicate", "skipped", "rejected", "replaced"]
+    rows: list[tuple[Any, ...]] = []
+    for athlete_id in sorted(set(log["athlete_id"].to_list())):
+        mine = log.filter(pl.col("athlete_id") == athlete_id)
+        counts = [mine.filter(pl.col("status") == st).height for st in statuses]
+        a = acts.filter(pl.col("athlete_id") == athlete_id)
+        km = (a["distance_m"].sum() or 0) / 1000 if a.height else 0.0
+        first: Any = a["started_at"].min() if a.height else None
+        last: Any = a["started_at"].max() if a.height else None
+        span = f"{first:%Y-%m-%d} .. {last:%Y-%m-%d}" if first and last else "-"
+        rows.append((athlete_id, a.height, f"{km:.1f}", span, *counts))
+    files = [
+        {
+            "file": r["source_file"],
+            "athlete": r["athlete_id"],
+            "status": r["status"],
+            "reason": r["reason"] or "",
+            "when": f"{r['seen_at']:%Y-%m-%d %H:%M}",
+        }
+        for r in log.sort("seen_at").iter_rows(named=True)
+    ]
+    return Status(
+        ["athlete", "activities", "km", "first .. last", *[f"{s} inputs" for s in statuses]],
+        rows,
+        files,
+    )
