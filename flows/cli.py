@@ -60,6 +60,9 @@ def _quiet_prefect(verbose: bool) -> None:
     """Set before Prefect is imported: no telemetry (FACTS.md), and Prefect's own console
     logs only for real failures; the command prints its own summary (``-v`` shows all)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
+    # Other libraries' log records reach Prefect's console handler through the root logger
+    # (e.g. matplotlib's font warnings): errors only, unless -v.
+    os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "WARNING" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -219,9 +222,12 @@ def run(
             published_database=published_db,
         )
         from flows.flows import nightly
+        from flows.inbox import wait_to_settle
 
         _filter_prefect_console()
-
+        # A person just copied files in: wait (bounded) rather than leave them all for a
+        # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
+        wait_to_settle(cfg, cfg.settle_wait_seconds, typer.echo)
         with _progress(True):
             result = nightly(
                 config=cfg.source,

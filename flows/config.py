@@ -64,6 +64,8 @@ class Config:
     limits: Limits = DEFAULT_LIMITS
     strip_coordinates: bool = False
     settle_seconds: float = 5.0
+    # `gaitwatch run` waits at most this long for files still inside the settle window.
+    settle_wait_seconds: float = 120.0
     on_processed: FileAction = "leave"
     on_rejected: FileAction = "leave"
     processed_dir: Path = Path("processed")
@@ -187,9 +189,11 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
     opts = _table(
         raw,
         "inbox_options",
-        {"settle_seconds", "processed", "rejected", "processed_dir", "rejected_dir"},
+        {"settle_seconds", "settle_wait_seconds", "processed", "rejected", "processed_dir",
+         "rejected_dir"},
     )
     settle = _number(opts, "settle_seconds", 5.0, "inbox_options.", minimum=0.0)
+    settle_wait = _number(opts, "settle_wait_seconds", 120.0, "inbox_options.", minimum=0.0)
     on_processed = _action(opts, "processed")
     on_rejected = _action(opts, "rejected")
 
@@ -230,6 +234,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
         limits=limits,
         strip_coordinates=strip,
         settle_seconds=settle,
+        settle_wait_seconds=settle_wait,
         on_processed=on_processed,
         on_rejected=on_rejected,
         processed_dir=path_of("processed_dir", "processed", opts),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +84,25 @@ def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
                 continue
             scan.ready.append(InboxFile(path, rel, athlete, st.st_size, st.st_mtime_ns, inbox))
     return scan
+
+
+def wait_to_settle(
+    cfg: Config, max_wait: float, say: Callable[[str], object], poll: float = 0.5
+) -> list[str]:
+    """For a person at the keyboard (issue 16): when the inbox holds files still inside the
+    settle window (just copied, or still being copied), wait until they settle (size and
+    mtime unchanged for ``settle_seconds``), at most ``max_wait`` seconds, saying so in one
+    line. Returns the files still changing at the bound: the run leaves them for the next
+    run and counts them in its summary."""
+    scan = scan_inbox(cfg)
+    if not scan.unsettled or max_wait <= 0:
+        return scan.unsettled
+    say(f"waiting for {len(scan.unsettled)} files still being copied...")
+    deadline = time.monotonic() + max_wait
+    while scan.unsettled and time.monotonic() < deadline:
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        scan = scan_inbox(cfg)
+    return scan.unsettled
 
 
 def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
