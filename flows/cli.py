@@ -1,14 +1,8 @@
-"""The ``gaitwatch`` command.
-
-Exit codes (docs/operations.md):
-
-- 0: all good (including "nothing new").
-- 1: at least one input was rejected (one line per rejected file says why).
-- 2: usage or configuration error, or the database is in use by another process.
-- 3: a data test failed after loading; nothing was published.
-
-Our own errors (:class:`ingest.errors.GaitwatchError`) are printed as one line, never a
-traceback.
+"""The ``gaitwatch`` command. Exit codes (docs/operations.md): 0 all good (including
+"nothing new"); 1 an input was rejected (one line per file says why); 2 usage or
+configuration error, or the database is in use; 3 a data test failed: nothing was
+published and no report written. Our own errors
+(:class:`ingest.errors.GaitwatchError`) are printed as one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -222,12 +216,12 @@ def run(
             published_database=published_db,
         )
         from flows.flows import nightly
-        from flows.inbox import wait_to_settle
+        from ingest.inbox import wait_to_settle
 
         _filter_prefect_console()
         # A person just copied files in: wait (bounded) rather than leave them all for a
         # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
-        wait_to_settle(cfg, cfg.settle_wait_seconds, typer.echo)
+        wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
         with _progress(True):
             result = nightly(
                 config=cfg.source,

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.errors import GaitwatchError
+from ingest.inbox import InboxRules
 from ingest.limits import DEFAULT_LIMITS, Limits
 from transforms.privacy import PrivacyZone  # one zone type: config and masking share it
 
@@ -78,6 +79,13 @@ class Config:
     # (``<db dir>/<db stem>-published.duckdb``), also when --db moves it.
     published_follows_database: bool = False
 
+    @property
+    def rules(self) -> InboxRules:
+        """What the inbox functions (ingest.inbox) need."""
+        return InboxRules(self.inbox, self.default_athlete, self.settle_seconds,
+                          self.processed_dir, self.rejected_dir, self.on_processed,
+                          self.on_rejected)
+
     def athlete(self, athlete_id: str) -> AthleteConfig | None:
         return next((a for a in self.athletes if a.athlete_id == athlete_id), None)
 
@@ -111,20 +119,8 @@ def published_beside(database: Path) -> Path:
     return database.with_name(f"{database.stem}-published.duckdb")
 
 
-_TOP_KEYS = {
-    "inbox",
-    "database",
-    "published_database",
-    "reports",
-    "default_athlete",
-    "athletes",
-    "thresholds",
-    "limits",
-    "publish",
-    "inbox_options",
-    "schedule",
-    "ingest",
-}
+_TOP_KEYS = {"inbox", "database", "published_database", "reports", "default_athlete", "athletes",
+             "thresholds", "limits", "publish", "inbox_options", "schedule", "ingest"}
 
 
 def load_config(path: Path | str | None = None, *, must_exist: bool = False) -> Config:
@@ -307,14 +303,8 @@ def _table(raw: Mapping[str, Any], key: str, allowed: set[str] | None) -> Mappin
     return value
 
 
-def _number(
-    raw: Mapping[str, Any],
-    key: str,
-    default: float | None,
-    prefix: str = "",
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> float:
+def _number(raw: Mapping[str, Any], key: str, default: float | None, prefix: str = "",
+            minimum: float | None = None, maximum: float | None = None) -> float:
     value = raw.get(key, default)
     if value is None:
         raise ConfigError(f"'{prefix}{key}' is required")

@@ -31,7 +31,8 @@ from pydantic import Field
 
 from flows import pipeline
 from flows.config import Config, load_config
-from flows.inbox import InboxFile
+from ingest.batch import InboxFile
+from ingest.inbox import InboxScan
 
 BatchSize = Annotated[int, Field(ge=1, le=10_000)]
 Workers = Annotated[int, Field(ge=0, le=256)]
@@ -46,12 +47,7 @@ def settings(
 ) -> Config:
     """The configuration file plus per-run path overrides."""
     cfg = load_config(config, must_exist=config is not None)
-    return cfg.with_paths(
-        inbox=inbox,
-        database=database,
-        reports_dir=reports_dir,
-        published_database=published_database,
-    )
+    return cfg.with_paths(inbox, database, reports_dir, published_database)
 
 
 def _run_name(prefix: str) -> Any:
@@ -103,7 +99,7 @@ def _task(name: str, run_name: str, retry: bool) -> Any:
 
 
 @_task("scan-inbox", "scan {cfg.inbox.name}", retry=True)
-def scan_inbox_task(cfg: Config) -> pipeline.NewFiles:
+def scan_inbox_task(cfg: Config) -> InboxScan:
     return pipeline.scan_new_files(cfg)
 
 
@@ -164,15 +160,7 @@ def ingest_inbox(
     pipeline.progress_start("ingest", len(scan.ready))
     _ingest_all(cfg, scan.ready, report, batch_size, workers)
     logger.info("ingest: %s", report.one_line())
-    if report.rejected:
-        create_table_artifact(
-            [
-                {"file": r.rel, "athlete": r.athlete_id, "reason": r.reason}
-                for r in report.rejected
-            ],
-            key="rejected-files",
-            description=f"Files rejected by {cfg.inbox}",
-        )
+    _rejected_artifact(report, f"Files rejected by {cfg.inbox}")
     _say_what_it_did(report.one_line())
     data_tests_task(cfg)
     return report
@@ -193,6 +181,12 @@ def _ingest_all(
         label = pipeline.batch_label(batch)
         report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
     pipeline.progress_done("ingest")
+
+
+def _rejected_artifact(report: pipeline.IngestReport, description: str) -> None:
+    rows = [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected]
+    if rows:
+        create_table_artifact(rows, key="rejected-files", description=description)
 
 
 @flow(name="compute-metrics", flow_run_name=_run_name("compute metrics"), persist_result=False)
@@ -259,8 +253,9 @@ def nightly(
         logger.info("reports up to date in %s", cfg.reports_dir)
         reports = []
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
-    logger.info("nightly: %s", report.one_line())
-    _say_what_it_did(f"{ingest.one_line()}; {metrics.activities} runs analysed; published")
+    summary = f"{ingest.one_line()}; {metrics.activities} runs analysed; published"
+    logger.info("nightly: %s; %d report files", summary, len(reports))
+    _say_what_it_did(summary)
     return report
 
 
@@ -279,11 +274,7 @@ def ingest_paths(
     files, missing = pipeline.explicit_files(cfg, paths, athlete)
     report = pipeline.IngestReport(invalid=missing)
     _ingest_all(cfg, files, report, batch_size, workers)
-    if report.rejected:
-        create_table_artifact(
-            [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected],
-            key="rejected-files",
-        )
+    _rejected_artifact(report, "Files rejected by `gaitwatch ingest`")
     metrics_task(cfg, False)
     data_tests_task(cfg)
     return report

@@ -12,14 +12,14 @@ publishing in :mod:`warehouse.publish`. Pipeline state lives in the warehouse
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from flows.config import Config
-from flows.inbox import dispose, scan_inbox
 from ingest.batch import DecodeAhead, InboxFile, batches, list_inputs
+from ingest.inbox import InboxScan, dispose, scan_inbox
 from warehouse.datatests import DataTestError
 from warehouse.files import (
     FileOutcome,
@@ -31,23 +31,14 @@ from warehouse.files import (
 )
 from warehouse.files import ingest_status as _ingest_status
 from warehouse.metrics import MetricsSummary, update_metrics
-from warehouse.store import Warehouse
+from warehouse.migrate import is_transient_io_error
+from warehouse.store import ATHLETE_SCHEMA, Warehouse
 
 __all__ = [
+    "is_transient_io_error",
     "DataTestError", "FileOutcome", "InboxFile", "IngestReport", "MetricsSummary", "Status",
     "batches", "outcome_counts",
 ]
-
-# ------------------------------------------------------------------ results (small)
-
-
-@dataclass
-class NewFiles:
-    ready: list[InboxFile] = field(default_factory=list)
-    unchanged: int = 0
-    unsettled: list[str] = field(default_factory=list)
-    invalid: list[tuple[str, str]] = field(default_factory=list)
-
 
 @dataclass
 class RunReport:
@@ -55,12 +46,6 @@ class RunReport:
     metrics: MetricsSummary
     reports: list[Path]
     published: Path | None
-
-    def one_line(self) -> str:
-        return (
-            f"ingest: {self.ingest.one_line()}; metrics: {self.metrics.one_line()}; "
-            f"{len(self.reports)} report files; published {self.published}"
-        )
 
 
 # ------------------------------------------------------------------ progress
@@ -90,22 +75,6 @@ def progress_done(stage: str) -> None:
         Progress.done(stage)
 
 
-# ------------------------------------------------------------------ errors
-
-
-def is_transient_io_error(exc: BaseException) -> bool:
-    """A database file busy in another process (DuckDB lock) or a flaky filesystem:
-    worth a retry. Anything else (bad data, bugs) is not."""
-    from warehouse.migrate import WarehouseLockedError
-
-    if isinstance(exc, WarehouseLockedError):
-        return True
-    text = str(exc)
-    if "Could not set lock" in text or "Conflicting lock" in text:
-        return True
-    return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
-
-
 # ------------------------------------------------------------------ ingest
 
 # One decode stream per run, shared by the run's ingest_files calls (ingest.batch).
@@ -125,22 +94,14 @@ def batch_label(batch: Sequence[InboxFile]) -> str:
     return f"{len(batch)} files ({batch[0].rel} .. {batch[-1].rel})"
 
 
-def scan_new_files(cfg: Config) -> NewFiles:
-    """Inbox files that are ready and not already done with the same size and mtime."""
-    scan = scan_inbox(cfg)
-    out = NewFiles(unsettled=scan.unsettled, invalid=scan.invalid)
-    if not scan.ready:
-        return out
-    seen: dict[str, tuple[int, int]] = {}
-    if cfg.database.exists():
+def scan_new_files(cfg: Config) -> InboxScan:
+    """Inbox files that are ready and not already done with the same size and mtime
+    (the warehouse's ``inbox_files``)."""
+    scan = scan_inbox(cfg.rules)
+    if scan.ready and cfg.database.exists():
         with Warehouse.open(cfg.database) as wh:
-            seen = wh.inbox_files()
-    for f in scan.ready:
-        if seen.get(f.rel) == (f.size, f.mtime_ns):
-            out.unchanged += 1
-        else:
-            out.ready.append(f)
-    return out
+            scan.drop_done(wh.inbox_files())
+    return scan
 
 
 def explicit_files(
@@ -178,7 +139,7 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int | None = 
         for f in ready
         if f.rel == o.rel and f.root == cfg.inbox and o.status != "changed"
     ]
-    dispose(cfg, done)
+    dispose(cfg.rules, done)
     return outcomes
 
 
@@ -193,22 +154,8 @@ def _sync_athletes(cfg: Config, wh: Warehouse) -> None:
 
 def athletes_frame(cfg: Config) -> pl.DataFrame:
     """The configured athletes as the transforms' ``athletes`` frame."""
-    return pl.DataFrame(
-        {
-            "athlete_id": [a.athlete_id for a in cfg.athletes],
-            "name": [a.name for a in cfg.athletes],
-            "timezone": [a.timezone for a in cfg.athletes],
-            "height_m": [a.height_m for a in cfg.athletes],
-            "max_hr_bpm": [a.max_hr_bpm for a in cfg.athletes],
-        },
-        schema={
-            "athlete_id": pl.String,
-            "name": pl.String,
-            "timezone": pl.String,
-            "height_m": pl.Float64,
-            "max_hr_bpm": pl.Float64,
-        },
-    )
+    rows = [(a.athlete_id, a.name, a.timezone, a.height_m, a.max_hr_bpm) for a in cfg.athletes]
+    return pl.DataFrame(rows, schema=ATHLETE_SCHEMA, orient="row")
 
 
 def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:

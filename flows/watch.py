@@ -1,14 +1,12 @@
 """``gaitwatch watch``: folder drop. Open-source Prefect has no filesystem event source
 (FACTS.md), so a watchdog observer watches the inbox and runs the ``ingest_inbox`` flow
-(then ``compute_metrics``) once files have settled.
+(then ``compute_metrics`` and the data-test gate) once files have settled.
 
-Why each file is loaded exactly once: ingestion is idempotent (unchanged files are
-skipped by path, size and mtime; known content by sha256 in the warehouse), and a file
-still being copied is never read: the scan leaves files younger than
-``settle_seconds``, and the ingest step looks at size and mtime again before and after
-reading. Every event pushes the next run to ``settle_seconds`` after it, and a run that
-left files waiting schedules another one; a slow periodic poll catches missed events
-(network filesystems do not always deliver them).
+Each file is loaded exactly once: ingestion is idempotent (unchanged files are skipped
+by path, size and mtime; known content by sha256), and a file still being copied is never
+read (settle window, plus size and mtime checked again before and after reading). Every
+event pushes the next run to ``settle_seconds`` after it; a slow poll catches missed
+events (network filesystems do not always deliver them).
 """
 
 from __future__ import annotations

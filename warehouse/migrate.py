@@ -42,6 +42,17 @@ class WarehouseLockedError(GaitwatchError):
     """Another process holds the database file."""
 
 
+def is_transient_io_error(exc: BaseException) -> bool:
+    """A database file busy in another process (DuckDB lock) or a flaky filesystem:
+    worth a retry. Anything else (bad data, bugs) is not."""
+    if isinstance(exc, WarehouseLockedError):
+        return True
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
+
+
 class MigrationError(GaitwatchError):
     """The database and the migration files disagree (edited or unknown migration)."""
 

@@ -1,5 +1,6 @@
 """The inbox convention: which dropped files are ready, whose they are, and what happens
-to them after a run. Plain functions (no Prefect), used by the flows and the watcher.
+to them after a run. Plain functions (no Prefect), used by the flows and the watcher;
+the configuration hands them its :class:`InboxRules`.
 
 - ``inbox/<athlete>/...``: the first folder names the athlete (normalised with
   :func:`ingest.safety.normalize_athlete_id`); deeper folders are free-form.
@@ -25,17 +26,35 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.config import Config
 from ingest.batch import InboxFile, is_temporary
 from ingest.errors import GaitwatchError
 
-__all__ = ["InboxFile", "InboxScan", "dispose", "is_temporary", "scan_inbox"]
+
+@dataclass(frozen=True)
+class InboxRules:
+    """The inbox's settings (from gaitwatch.toml)."""
+
+    inbox: Path
+    default_athlete: str
+    settle_seconds: float
+    processed_dir: Path
+    rejected_dir: Path
+    on_processed: str = "leave"  # "leave" | "move"
+    on_rejected: str = "leave"
+
 
 @dataclass
 class InboxScan:
     ready: list[InboxFile] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # rel paths left for the next run
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+    unchanged: int = 0  # ready files already done with the same size and mtime
+
+    def drop_done(self, done: dict[str, tuple[int, int]]) -> None:
+        """Take out ready files whose (size, mtime_ns) equals ``done[rel]``: not read again."""
+        keep = [f for f in self.ready if done.get(f.rel) != (f.size, f.mtime_ns)]
+        self.unchanged += len(self.ready) - len(keep)
+        self.ready = keep
 
 
 def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
@@ -47,7 +66,7 @@ def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
     return normalize_athlete_id(rel_parts[0])
 
 
-def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
+def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
     """List the inbox's input files, split into ready, still-being-copied and invalid.
 
     Folders configured for processed/rejected files are skipped when they lie inside
@@ -87,7 +106,7 @@ def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
 
 
 def wait_to_settle(
-    cfg: Config, max_wait: float, say: Callable[[str], object], poll: float = 0.5
+    cfg: InboxRules, max_wait: float, say: Callable[[str], object], poll: float = 0.5
 ) -> list[str]:
     """For a person at the keyboard (issue 16): when the inbox holds files still inside the
     settle window (just copied, or still being copied), wait until they settle (size and
@@ -105,7 +124,7 @@ def wait_to_settle(
     return scan.unsettled
 
 
-def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
+def dispose(cfg: InboxRules, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
     """Move processed/rejected files when configured; never delete. Returns (rel, new path).
 
     ``files`` holds ``(file, disposition)`` with disposition ``"processed"`` or
