@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ from ingest.errors import GaitwatchError
 
 if TYPE_CHECKING:
     from flows.config import Config
-    from flows.pipeline import IngestReport
+    from flows.pipeline import IngestReport, Status
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DATA_TESTS = 0, 1, 2, 3
 
@@ -138,7 +138,7 @@ def _progress(enabled: bool) -> Iterator[None]:
         yield
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
 
     bar = RichProgress(
@@ -150,7 +150,7 @@ def _progress(enabled: bool) -> Iterator[None]:
         console=Console(stderr=True),
         transient=True,
     )
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskID] = {}
 
     def start(stage: str, total: int) -> None:
         if total:
@@ -389,7 +389,7 @@ def status(
     raise typer.Exit(EXIT_OK)
 
 
-def _render_status(st: Any, all_files: bool) -> None:
+def _render_status(st: Status, all_files: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 

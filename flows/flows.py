@@ -19,13 +19,15 @@ idempotent against the warehouse (re-running is a no-op), which is the real cach
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.runtime import flow_run
 from pydantic import Field
 
@@ -50,7 +52,7 @@ def settings(
     return cfg.with_paths(inbox, database, reports_dir, published_database)
 
 
-def _run_name(prefix: str) -> Any:
+def _run_name(prefix: str) -> Callable[[], str]:
     """flow_run_name callable: what the run does, on what, when."""
 
     def name() -> str:
@@ -77,7 +79,7 @@ def _say_what_it_did(summary: str) -> None:
         get_run_logger().debug("could not rename the flow run: %s", exc)
 
 
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
+def _transient(task: Task[..., object], task_run: TaskRun, state: State) -> bool:
     """Retry only when the database file was busy (another process held the lock)."""
     try:
         state.result()
