@@ -140,6 +140,37 @@ def test_killed_worker_is_recovered(single_process: list[DecodedFile]) -> None:
     assert all(w.proc not in victims for w in batch._pool(2).workers)  # replaced
 
 
+def test_hung_workers_are_stopped_at_the_deadline(
+    single_process: list[DecodedFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers that stop answering (SIGSTOP: alive, holding their chunk, never writing)
+    # must not stall the run: at the chunk's deadline they are killed and replaced, and
+    # their files are retried one by one. Every file comes out once, in order: decoded as
+    # in one process, or (a retry that also overran on a loaded machine) reported as such.
+    from ingest import batch
+    from ingest.limits import DEFAULT_LIMITS
+
+    monkeypatch.setattr(batch, "_START_S", 20.0)  # test-sized deadlines: 20 s + 5 s per file
+    limits = DEFAULT_LIMITS.with_overrides({"decode_timeout_s": 5.0})
+    ref = single_process[:8]
+    batch.shutdown_pools()
+    stream = decode_paths([d.path for d in ref], [d.athlete_id for d in ref], workers=2,
+                          limits=limits, chunk_size=1, max_in_flight=4)
+    got = [next(stream)]
+    stopped = [w.proc for w in batch._pool(2).workers]
+    for proc in stopped:
+        if proc.pid is not None:
+            os.kill(proc.pid, signal.SIGSTOP)
+    got += list(stream)
+    assert [d.path for d in got] == [d.path for d in ref]
+    for g, want in zip(got, ref, strict=True):
+        late = [r for r in g.results if r.error is not None and "took longer" in r.error.reason]
+        if not late:
+            assert_same_decoding([g], [want])
+    assert all(not p.is_alive() for p in stopped)
+    batch.shutdown_pools()
+
+
 def test_no_worker_outlives_the_process(tmp_path: Path) -> None:
     # A command that decodes in parallel and exits without any cleanup of its own leaves
     # no decoding process behind.
