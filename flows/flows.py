@@ -179,7 +179,7 @@ def _ingest_all(
     pipeline.progress_start("ingest", len(files))
     size = batch_size or cfg.batch_size
     n_workers = cfg.workers if workers is None else workers
-    for athlete_id, batch in pipeline.plan_batches(files, size):
+    for athlete_id, batch in pipeline.batches(files, size):
         label = pipeline.batch_label(batch)
         report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
     pipeline.progress_done("ingest")

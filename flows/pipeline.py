@@ -18,7 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from flows.config import Config
-from ingest.batch import DecodeAhead, InboxFile, batches, list_inputs
+from ingest import batch as _batch
+from ingest.batch import DecodeAhead, InboxFile, list_inputs
 from ingest.inbox import InboxScan, dispose, scan_inbox
 from warehouse.datatests import DataTestError
 from warehouse.files import (
@@ -34,11 +35,8 @@ from warehouse.metrics import MetricsSummary, update_metrics
 from warehouse.migrate import is_transient_io_error
 from warehouse.store import ATHLETE_SCHEMA, Warehouse
 
-__all__ = [
-    "is_transient_io_error",
-    "DataTestError", "FileOutcome", "InboxFile", "IngestReport", "MetricsSummary", "Status",
-    "batches", "outcome_counts",
-]
+__all__ = ["DataTestError", "FileOutcome", "InboxFile", "IngestReport", "MetricsSummary",
+           "Status", "is_transient_io_error", "outcome_counts"]
 
 @dataclass
 class RunReport:
@@ -81,9 +79,9 @@ def progress_done(stage: str) -> None:
 _AHEAD = DecodeAhead()
 
 
-def plan_batches(files: Sequence[InboxFile], size: int) -> list[tuple[str, list[InboxFile]]]:
+def batches(files: Sequence[InboxFile], size: int) -> list[tuple[str, list[InboxFile]]]:
     """The run's batches (one flow task each), announced to the shared decode stream."""
-    out = batches(files, size)
+    out = _batch.batches(files, size)
     _AHEAD.expect([f for _athlete, chunk in out for f in chunk])
     return out
 
