@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flows.parallel import auto_chunk_size, decode_chunk, decode_paths, decode_results
+from ingest.batch import auto_chunk_size, decode_chunk, decode_paths, decode_results
 from ingest.limits import DEFAULT_LIMITS
 
 
@@ -92,7 +92,7 @@ def _prefect_dask(
     @flow(task_runner=runner, persist_result=False)
     def decode_flow() -> tuple[int, int, int]:
         counts["flow_start"] = time.perf_counter() - t0
-        # Bounded window, as in flows.parallel: at most 2 x workers chunks in flight.
+        # Bounded window, as in ingest.batch: at most 2 x workers chunks in flight.
         s = a = e = 0
         window: list[Any] = []
         for chunk in chunks:

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path)
     args = ap.parse_args(argv)
 
-    from flows.parallel import decode_paths
+    from ingest.batch import decode_paths
     from warehouse.store import Warehouse
 
     root = args.data or Path(tempfile.gettempdir()) / "gaitwatch-bench-data-2000x60-s1"

@@ -197,7 +197,7 @@ def backfill(
     t0 = time.perf_counter()
     stages, info = _run_stages(cfg, workers, one_call=variant == "p1p4")
     work_s = time.perf_counter() - t0
-    from flows.parallel import shutdown_pools
+    from ingest.batch import shutdown_pools
 
     shutdown_pools()
     return {

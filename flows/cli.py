@@ -1,14 +1,8 @@
-"""The ``gaitwatch`` command.
-
-Exit codes (docs/operations.md):
-
-- 0: all good (including "nothing new").
-- 1: at least one input was rejected (one line per rejected file says why).
-- 2: usage or configuration error, or the database is in use by another process.
-- 3: a data test failed after loading; nothing was published.
-
-Our own errors (:class:`ingest.errors.GaitwatchError`) are printed as one line, never a
-traceback.
+"""The ``gaitwatch`` command. Exit codes (docs/operations.md): 0 all good (including
+"nothing new"); 1 an input was rejected (one line per file says why); 2 usage or
+configuration error, or the database is in use; 3 a data test failed: nothing was
+published and no report written. Our own errors
+(:class:`ingest.errors.GaitwatchError`) are printed as one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -29,7 +23,7 @@ from ingest.errors import GaitwatchError
 
 if TYPE_CHECKING:
     from flows.config import Config
-    from flows.pipeline import IngestReport
+    from flows.pipeline import IngestReport, Status
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_DATA_TESTS = 0, 1, 2, 3
 
@@ -51,13 +45,18 @@ ConfigOpt = Annotated[
     ),
 ]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Working DuckDB file (config: database).")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's run logs.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show the run's logs (per-file detail, Prefect).")
+]
 
 
 def _quiet_prefect(verbose: bool) -> None:
     """Set before Prefect is imported: no telemetry (FACTS.md), and Prefect's own console
     logs only for real failures; the command prints its own summary (``-v`` shows all)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
+    # Other libraries' log records reach Prefect's console handler through the root logger
+    # (e.g. matplotlib's font warnings): errors only, unless -v.
+    os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "WARNING" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -97,7 +96,8 @@ def _err(message: str) -> None:
 @contextmanager
 def _handled() -> Iterator[None]:
     """Our errors -> one line and the documented exit code."""
-    from flows.pipeline import DataTestsFailed, is_transient_io_error
+    from flows.pipeline import is_transient_io_error
+    from warehouse.datatests import DataTestError
 
     try:
         yield
@@ -106,18 +106,12 @@ def _handled() -> Iterator[None]:
     except ConfigError as exc:
         _err(f"gaitwatch: configuration error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
-    except DataTestsFailed as exc:
+    except DataTestError as exc:
         for f in exc.failures:
             _err(f"gaitwatch: data test failed: {f}")
-        _err("gaitwatch: nothing was published")
+        _err("gaitwatch: nothing was published and no report written")
         raise typer.Exit(EXIT_DATA_TESTS) from None
     except GaitwatchError as exc:
-        from warehouse.datatests import DataTestError
-
-        if isinstance(exc, DataTestError):  # raised by the warehouse itself (load, publish)
-            _err(f"gaitwatch: {exc}")
-            _err("gaitwatch: nothing was published")
-            raise typer.Exit(EXIT_DATA_TESTS) from None
         _err(f"gaitwatch: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     except Exception as exc:
@@ -144,7 +138,7 @@ def _progress(enabled: bool) -> Iterator[None]:
         yield
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as RichProgress
 
     bar = RichProgress(
@@ -156,7 +150,7 @@ def _progress(enabled: bool) -> Iterator[None]:
         console=Console(stderr=True),
         transient=True,
     )
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskID] = {}
 
     def start(stage: str, total: int) -> None:
         if total:
@@ -181,11 +175,13 @@ def _progress(enabled: bool) -> Iterator[None]:
 def _print_ingest(report: IngestReport) -> int:
     """One line of totals, one line per rejected file; returns the exit code."""
     typer.echo(f"ingest: {report.one_line()}")
-    for o in report.outcomes:
-        if o.status == "changed":
-            typer.echo(f"  waiting: {o.rel}: {o.reason}")
-    for rel in report.unsettled:
-        typer.echo(f"  waiting: {rel}: still being copied; left for the next run")
+    waiting = report.waiting
+    if waiting:
+        more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+        typer.echo(
+            f"  {len(waiting)} file(s) still being copied, left for the next run: "
+            f"{', '.join(waiting[:3])}{more}"
+        )
     rejected = report.rejected
     for o in rejected:
         _err(f"rejected: {o.rel}: {o.reason}")
@@ -220,9 +216,12 @@ def run(
             published_database=published_db,
         )
         from flows.flows import nightly
+        from ingest.inbox import wait_to_settle
 
         _filter_prefect_console()
-
+        # A person just copied files in: wait (bounded) rather than leave them all for a
+        # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
+        wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
         with _progress(True):
             result = nightly(
                 config=cfg.source,
@@ -390,7 +389,7 @@ def status(
     raise typer.Exit(EXIT_OK)
 
 
-def _render_status(st: Any, all_files: bool) -> None:
+def _render_status(st: Status, all_files: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 

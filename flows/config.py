@@ -5,43 +5,9 @@ Relative paths are resolved against the configuration file's own directory, so a
 file works whatever the current directory is. Problems are reported as one
 :class:`ConfigError` line naming the key, never as a traceback.
 
-Layout (every key optional; defaults in brackets)::
-
-    inbox = "inbox"                               # ["inbox"] dropped files
-    database = "gaitwatch.duckdb"                 # working DuckDB file
-    published_database = "gaitwatch-published.duckdb"  # the analysts' copy
-    reports = "reports"                           # weekly reports folder
-    default_athlete = "me"                        # owner of files at the inbox top level
-
-    [inbox_options]
-    settle_seconds = 5.0     # a file younger than this (mtime) is left for the next run
-    processed = "leave"      # "leave" | "move": loaded files
-    rejected = "leave"       # "leave" | "move": files nothing could be loaded from
-    processed_dir = "processed"
-    rejected_dir = "rejected"
-
-    [publish]
-    strip_coordinates = false
-
-    [ingest]
-    workers = 1              # decoding processes (0 = one per CPU)
-    batch_size = 25          # files per Prefect task
-
-    [schedule]
-    nightly_cron = "30 2 * * *"
-    timezone = "UTC"
-    inbox_poll_seconds = 300
-
-    [[athletes]]
-    id = "ana"
-    name = "Ana"
-    timezone = "Europe/Madrid"
-    height_m = 1.68
-    max_hr_bpm = 190
-    privacy_zones = [{ lat = 40.41, lon = -3.70, radius_m = 300 }]
-
-    [thresholds]   # -> transforms.thresholds.load_thresholds
-    [limits]       # -> ingest.limits.Limits.with_overrides
+The layout, every key and its default: docs/operations.md ("Configuration"). When
+``published_database`` is not set, the analysts' copy is ``<database stem>-published.duckdb``
+beside the working database (also when ``--db`` moves it).
 """
 
 from __future__ import annotations
@@ -55,7 +21,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest.errors import GaitwatchError
+from ingest.inbox import InboxRules
 from ingest.limits import DEFAULT_LIMITS, Limits
+from transforms.privacy import PrivacyZone  # one zone type: config and masking share it
 
 DEFAULT_CONFIG_NAME = "gaitwatch.toml"
 FileAction = Literal["leave", "move"]
@@ -63,15 +31,6 @@ FileAction = Literal["leave", "move"]
 
 class ConfigError(GaitwatchError):
     """The configuration (file or command-line option) is invalid; one readable line."""
-
-
-@dataclass(frozen=True)
-class PrivacyZone:
-    """A circle whose GPS positions never leave the working database unmasked."""
-
-    lat_deg: float
-    lon_deg: float
-    radius_m: float
 
 
 @dataclass(frozen=True)
@@ -106,14 +65,26 @@ class Config:
     limits: Limits = DEFAULT_LIMITS
     strip_coordinates: bool = False
     settle_seconds: float = 5.0
+    # `gaitwatch run` waits at most this long for files still inside the settle window.
+    settle_wait_seconds: float = 120.0
     on_processed: FileAction = "leave"
     on_rejected: FileAction = "leave"
     processed_dir: Path = Path("processed")
     rejected_dir: Path = Path("rejected")
     schedule: ScheduleConfig = ScheduleConfig()
-    workers: int = 1  # decoding processes; 1 = in the running process, 0 = one per CPU
+    workers: int = 0  # decoding processes; 0 = one per usable CPU, 1 = in the running process
     batch_size: int = 25  # files per Prefect task
     source: Path | None = None  # the file read, None when running on defaults
+    # True when published_database was not configured: it then follows the database
+    # (``<db dir>/<db stem>-published.duckdb``), also when --db moves it.
+    published_follows_database: bool = False
+
+    @property
+    def rules(self) -> InboxRules:
+        """What the inbox functions (ingest.inbox) need."""
+        return InboxRules(self.inbox, self.default_athlete, self.settle_seconds,
+                          self.processed_dir, self.rejected_dir, self.on_processed,
+                          self.on_rejected)
 
     def athlete(self, athlete_id: str) -> AthleteConfig | None:
         return next((a for a in self.athletes if a.athlete_id == athlete_id), None)
@@ -135,23 +106,21 @@ class Config:
         ):
             if value is not None:
                 changes[key] = Path(value).expanduser().resolve()
+        if published_database is not None:
+            changes["published_follows_database"] = False
+        elif "database" in changes and self.published_follows_database:
+            changes["published_database"] = published_beside(changes["database"])
         return replace(self, **changes) if changes else self
 
 
-_TOP_KEYS = {
-    "inbox",
-    "database",
-    "published_database",
-    "reports",
-    "default_athlete",
-    "athletes",
-    "thresholds",
-    "limits",
-    "publish",
-    "inbox_options",
-    "schedule",
-    "ingest",
-}
+def published_beside(database: Path) -> Path:
+    """The default analysts' copy: beside the working database, so two databases run from
+    one folder never share (and overwrite) one published file."""
+    return database.with_name(f"{database.stem}-published.duckdb")
+
+
+_TOP_KEYS = {"inbox", "database", "published_database", "reports", "default_athlete", "athletes",
+             "thresholds", "limits", "publish", "inbox_options", "schedule", "ingest"}
 
 
 def load_config(path: Path | str | None = None, *, must_exist: bool = False) -> Config:
@@ -216,9 +185,11 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
     opts = _table(
         raw,
         "inbox_options",
-        {"settle_seconds", "processed", "rejected", "processed_dir", "rejected_dir"},
+        {"settle_seconds", "settle_wait_seconds", "processed", "rejected", "processed_dir",
+         "rejected_dir"},
     )
     settle = _number(opts, "settle_seconds", 5.0, "inbox_options.", minimum=0.0)
+    settle_wait = _number(opts, "settle_wait_seconds", 120.0, "inbox_options.", minimum=0.0)
     on_processed = _action(opts, "processed")
     on_rejected = _action(opts, "rejected")
 
@@ -231,7 +202,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
     poll = _number(sched, "inbox_poll_seconds", 300.0, "schedule.", minimum=1.0)
 
     ing = _table(raw, "ingest", {"workers", "batch_size"})
-    workers = _integer(ing, "workers", 1, "ingest.", 0, 256)
+    workers = _integer(ing, "workers", 0, "ingest.", 0, 256)
     batch_size = _integer(ing, "batch_size", 25, "ingest.", 1, 10_000)
 
     thresholds = _table(raw, "thresholds", None)
@@ -246,7 +217,12 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
         base_dir=base_dir,
         inbox=path_of("inbox", "inbox"),
         database=path_of("database", "gaitwatch.duckdb"),
-        published_database=path_of("published_database", "gaitwatch-published.duckdb"),
+        published_database=(
+            path_of("published_database", "")
+            if "published_database" in raw
+            else published_beside(path_of("database", "gaitwatch.duckdb"))
+        ),
+        published_follows_database="published_database" not in raw,
         reports_dir=path_of("reports", "reports"),
         default_athlete=default_athlete,
         athletes=athletes,
@@ -254,6 +230,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
         limits=limits,
         strip_coordinates=strip,
         settle_seconds=settle,
+        settle_wait_seconds=settle_wait,
         on_processed=on_processed,
         on_rejected=on_rejected,
         processed_dir=path_of("processed_dir", "processed", opts),
@@ -326,14 +303,8 @@ def _table(raw: Mapping[str, Any], key: str, allowed: set[str] | None) -> Mappin
     return value
 
 
-def _number(
-    raw: Mapping[str, Any],
-    key: str,
-    default: float | None,
-    prefix: str = "",
-    minimum: float | None = None,
-    maximum: float | None = None,
-) -> float:
+def _number(raw: Mapping[str, Any], key: str, default: float | None, prefix: str = "",
+            minimum: float | None = None, maximum: float | None = None) -> float:
     value = raw.get(key, default)
     if value is None:
         raise ConfigError(f"'{prefix}{key}' is required")

@@ -5,7 +5,12 @@ warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
   batch of files of one athlete; retried when the database is busy).
 - ``compute_metrics``: incremental gait metrics and weekly risk.
 - ``weekly_reports``: HTML + Markdown reports, a markdown artifact with the summary.
-- ``nightly``: ingest and metrics, the data tests, then reports and publish.
+- ``nightly``: ingest and metrics, then publish and reports.
+
+One gate: every flow that changes the warehouse runs the data tests
+(:func:`warehouse.datatests.gate`) at its end, and publishing and rendering reports run
+them first; a failing test raises :class:`warehouse.datatests.DataTestError` and blocks
+both (the CLI exits with 3).
 
 Parameters are typed and validated by Prefect (pydantic). Tasks pass paths and small
 summaries, never frames; result persistence and caching are off because every step is
@@ -14,19 +19,22 @@ idempotent against the warehouse (re-running is a no-op), which is the real cach
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 from prefect.runtime import flow_run
 from pydantic import Field
 
 from flows import pipeline
 from flows.config import Config, load_config
-from flows.inbox import InboxFile
+from ingest.batch import InboxFile
+from ingest.inbox import InboxScan
 
 BatchSize = Annotated[int, Field(ge=1, le=10_000)]
 Workers = Annotated[int, Field(ge=0, le=256)]
@@ -41,15 +49,10 @@ def settings(
 ) -> Config:
     """The configuration file plus per-run path overrides."""
     cfg = load_config(config, must_exist=config is not None)
-    return cfg.with_paths(
-        inbox=inbox,
-        database=database,
-        reports_dir=reports_dir,
-        published_database=published_database,
-    )
+    return cfg.with_paths(inbox, database, reports_dir, published_database)
 
 
-def _run_name(prefix: str) -> Any:
+def _run_name(prefix: str) -> Callable[[], str]:
     """flow_run_name callable: what the run does, on what, when."""
 
     def name() -> str:
@@ -76,7 +79,7 @@ def _say_what_it_did(summary: str) -> None:
         get_run_logger().debug("could not rename the flow run: %s", exc)
 
 
-def _transient(task: Any, task_run: Any, state: Any) -> bool:
+def _transient(task: Task[..., object], task_run: TaskRun, state: State) -> bool:
     """Retry only when the database file was busy (another process held the lock)."""
     try:
         state.result()
@@ -88,82 +91,48 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
 # ------------------------------------------------------------------ tasks
 
 
-@task(
-    name="scan-inbox",
-    task_run_name="scan {cfg.inbox.name}",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def scan_inbox_task(cfg: Config) -> pipeline.NewFiles:
+def _task(name: str, run_name: str, retry: bool) -> Any:
+    """Our task options: no caching or persisted results (every step is idempotent against
+    the warehouse); ``retry``: up to 3 tries when the database file was busy."""
+    options: dict[str, Any] = {"cache_policy": NO_CACHE, "persist_result": False}
+    if retry:
+        options.update(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=_transient)
+    return task(name=name, task_run_name=run_name, **options)
+
+
+@_task("scan-inbox", "scan {cfg.inbox.name}", retry=True)
+def scan_inbox_task(cfg: Config) -> InboxScan:
     return pipeline.scan_new_files(cfg)
 
 
-@task(
-    name="ingest-batch",
-    task_run_name="ingest {athlete_id}: {label}",
-    retries=3,
-    retry_delay_seconds=[2, 5, 15],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("ingest-batch", "ingest {athlete_id}: {label}", retry=True)
 def ingest_batch(
     cfg: Config, athlete_id: str, files: list[InboxFile], label: str, workers: int
 ) -> list[pipeline.FileOutcome]:
-    logger = get_run_logger()
     outcomes = pipeline.ingest_files(cfg, files, workers=workers)
+    logger = get_run_logger()  # per-file detail: INFO, shown with ``-v`` only
     for o in outcomes:
-        if o.status == "rejected":
-            logger.warning("rejected %s: %s", o.rel, o.reason)
-    logger.info("%s", pipeline.outcome_counts(outcomes))
+        logger.info("%s %s: %s", o.status, o.rel, o.reason)
     return outcomes
 
 
-@task(
-    name="compute-metrics",
-    task_run_name="metrics {cfg.database.name}",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("compute-metrics", "metrics {cfg.database.name}", retry=True)
 def metrics_task(cfg: Config, full: bool) -> pipeline.MetricsSummary:
     return pipeline.compute_metrics(cfg, full=full)
 
 
-@task(
-    name="render-reports",
-    task_run_name="reports -> {cfg.reports_dir.name}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("render-reports", "reports -> {cfg.reports_dir.name}", retry=False)
 def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
     return pipeline.write_reports(cfg, athletes=athletes, weeks=weeks)
 
 
-@task(
-    name="data-tests",
-    task_run_name="data tests {cfg.database.name}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-def data_tests_task(cfg: Config) -> list[str]:
-    return pipeline.run_data_tests(cfg)
+@_task("data-tests", "data tests {cfg.database.name}", retry=False)
+def data_tests_task(cfg: Config) -> None:
+    """The gate: raises DataTestError when a data test fails."""
+    pipeline.run_gate(cfg)
 
 
-@task(
-    name="publish",
-    task_run_name="publish -> {cfg.published_database.name}",
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
+@_task("publish", "publish -> {cfg.published_database.name}", retry=True)
 def publish_task(cfg: Config) -> Path:
     return pipeline.publish(cfg)
 
@@ -191,24 +160,35 @@ def ingest_inbox(
         unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
     )
     pipeline.progress_start("ingest", len(scan.ready))
+    _ingest_all(cfg, scan.ready, report, batch_size, workers)
+    logger.info("ingest: %s", report.one_line())
+    _rejected_artifact(report, f"Files rejected by {cfg.inbox}")
+    _say_what_it_did(report.one_line())
+    data_tests_task(cfg)
+    return report
+
+
+def _ingest_all(
+    cfg: Config,
+    files: list[InboxFile],
+    report: pipeline.IngestReport,
+    batch_size: int | None,
+    workers: int | None,
+) -> None:
+    """One ``ingest-batch`` task per batch; one decode stream across them (ingest.batch)."""
+    pipeline.progress_start("ingest", len(files))
     size = batch_size or cfg.batch_size
     n_workers = cfg.workers if workers is None else workers
-    for athlete_id, batch in pipeline.batches(scan.ready, size):
+    for athlete_id, batch in pipeline.batches(files, size):
         label = pipeline.batch_label(batch)
         report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
     pipeline.progress_done("ingest")
-    logger.info("ingest: %s", report.one_line())
-    if report.rejected:
-        create_table_artifact(
-            [
-                {"file": r.rel, "athlete": r.athlete_id, "reason": r.reason}
-                for r in report.rejected
-            ],
-            key="rejected-files",
-            description=f"Files rejected by {cfg.inbox}",
-        )
-    _say_what_it_did(report.one_line())
-    return report
+
+
+def _rejected_artifact(report: pipeline.IngestReport, description: str) -> None:
+    rows = [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected]
+    if rows:
+        create_table_artifact(rows, key="rejected-files", description=description)
 
 
 @flow(name="compute-metrics", flow_run_name=_run_name("compute metrics"), persist_result=False)
@@ -255,10 +235,11 @@ def nightly(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.RunReport:
-    """Ingest the inbox, compute metrics, run the data tests, write reports, publish.
+    """Ingest the inbox, compute metrics, publish, write reports.
 
-    A failing data test stops the run before any report is written or the analysts'
-    file replaced (:class:`flows.pipeline.DataTestsFailed`; the CLI exits with 3).
+    Publishing and the reports both pass the data-test gate first: a failing test stops
+    the run before the analysts' file is replaced or any report written
+    (:class:`warehouse.datatests.DataTestError`; the CLI exits with 3).
     """
     logger = get_run_logger()
     ingest = ingest_inbox(
@@ -266,23 +247,17 @@ def nightly(
     )
     metrics = compute_metrics(config=config, database=database)
     cfg = settings(config, inbox, database, reports_dir, published_database)
-    # The data tests run before the reports are written, not only before publishing:
-    # a report is published output too, and must not come from a warehouse that fails them.
-    failures = data_tests_task(cfg)
-    if failures:
-        for f in failures:
-            logger.error("data test failed: %s", f)
-        raise pipeline.DataTestsFailed(failures)
+    published = publish_task(cfg)
     changed = metrics.weeks > 0 or any(o.activities for o in ingest.outcomes)
     if changed or not (cfg.reports_dir / "index.html").exists():
         reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
     else:  # nothing new since the reports were written: re-rendering would change nothing
         logger.info("reports up to date in %s", cfg.reports_dir)
         reports = []
-    published = publish_task(cfg)
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
-    logger.info("nightly: %s", report.one_line())
-    _say_what_it_did(f"{ingest.one_line()}; {metrics.activities} runs analysed; published")
+    summary = f"{ingest.one_line()}; {metrics.activities} runs analysed; published"
+    logger.info("nightly: %s; %d report files", summary, len(reports))
+    _say_what_it_did(summary)
     return report
 
 
@@ -295,22 +270,13 @@ def ingest_paths(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.IngestReport:
-    """``gaitwatch ingest``: load given files, folders or archives for one athlete, then
-    update the metrics."""
+    """``gaitwatch ingest``: load given files, folders or archives for one athlete, update
+    the metrics, then the data-test gate."""
     cfg = settings(config, database=database)
     files, missing = pipeline.explicit_files(cfg, paths, athlete)
     report = pipeline.IngestReport(invalid=missing)
-    pipeline.progress_start("ingest", len(files))
-    size = batch_size or cfg.batch_size
-    n_workers = cfg.workers if workers is None else workers
-    for athlete_id, batch in pipeline.batches(files, size):
-        label = pipeline.batch_label(batch)
-        report.outcomes.extend(ingest_batch(cfg, athlete_id, batch, label, n_workers))
-    pipeline.progress_done("ingest")
-    if report.rejected:
-        create_table_artifact(
-            [{"file": r.rel, "athlete": r.athlete_id, "reason": r.reason} for r in report.rejected],
-            key="rejected-files",
-        )
+    _ingest_all(cfg, files, report, batch_size, workers)
+    _rejected_artifact(report, "Files rejected by `gaitwatch ingest`")
     metrics_task(cfg, False)
+    data_tests_task(cfg)
     return report

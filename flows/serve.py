@@ -1,10 +1,8 @@
 """``gaitwatch serve``: the nightly and inbox-poll deployments, served from this process
-to a running Prefect server. Schedules come from the configuration (``[schedule]``), the
-cron with an explicit time zone (Prefect's default is UTC).
-
-Schedules need a real server: on Prefect's temporary (ephemeral) server nothing is ever
-scheduled (FACTS.md), so without ``PREFECT_API_URL`` this stops with a clear message.
-``prefect.yaml`` declares the same two deployments for ``prefect deploy`` + a worker.
+to a running Prefect server; schedules from ``[schedule]``, the cron with an explicit time
+zone (Prefect's default is UTC). The ephemeral server never schedules (FACTS.md): without
+``PREFECT_API_URL`` this stops with a clear message. ``prefect.yaml`` declares the same
+two deployments for ``prefect deploy`` + a worker.
 """
 
 from __future__ import annotations

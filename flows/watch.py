@@ -1,14 +1,12 @@
 """``gaitwatch watch``: folder drop. Open-source Prefect has no filesystem event source
 (FACTS.md), so a watchdog observer watches the inbox and runs the ``ingest_inbox`` flow
-(then ``compute_metrics``) once files have settled.
+(then ``compute_metrics`` and the data-test gate) once files have settled.
 
-Why each file is loaded exactly once: ingestion is idempotent (unchanged files are
-skipped by path, size and mtime; known content by sha256 in the warehouse), and a file
-still being copied is never read: the scan leaves files younger than
-``settle_seconds``, and the ingest step looks at size and mtime again before and after
-reading. Every event pushes the next run to ``settle_seconds`` after it, and a run that
-left files waiting schedules another one; a slow periodic poll catches missed events
-(network filesystems do not always deliver them).
+Each file is loaded exactly once: ingestion is idempotent (unchanged files are skipped
+by path, size and mtime; known content by sha256), and a file still being copied is never
+read (settle window, plus size and mtime checked again before and after reading). Every
+event pushes the next run to ``settle_seconds`` after it; a slow poll catches missed
+events (network filesystems do not always deliver them).
 """
 
 from __future__ import annotations
@@ -57,7 +55,7 @@ def watch_inbox(
     from watchdog.observers import Observer
 
     from flows.flows import compute_metrics, ingest_inbox, nightly
-    from flows.pipeline import DataTestsFailed, is_transient_io_error
+    from flows.pipeline import is_transient_io_error, run_gate
 
     stop = stop or threading.Event()
     poll = poll_seconds if poll_seconds is not None else cfg.schedule.inbox_poll_seconds
@@ -97,12 +95,13 @@ def watch_inbox(
                     report = ingest_inbox(inbox=cfg.inbox, **params)
                     if any(o.activities for o in report.outcomes):
                         compute_metrics(**params)
+                        run_gate(cfg)  # the metrics changed the warehouse too
             except Exception as exc:
                 if is_transient_io_error(exc):
                     echo(f"database busy, retrying in {max(cfg.settle_seconds, 5):g} s")
                     trigger.poke(max(cfg.settle_seconds, 5))
                     continue
-                if not isinstance(exc, GaitwatchError | DataTestsFailed):
+                if not isinstance(exc, GaitwatchError):
                     raise  # a bug: let it show
                 echo(f"error: {' '.join(str(exc).split())}")
                 continue
@@ -115,7 +114,7 @@ def watch_inbox(
                 echo(line)
             for rel, reason in report.invalid:
                 echo(f"rejected: {rel}: {reason}")
-            waiting = list(report.unsettled) + [o.rel for o in report.outcomes if o.status == "changed"]
+            waiting = report.waiting
             if waiting:
                 echo(f"waiting for {len(waiting)} file(s) still being copied")
                 trigger.poke()

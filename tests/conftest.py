@@ -228,10 +228,10 @@ def _cmdline(pid: int) -> str:
 
 def _stop_session_helpers() -> None:
     """Stop what lives for the whole process by design, not as a leak of one test: the
-    decode pools flows.parallel keeps between calls, and multiprocessing's resource
+    decode pools ingest.batch keeps between calls, and multiprocessing's resource
     tracker (started with the first spawn worker; it would end at our exit, when its
     pipe closes: closing the pipe now ends it the same way)."""
-    parallel = sys.modules.get("flows.parallel")
+    parallel = sys.modules.get("ingest.batch")
     shutdown = getattr(parallel, "shutdown_pools", None)
     if callable(shutdown):
         shutdown()

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_support import age, cli_env, copy_files, run_cli, write_config
 from conftest import CORPUS, SAMPLE_DATA
-
-from flows.testing import age, cli_env, copy_files, run_cli, write_config
 
 # tests that need corpus files skip one by one (in _setup and below); the others still run
 HANDLES_MISSING_CORPUS = True

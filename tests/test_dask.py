@@ -1,4 +1,4 @@
-"""flows.parallel on a real Dask cluster (distributed.LocalCluster, 2 worker processes):
+"""ingest.batch on a real Dask cluster (distributed.LocalCluster, 2 worker processes):
 the same results as decoding in one process, through both ways of reaching a cluster
 (an existing client, and a scheduler address as a deployment would give it)."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from test_parallel import assert_same_decoding, reference_decoding
 
-from flows.parallel import decode_paths
+from ingest.batch import decode_paths
 
 distributed = pytest.importorskip("distributed")
 

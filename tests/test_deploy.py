@@ -22,9 +22,8 @@ import duckdb
 import httpx
 import pytest
 import yaml
+from cli_support import GAITWATCH, age, cli_env, copy_files, free_port, write_config
 from conftest import CORPUS, REPO
-
-from flows.testing import GAITWATCH, age, cli_env, copy_files, free_port, write_config
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 FILES = [

@@ -1,9 +1,13 @@
 """A run killed midway (SIGKILL after the third file is committed: no cleanup, no flush)
 loses nothing and duplicates nothing: the next ``gaitwatch run`` ends with exactly what
-one clean run over the same files gives."""
+one clean run over the same files gives.
+
+The kill comes from test code only: ``tests/crashhook/sitecustomize.py`` is put on the
+subprocess's PYTHONPATH and kills it after the N-th committed load group."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -11,9 +15,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, cli_env, copy_files, run_cli, write_config
 from conftest import CORPUS
 
-from flows.testing import age, cli_env, copy_files, run_cli, write_config
+HOOK = Path(__file__).resolve().parent / "crashhook"
 
 FILES = [
     "fit/fenix5-run-dynamics-short.fit",
@@ -46,6 +51,7 @@ def _workspace(root: Path) -> Path:
             "published_database": "out/analyst.duckdb",
             "reports": "out/reports",
             "inbox_options": {"settle_seconds": 1},
+            "ingest": {"batch_size": 1},  # one file per load group: the kill lands between files
         },
     )
 
@@ -70,7 +76,11 @@ def test_killed_run_then_rerun_equals_one_clean_run(prefect_harness: None, tmp_p
 
     env = cli_env(api_url=PREFECT_API_URL.value())
     crashed = _workspace(tmp_path / "crashed")
-    killed = run_cli(["run", "--config", str(crashed)], {**env, "GAITWATCH_CRASH_AFTER_FILES": "3"})
+    hook = {
+        "GAITWATCH_TEST_KILL_AFTER_GROUPS": "3",
+        "PYTHONPATH": os.pathsep.join([str(HOOK), env["PYTHONPATH"]]),
+    }
+    killed = run_cli(["run", "--config", str(crashed)], {**env, **hook})
     assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
     with duckdb.connect(str(tmp_path / "crashed" / "out" / "gw.duckdb"), read_only=True) as con:
         done_before_kill = con.execute("SELECT count(DISTINCT source_file) FROM ingest_log").fetchall()
@@ -91,3 +101,7 @@ def test_killed_run_then_rerun_equals_one_clean_run(prefect_harness: None, tmp_p
     assert len(got["log"]) == len(FILES)  # every file once, nothing logged twice
     assert all(n == distinct for _, n, distinct in got["samples"])  # no sample twice
     assert (tmp_path / "crashed" / "out" / "analyst.duckdb").is_file()
+    # State lives in the warehouse: nothing but DuckDB files beside the working database.
+    for run in ("crashed", "clean"):
+        beside = sorted(p.name for p in (tmp_path / run / "out").iterdir() if p.is_file())
+        assert all(n.endswith((".duckdb", ".duckdb.wal")) for n in beside), beside

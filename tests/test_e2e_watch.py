@@ -20,9 +20,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_support import GAITWATCH, cli_env, write_config
 from conftest import CORPUS
-
-from flows.testing import GAITWATCH, cli_env, write_config
 
 QUICK = ["fit/fenix5-run-dynamics-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
 SLOW = "fit/fr630-run-dynamics.fit"

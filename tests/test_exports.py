@@ -14,9 +14,9 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, write_config
 from conftest import CORPUS
 
-from flows.testing import age, write_config
 from ingest.exports import parse_garmin_json, parse_strava_csv, parse_strava_date
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real" / "slalom007" / "strava_export"

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_support import to_toml, write_config
 from conftest import SAMPLE_DATA
 
 from flows.config import ConfigError, load_config
-from flows.testing import to_toml, write_config
 
 
 def test_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +23,7 @@ def test_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pyte
     assert cfg.inbox == tmp_path / "conf" / "drop"
     assert cfg.database == tmp_path / "data" / "gw.duckdb"
     assert cfg.reports_dir == Path("/srv/reports")
-    assert cfg.published_database == tmp_path / "conf" / "gaitwatch-published.duckdb"
+    assert cfg.published_database == tmp_path / "data" / "gw-published.duckdb"  # beside the db
     assert cfg.source == cfg_path.resolve()
 
 

@@ -13,9 +13,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, inbox_files, write_config
 from conftest import CORPUS
-
-from flows.testing import age, inbox_files, write_config
 
 GOOD = ["fit/fenix5-run-dynamics-short.fit", "fit/fenix5-bike-short.fit", "gpx/garmin-connect-run-ns3-cad-hr-short.gpx"]
 BAD = ["bad/empty-zero-bytes.fit", "bad/bad-crc-activity.fit"]
@@ -246,4 +245,6 @@ def test_busy_database_is_retried_not_failed(prefect_harness: None, tmp_path: Pa
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
         )
     attempts = {r.name.split(":")[0]: r.run_count for r in runs}
-    assert attempts["ingest ana"] > 1, attempts  # failed on the lock, then succeeded
+    # The first task to open the database (the scan reads the inbox file state there)
+    # failed on the lock, was retried, and the run went on to load the file.
+    assert max(attempts.values()) > 1, attempts

@@ -10,10 +10,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from cli_support import age, write_config
 from conftest import SAMPLE_DATA
 from polars.testing import assert_frame_equal
-
-from flows.testing import age, write_config
 
 ATHLETE = "control"
 

@@ -19,9 +19,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from cli_support import age, copy_files, inbox_files, to_toml
 from conftest import CORPUS, SAMPLE_DATA, corpus_files
-
-from flows.testing import age, copy_files, inbox_files, to_toml
 
 SAMPLE_CONFIG = SAMPLE_DATA / "gaitwatch.toml"
 SAMPLE_ATHLETES = ("control",)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from cli_support import age, cli_env, run_cli, write_config
 
-from flows.testing import age, cli_env, run_cli, write_config
 from ingest.journal import append_entry, parse_journal
 from warehouse.store import Warehouse
 from warehouse.summaries import load_journal

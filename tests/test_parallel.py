@@ -1,4 +1,4 @@
-"""flows.parallel on local worker processes: the same results as decoding in one process.
+"""ingest.batch on local worker processes: the same results as decoding in one process.
 
 Every corpus file (good, bad, GPX) goes through both paths; frames, metadata and typed
 errors must be identical. Small chunks and a window of one force the chunking and the
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import corpus_files
 from polars.testing import assert_frame_equal
 
-from flows.parallel import DecodedFile, decode_paths, decode_results, encode_results
+from ingest.batch import DecodedFile, decode_paths, decode_results, encode_results
 from ingest.errors import IngestError, NotAnActivityError
 from ingest.reader import read_path
 
@@ -115,24 +118,84 @@ def test_empty_and_mismatched_input() -> None:
 
 
 def test_killed_worker_is_recovered(single_process: list[DecodedFile]) -> None:
-    # A real crash: SIGKILL one worker process in the middle of the run (what the OOM
-    # killer or a native fault does). Every in-flight file is decoded again in a fresh
-    # pool; nothing is lost, nothing is reported twice, results are unchanged.
-    from flows import parallel
+    # A real crash: SIGKILL every worker process in the middle of the run (what the OOM
+    # killer or a native fault does), while they decode or write their results: the run
+    # neither stalls nor loses or repeats a file. The files of the killed chunks are
+    # decoded again one by one in fresh workers; results are unchanged.
+    from ingest import batch
 
     ref = list(reference_decoding())
     paths, athletes = [d.path for d in ref], [d.athlete_id for d in ref]
-    parallel.shutdown_pools()
-    # Kill a worker while it is idle: SIGKILL in the middle of writing a result can leave
-    # a half-written message that blocks CPython's pool reader for ever (a known
-    # ProcessPoolExecutor limitation, noted in docs/performance.md), which made this test
-    # hang about one run in five. An idle kill is deterministic and still breaks the pool.
-    old_pool = parallel._pool(2)
-    assert old_pool.submit(os.getpid).result(timeout=120) > 0  # spawns a worker
-    workers = list(old_pool._processes.values())  # the real worker processes
-    assert workers
-    workers[0].kill()
-    workers[0].join(timeout=30)
-    got = list(decode_paths(paths, athletes, workers=2, chunk_size=1, max_in_flight=4))
+    batch.shutdown_pools()
+    stream = decode_paths(paths, athletes, workers=2, chunk_size=1, max_in_flight=4)
+    got = [next(stream)]
+    victims = [w.proc for w in batch._pool(2).workers]
+    assert victims, "the pool has worker processes"
+    for proc in victims:
+        if proc.pid is not None:
+            os.kill(proc.pid, signal.SIGKILL)
+    got += list(stream)
     assert_same_decoding(got, single_process)
-    assert parallel._POOLS[2] is not old_pool  # the broken pool was noticed and replaced
+    assert all(not p.is_alive() for p in victims)
+    assert all(w.proc not in victims for w in batch._pool(2).workers)  # replaced
+
+
+def test_hung_workers_are_stopped_at_the_deadline(
+    single_process: list[DecodedFile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Workers that stop answering (SIGSTOP: alive, holding their chunk, never writing)
+    # must not stall the run: at the chunk's deadline they are killed and replaced, and
+    # their files are retried one by one. Every file comes out once, in order: decoded as
+    # in one process, or (a retry that also overran on a loaded machine) reported as such.
+    from ingest import batch
+    from ingest.limits import DEFAULT_LIMITS
+
+    monkeypatch.setattr(batch, "_START_S", 20.0)  # test-sized deadlines: 20 s + 5 s per file
+    limits = DEFAULT_LIMITS.with_overrides({"decode_timeout_s": 5.0})
+    ref = single_process[:8]
+    batch.shutdown_pools()
+    stream = decode_paths([d.path for d in ref], [d.athlete_id for d in ref], workers=2,
+                          limits=limits, chunk_size=1, max_in_flight=4)
+    got = [next(stream)]
+    stopped = [w.proc for w in batch._pool(2).workers]
+    for proc in stopped:
+        if proc.pid is not None:
+            os.kill(proc.pid, signal.SIGSTOP)
+    got += list(stream)
+    assert [d.path for d in got] == [d.path for d in ref]
+    for g, want in zip(got, ref, strict=True):
+        late = [r for r in g.results if r.error is not None and "took longer" in r.error.reason]
+        if not late:
+            assert_same_decoding([g], [want])
+    assert all(not p.is_alive() for p in stopped)
+    batch.shutdown_pools()
+
+
+def test_no_worker_outlives_the_process(tmp_path: Path) -> None:
+    # A command that decodes in parallel and exits without any cleanup of its own leaves
+    # no decoding process behind.
+    good = corpus_files("fit")[-1]
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from ingest.batch import _pool, decode_paths\n"
+        f"out = list(decode_paths([Path({str(good)!r})] * 4, ['me'] * 4, workers=2, chunk_size=1))\n"
+        "print(' '.join(str(w.proc.pid) for w in _pool(2).workers), flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        check=True,
+    )
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), pid
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
+

@@ -1,6 +1,7 @@
-"""Crash safety: the loader is killed at random points (an injected os._exit inside and
-between transactions, and SIGKILL after a random delay); after each crash the warehouse
-reopens with no partial and no duplicate activity, and the next run completes."""
+"""Crash safety: the loader is killed at random points (an os._exit injected by this test's
+child script inside and between transactions, and SIGKILL after a random delay); after
+each crash the warehouse reopens with no partial and no duplicate activity, and the next
+run completes. No crash hook lives in production code: the child wraps the loader."""
 
 from __future__ import annotations
 
@@ -26,8 +27,27 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[3])
     from warehouse_support import make_errors_picklable
     make_errors_picklable()
+    import os
     import warehouse.store as store
     store.BATCH_INPUTS = 4  # many small transactions, so crashes land between and inside them
+    # Test-only crash points: CRASH=<point>:<n> ends the process abruptly (os._exit, no
+    # cleanup, like a power cut) at the n-th pass: after_samples = rows written, inside
+    # the transaction; after_commit = right after a batch committed.
+    point, _, nth = os.environ.get("CRASH", "").partition(":")
+    passes = [0]
+    def crash_at(name):
+        if point == name:
+            passes[0] += 1
+            if passes[0] >= int(nth or "1"):
+                os._exit(86)
+    flush, protect = store.Warehouse._flush, store.Warehouse._protect_wal
+    def _flush(self, state):
+        flush(self, state)
+        crash_at("after_samples")
+    def _protect_wal(self):
+        protect(self)
+        crash_at("after_commit")
+    store.Warehouse._flush, store.Warehouse._protect_wal = _flush, _protect_wal
     with open(sys.argv[2], "rb") as f:
         results = pickle.load(f)
     wh = store.Warehouse.open(sys.argv[1])
@@ -80,11 +100,11 @@ def test_loader_killed_at_random_points_recovers(tmp_path: Path) -> None:
     db = tmp_path / "work.duckdb"
     rng = random.Random(20261125)
     plans: list[tuple[dict[str, str], float | None, set[int]]] = [
-        ({"GAITWATCH_WAREHOUSE_CRASH": "after_samples:2"}, None, {86}),
-        ({"GAITWATCH_WAREHOUSE_CRASH": f"before_commit:{rng.randint(1, 3)}"}, None, {86}),
-        ({"GAITWATCH_WAREHOUSE_CRASH": "after_commit:1"}, None, {86}),
+        ({"CRASH": "after_samples:2"}, None, {86}),
+        ({"CRASH": f"after_samples:{rng.randint(1, 3)}"}, None, {86}),
+        ({"CRASH": "after_commit:1"}, None, {86}),
         ({}, rng.uniform(0.0, 0.3), {0, -signal.SIGKILL}),
-        ({"GAITWATCH_WAREHOUSE_CRASH": f"after_samples:{rng.randint(1, 4)}"}, None, {86, 0}),
+        ({"CRASH": f"after_samples:{rng.randint(1, 4)}"}, None, {86, 0}),
         ({}, rng.uniform(0.0, 0.3), {0, -signal.SIGKILL}),
     ]
     crashed = 0

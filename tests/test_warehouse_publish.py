@@ -56,7 +56,7 @@ def test_reader_in_another_process_survives_load_and_publish(tmp_path: Path) -> 
     dest = tmp_path / "published" / "gaitwatch.duckdb"
     with Warehouse.open(tmp_path / "work.duckdb") as wh:
         wh.load(fit, "ann")
-        wh.publish(dest)
+        publish(wh.con, wh.path, dest)
         n1 = wh.con.execute("SELECT count(*), (SELECT count(*) FROM samples) FROM activities").fetchall()[0]
         reader = subprocess.Popen(
             [sys.executable, "-c", READER, str(dest)],
@@ -69,7 +69,7 @@ def test_reader_in_another_process_survives_load_and_publish(tmp_path: Path) -> 
             # full load + publish while the analyst's connection is open
             s = wh.load(rest, "ann")
             assert s.loaded > 0
-            wh.publish(dest)
+            publish(wh.con, wh.path, dest)
             n2 = wh.con.execute("SELECT count(*), (SELECT count(*) FROM samples) FROM activities").fetchall()[0]
             # another analyst process opening the file now sees the new data
             fresh = subprocess.run(
@@ -94,7 +94,8 @@ def test_published_copy_equals_working_and_is_owner_only(tmp_path: Path) -> None
     with Warehouse.open(work) as wh:
         wh.load(corpus_results(), "ann")
         fp_work = fingerprint(wh.con)
-    publish(work, dest)  # the module function opens, tests, checkpoints and copies
+    with Warehouse.open(work) as wh:
+        publish(wh.con, wh.path, dest)  # the one publish function: gate, checkpoint, copy
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     assert not list(dest.parent.glob(".*.tmp"))  # no temp file left behind
     con = duckdb.connect(str(dest), read_only=True)
@@ -118,7 +119,7 @@ def test_strip_coordinates_publishes_without_positions(tmp_path: Path) -> None:
         others = wh.con.execute(
             "SELECT count(*), sum(hash(x)) FROM (SELECT * EXCLUDE (lat_deg, lon_deg) FROM samples) x"
         ).fetchall()
-        wh.publish(dest, strip_coordinates=True)
+        publish(wh.con, wh.path, dest, strip_coordinates=True)
         assert wh.con.execute("SELECT count(lat_deg) FROM samples").fetchall()[0][0] == with_gps
     assert stat.S_IMODE(dest.stat().st_mode) == 0o600
     con = duckdb.connect(str(dest), read_only=True)
@@ -143,11 +144,11 @@ def test_failing_data_test_blocks_publishing(tmp_path: Path) -> None:
     fit, _ = _split(corpus_results())
     with Warehouse.open(tmp_path / "work.duckdb") as wh:
         wh.load(fit, "ann")
-        wh.publish(dest)
+        publish(wh.con, wh.path, dest)
         published = _sha(dest)
         wh.con.execute("DELETE FROM samples WHERE ts = (SELECT min(ts) FROM samples)")
         with pytest.raises(DataTestError, match="count = n_samples"):
-            wh.publish(dest)
+            publish(wh.con, wh.path, dest)
     assert _sha(dest) == published
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
 
@@ -171,7 +172,7 @@ def test_duckdb_cli_opens_published_file_and_lists_views(tmp_path: Path) -> None
         wh.load(corpus_results(), "ann")
         runs = wh.con.execute("SELECT count(*) FROM v_runs").fetchall()[0][0]
         problems = wh.con.execute("SELECT count(*) FROM v_ingest_problems").fetchall()[0][0]
-        wh.publish(dest)
+        publish(wh.con, wh.path, dest)
     sql = (
         "SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal; "
         "SELECT count(*) FROM v_runs; SELECT count(*) FROM v_ingest_problems; "

@@ -202,3 +202,38 @@ def test_unknown_time_zone_is_refused(tmp_path: Path) -> None:
         wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "timezone": ["America/New_York"]}))
         wh.upsert_athletes(pl.DataFrame({"athlete_id": ["ann"], "name": ["Ann"]}))  # tz kept
         assert wh.athletes_frame().select("name", "timezone").row(0) == ("Ann", "America/New_York")
+
+
+def test_pre_004_side_files_are_imported_once_and_removed(tmp_path: Path) -> None:
+    # The state files older versions kept beside the database, written by hand here.
+    db = tmp_path / "gw.duckdb"
+    with Warehouse.open(db) as wh:
+        wh.con.execute(
+            "INSERT INTO ingest_log (athlete_id, source_file, sha256, part, size_bytes, status, "
+            "first_seen_at, seen_at, status_changed_at) VALUES ('ann', 'ann/a.fit', 'x', 0, 10, "
+            "'skipped', now(), now(), now())"
+        )
+    side = {k: db.with_name(f"gw.duckdb.{k}") for k in ("files.jsonl", "metrics.json", "datatests.json")}
+    side["files.jsonl"].write_text(
+        '{"rel": "ann/a.fit", "size": 10, "mtime_ns": 123, "sha256": "raw"}\n'
+        '{"rel": "ann/gone.fit", "size": 1, "mtime_ns": 1, "sha256": "r"}\n'  # unknown to ingest_log
+        '{"rel": "ann/b.fi',  # a torn last line from a crash
+        encoding="utf-8",
+    )
+    side["metrics.json"].write_text(
+        '{"fingerprint": "f00", "watermark": "2026-11-01T10:00:00+00:00"}', encoding="utf-8"
+    )
+    side["datatests.json"].write_text(
+        '{"watermark": "2026-11-02T10:00:00+00:00", "full_at": "2026-11-03T10:00:00+00:00"}',
+        encoding="utf-8",
+    )
+    with Warehouse.open(db) as wh:
+        assert wh.inbox_files() == {"ann/a.fit": (10, 123)}
+        metrics = wh.stage_state("metrics")
+        tests = wh.stage_state("datatests")
+    assert not any(p.exists() for p in side.values())
+    assert metrics.fingerprint == "f00"
+    assert metrics.watermark is not None and metrics.watermark.isoformat() == "2026-11-01T10:00:00+00:00"
+    assert tests.full_at is not None and tests.full_at.isoformat() == "2026-11-03T10:00:00+00:00"
+    with Warehouse.open(db) as wh:  # imported once: reopening changes nothing
+        assert wh.inbox_files() == {"ann/a.fit": (10, 123)}

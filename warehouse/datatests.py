@@ -18,13 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from ingest.errors import GaitwatchError
-from warehouse.migrate import fetch_one
+from warehouse.migrate import StageState, fetch_one, read_stage_state, write_stage_state
+
+# A full data-test run at least this often, even when every run in between is incremental.
+FULL_RUN_EVERY = timedelta(days=7)
+STAGE = "datatests"  # pipeline_state.name of the gate's watermark
 
 # Samples may lie this far outside [activities.started_at, activities.ended_at]: devices
 # write a record a few seconds before the session start or after its end (stop event).
@@ -208,14 +213,19 @@ class TestResult:
 
 
 class DataTestError(GaitwatchError):
-    """One or more data tests failed: the warehouse must not be published."""
+    """One or more data tests failed: nothing is published and no report is written
+    (the one exception for it everywhere; the CLI exits with 3)."""
 
     def __init__(self, failed: list[TestResult]) -> None:
         self.failed = failed
         lines = [f"{len(failed)} data test(s) failed:"]
-        for r in failed:
-            lines.append(f"- {r.name}: {r.failures} row(s), e.g. {r.examples[:3]}")
+        lines += [f"- {line}" for line in self.failures]
         super().__init__("\n".join(lines))
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per failing test."""
+        return [f"{r.name}: {r.failures} row(s), e.g. {r.examples[:3]}" for r in self.failed]
 
 
 def run(
@@ -248,4 +258,51 @@ def run(
     failed = [r for r in results if not r.passed]
     if failed and raise_on_failure:
         raise DataTestError(failed)
+    return results
+
+
+def scope(
+    con: duckdb.DuckDBPyConnection, full: bool = False, now: datetime | None = None
+) -> tuple[list[str] | None, StageState]:
+    """The activities an incremental gate must check (None: check everything), and the
+    state to save once they pass.
+
+    The watermark is the largest ``activities.loaded_at`` a passing run had seen: every
+    activity loaded (or replaced) after it has not been checked yet. No watermark or the
+    last full run older than :data:`FULL_RUN_EVERY` mean a full run.
+    """
+    now = now or datetime.now(UTC)
+    saved = read_stage_state(con, STAGE)
+    row = fetch_one(con, "SELECT max(loaded_at), count(*) FROM activities")
+    mark, n_activities = (row[0], int(row[1])) if row else (None, 0)
+    if (
+        full
+        or saved.full_at is None
+        or saved.watermark is None
+        or now - saved.full_at > FULL_RUN_EVERY
+        or n_activities == 0
+    ):
+        return None, StageState(STAGE, watermark=mark, full_at=now)
+    ids = con.execute(
+        "SELECT activity_id FROM activities WHERE loaded_at > ?", [saved.watermark]
+    ).fetchall()
+    return [i for (i,) in ids], StageState(STAGE, watermark=mark, full_at=saved.full_at)
+
+
+def gate(con: duckdb.DuckDBPyConnection, full: bool = False) -> list[TestResult]:
+    """The data tests as the pipeline's one gate before publishing or rendering reports.
+
+    Incremental (:func:`scope`; ``full=True``: everything). Raises :class:`DataTestError`
+    on any failure; on success the new watermark is saved in ``pipeline_state`` (a
+    transaction of its own: the tests write nothing else).
+    """
+    ids, state = scope(con, full)
+    results = run(con, raise_on_failure=True, activity_ids=ids)
+    con.execute("BEGIN")
+    try:
+        write_stage_state(con, state)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return results

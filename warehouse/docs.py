@@ -80,7 +80,7 @@ migration is never edited: add a new file.
 ## Python API (`warehouse.store.Warehouse`)
 
 - `Warehouse.open(path)` (creates, migrates; context manager), `close()`.
-- `load(results, athlete_id, check=True) -> LoadSummary`: `results` are
+- `load(results, athlete_id, check=True, finish=None) -> LoadSummary`: `results` are
   `ingest.reader.ReadResult`s; the summary counts inputs loaded / replaced / duplicates /
   skipped / rejected / unchanged and lists `changed_activity_ids`, `removed_activity_ids`
   and `earliest_change` (recompute weekly risk from that week). One call per file is fine:
@@ -91,12 +91,16 @@ migration is never edited: add a new file.
   `activities_needing_gait()`, `ingest_log_frame()`, `known_sha256()`.
 - Writing transform outputs: `write_activity_gait(df)`,
   `write_weekly_risk(athlete_id, df, from_week_start=None)`, `upsert_athletes(df)`.
-- `run_data_tests()`, `publish(dest, strip_coordinates=False)`; or
-  `warehouse.publish.publish(working_db_path, dest_path, strip_coordinates=False)`.
+- Pipeline state (`inbox_files`, `pipeline_state`): `inbox_files()`,
+  `record_inbox_files(rows)`, `stage_state(name)`, `save_stage_state(state)`;
+  `transaction()` groups writes into one commit.
+- `run_data_tests()`; the gate `warehouse.datatests.gate(con)`; the one publish function
+  `warehouse.publish.publish(con, working_path, dest, strip_coordinates=False)`.
 
 ## Data tests
 
-Run after every load and before every publish; any failure stops publishing.
+Run at the end of every command that changes the warehouse and before every publish and
+report; any failure stops publishing and the reports.
 
 """ + "\n".join(f"- {name}" for name in TESTS) + "\n"
 

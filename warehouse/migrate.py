@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,17 @@ COMMENT ON COLUMN schema_version.applied_at IS 'When the migration was applied, 
 
 class WarehouseLockedError(GaitwatchError):
     """Another process holds the database file."""
+
+
+def is_transient_io_error(exc: BaseException) -> bool:
+    """A database file busy in another process (DuckDB lock) or a flaky filesystem:
+    worth a retry. Anything else (bad data, bugs) is not."""
+    if isinstance(exc, WarehouseLockedError):
+        return True
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        return True
+    return isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
 
 
 class MigrationError(GaitwatchError):
@@ -191,3 +203,37 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[int
             raise
         done.append(m.version)
     return done
+
+
+# ---------------------------------------------------------------- pipeline state (004)
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One ``pipeline_state`` row: how far an incremental stage got."""
+
+    name: str  # metrics | datatests
+    fingerprint: str | None = None
+    watermark: datetime | None = None
+    full_at: datetime | None = None
+
+
+def read_stage_state(con: duckdb.DuckDBPyConnection, name: str) -> StageState:
+    """The saved state of stage ``name``; an empty state when it never ran."""
+    row = fetch_one(
+        con,
+        "SELECT fingerprint, watermark, full_at FROM pipeline_state WHERE name = ?",
+        [name],
+    )
+    if row is None:
+        return StageState(name)
+    return StageState(name, row[0], row[1], row[2])
+
+
+def write_stage_state(con: duckdb.DuckDBPyConnection, state: StageState) -> None:
+    """Upsert ``state``; the caller owns the transaction (it commits with the stage's work)."""
+    con.execute("DELETE FROM pipeline_state WHERE name = ?", [state.name])
+    con.execute(
+        "INSERT INTO pipeline_state VALUES (?, ?, ?, ?, ?)",
+        [state.name, state.fingerprint, state.watermark, state.full_at, datetime.now(UTC)],
+    )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -30,7 +29,6 @@ from ingest.errors import GaitwatchError
 from warehouse import datatests
 from warehouse.migrate import (
     STORAGE_VERSION,
-    connect,
     fetch_one,
     migrate,
     sql_literal,
@@ -128,19 +126,19 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
     os.chmod(dst, 0o600)
 
 
-def publish_connection(
+def publish(
     con: duckdb.DuckDBPyConnection,
     working_path: Path,
     dest: Path,
     strip_coordinates: bool = False,
-    check: bool = True,
-    activity_ids: Sequence[str] | None = None,
+    full_checks: bool = True,
 ) -> Path:
-    """Publish the database open on ``con`` (the working file ``working_path``) to ``dest``.
+    """Publish the database open on ``con`` (the working file ``working_path``) to ``dest``:
+    the one publish function.
 
-    Runs the data tests first (``check``; incremental for ``activity_ids``, see
-    :func:`warehouse.datatests.run`): a failure raises
-    :class:`warehouse.datatests.DataTestError` and ``dest`` is left as it was.
+    The data-test gate runs first (:func:`warehouse.datatests.gate`: in full, or
+    incremental with ``full_checks=False`` as the pipeline does): a failure raises :class:`warehouse.datatests.DataTestError` and
+    ``dest`` is left as it was.
     """
     working_path = Path(working_path).resolve()
     dest = Path(dest).resolve()
@@ -152,8 +150,7 @@ def publish_connection(
             f"{working_path} uses storage {version}: the DuckDB 1.5.6 shell could not read a "
             "copy; rebuild the working file with this gaitwatch"
         )
-    if check:
-        datatests.run(con, raise_on_failure=True, activity_ids=activity_ids)
+    datatests.gate(con, full=full_checks)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(dest)
     try:
@@ -172,25 +169,3 @@ def publish_connection(
         tmp.unlink(missing_ok=True)
         raise
     return dest
-
-
-def publish(
-    working_db_path: Path | str,
-    dest_path: Path | str,
-    strip_coordinates: bool = False,
-    check: bool = True,
-) -> Path:
-    """Open the working file (nobody else may hold it), run the data tests and publish it
-    to ``dest_path`` atomically. Returns ``dest_path``."""
-    working = Path(working_db_path)
-    if not working.exists():
-        raise PublishError(f"{working}: no such warehouse file")
-    try:
-        con = connect(working)
-    except duckdb.IOException as e:
-        raise PublishError(f"{working}: cannot open ({' '.join(str(e).split())})") from e
-    try:
-        migrate(con)
-        return publish_connection(con, working, Path(dest_path), strip_coordinates, check)
-    finally:
-        con.close()

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC as _UTC
@@ -66,7 +67,14 @@ from transforms.schema import (
     WEEKLY_RISK_SCHEMA,
 )
 from warehouse import datatests
-from warehouse.migrate import connect, fetch_one, migrate
+from warehouse.migrate import (
+    StageState,
+    connect,
+    fetch_one,
+    migrate,
+    read_stage_state,
+    write_stage_state,
+)
 
 # Two recordings of one athlete whose starts differ by at most this much and whose time
 # spans overlap are the same activity (a FIT file and its GPX export start within seconds;
@@ -208,6 +216,19 @@ class LoadSummary:
             self.earliest_change = started_at
 
 
+@dataclass(frozen=True)
+class InboxFileRow:
+    """One ``inbox_files`` row: a dropped file a run has finished with."""
+
+    path: str
+    size_bytes: int
+    mtime_ns: int
+    sha256: str | None
+    outcome: str
+    reason: str
+    athlete_id: str
+
+
 @dataclass
 class _Prepared:
     """One activity ready to be written."""
@@ -274,22 +295,8 @@ def activity_identity(meta: ActivityMeta, athlete_id: str) -> str:
     return _hash_id("start", athlete_id, _utc_second(meta.started_at))
 
 
-_CRASH_COUNTS: dict[str, int] = {}
-
-
-def _crash_point(name: str) -> None:
-    """Test hook: ``GAITWATCH_WAREHOUSE_CRASH=<point>:<n>`` ends the process abruptly
-    (``os._exit``, no cleanup, like a power cut) at the n-th pass through ``point``.
-    Used by tests/test_warehouse_crash.py; inert otherwise."""
-    spec = os.environ.get("GAITWATCH_WAREHOUSE_CRASH")
-    if not spec:
-        return
-    point, _, nth = spec.partition(":")
-    if point != name:
-        return
-    _CRASH_COUNTS[name] = _CRASH_COUNTS.get(name, 0) + 1
-    if _CRASH_COUNTS[name] >= int(nth or "1"):
-        os._exit(86)
+def _when(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
 def _conformed(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -572,6 +579,7 @@ class Warehouse:
         # athlete -> in-memory state, reused by the next load() of that athlete while the
         # database still matches it (callers often load one file per call).
         self._states: dict[str, _AthleteState] = {}
+        self._in_transaction = False
 
     def _state(self, athlete_id: str) -> _AthleteState:
         state = self._states.pop(athlete_id, None)
@@ -588,10 +596,53 @@ class Warehouse:
         con = connect(path)
         try:
             migrate(con)
+            wh = cls(con, path)
+            wh._import_side_files()
         except BaseException:
             con.close()
             raise
-        return cls(con, path)
+        return wh
+
+    def _import_side_files(self) -> None:
+        """Before migration 004 the pipeline kept its state in files beside the database
+        (``<db>.files.jsonl``, ``<db>.metrics.json``, ``<db>.datatests.json``): imported
+        once into ``inbox_files`` / ``pipeline_state``, then removed."""
+        side = {k: self.path.with_name(f"{self.path.name}.{k}")
+                for k in ("files.jsonl", "metrics.json", "datatests.json")}
+        present = {k: p for k, p in side.items() if p.exists()}
+        if not present:
+            return
+        rows: dict[str, InboxFileRow] = {}
+        if "files.jsonl" in present:
+            for line in present["files.jsonl"].read_text(encoding="utf-8").splitlines():
+                try:
+                    rec = json.loads(line)
+                    rows[rec["rel"]] = InboxFileRow(
+                        str(rec["rel"]), int(rec["size"]), int(rec["mtime_ns"]),
+                        str(rec["sha256"]), "imported", "state imported from files.jsonl", "",
+                    )
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line from a crash: that file is simply read again
+            # As before: an entry only counts while ingest_log still knows the file.
+            logged = {r[0] for r in self.con.execute(
+                "SELECT DISTINCT source_file FROM ingest_log").fetchall()}
+            known = {"/".join(n.split("/")[:i]) for n in logged
+                     for i in range(1, n.count("/") + 2)}
+            rows = {k: v for k, v in rows.items() if k in known}
+        with self.transaction():
+            self.record_inbox_files(list(rows.values()))
+            for key, name in (("metrics.json", "metrics"), ("datatests.json", "datatests")):
+                if key in present:
+                    try:
+                        doc = json.loads(present[key].read_text(encoding="utf-8"))
+                        self.save_stage_state(StageState(
+                            name, doc.get("fingerprint"), _when(doc.get("watermark")),
+                            _when(doc.get("full_at")),
+                        ))
+                    except (OSError, ValueError, AttributeError):
+                        pass  # unreadable: the stage just runs in full once
+        for p in present.values():
+            p.unlink(missing_ok=True)
 
     def close(self) -> None:
         self.con.close()
@@ -608,16 +659,27 @@ class Warehouse:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction: committed (and the WAL re-protected) or rolled back."""
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: committed (and the WAL re-protected) or rolled back.
+
+        Nested use joins the outer transaction, so a caller can put several writes (e.g.
+        weekly risk and the metrics watermark) into one commit."""
+        if self._in_transaction:
+            yield
+            return
         self.con.execute("BEGIN")
+        self._in_transaction = True
         try:
             yield
             self.con.execute("COMMIT")
-            self._protect_wal()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
+        self._protect_wal()
+
+    _transaction = transaction
 
     def _protect_wal(self) -> None:
         """DuckDB creates the write-ahead log with the process umask (often 0644) and it holds
@@ -655,11 +717,17 @@ class Warehouse:
     # -- loading -------------------------------------------------------------------------
 
     def load(
-        self, results: Iterable[ReadResultLike], athlete_id: str, check: bool = True
+        self,
+        results: Iterable[ReadResultLike],
+        athlete_id: str,
+        check: bool = True,
+        finish: Callable[[LoadSummary], None] | None = None,
     ) -> LoadSummary:
         """Store every input of ``results`` for ``athlete_id`` and log each in ``ingest_log``.
 
         Inputs are consumed lazily and written in batches, each batch one transaction.
+        ``finish`` runs inside the last batch's transaction, with the complete summary,
+        so what it writes (the inbox file state) commits together with the last rows.
         With ``check`` the data tests run afterwards and raise
         :class:`warehouse.datatests.DataTestError` if the warehouse is inconsistent.
         """
@@ -668,7 +736,15 @@ class Warehouse:
         t0 = time.perf_counter()
         summary = LoadSummary(athlete_id=athlete_id)
         state = self._state(athlete_id)
-        for batch in _batches(results):
+        batches = _batches(results)
+        batch = next(batches, None)
+        if batch is None and finish is not None:
+            with self.transaction():
+                finish(summary)
+        while batch is not None:
+            # One batch of look-ahead only when ``finish`` must know which batch is last.
+            following = next(batches, None) if finish is not None else None
+            last = following is None
             now = datetime.now(_UTC)
             for r in batch:
                 summary.inputs += 1
@@ -677,24 +753,24 @@ class Warehouse:
                 summary.per_input.append(InputOutcome(r.source_file, *(
                     getattr(summary, c) - b for c, b in zip(_OUTCOME_COUNTERS, before, strict=True)
                 )))
-            if not (state.dirty or state.pending or state.deletes):
-                continue
-            self.con.execute("BEGIN")
-            try:
-                self.con.execute(
-                    "INSERT INTO athletes (athlete_id, updated_at) SELECT ?, ? "
-                    "WHERE NOT EXISTS (SELECT 1 FROM athletes WHERE athlete_id = ?)",
-                    [athlete_id, now, athlete_id],
-                )
-                self._flush(state)
-                _crash_point("before_commit")
-                self.con.execute("COMMIT")
-            except BaseException:
-                self.con.execute("ROLLBACK")
-                raise  # the state is dropped with this call: the next load() re-reads
-            state.clear_batch()
-            self._protect_wal()
-            _crash_point("after_commit")
+            dirty = bool(state.dirty or state.pending or state.deletes)
+            if dirty or (last and finish is not None):
+                try:
+                    with self.transaction():
+                        if dirty:
+                            self.con.execute(
+                                "INSERT INTO athletes (athlete_id, updated_at) SELECT ?, ? "
+                                "WHERE NOT EXISTS (SELECT 1 FROM athletes WHERE athlete_id = ?)",
+                                [athlete_id, now, athlete_id],
+                            )
+                            self._flush(state)
+                        if last and finish is not None:
+                            finish(summary)
+                except BaseException:
+                    self._states.pop(athlete_id, None)
+                    raise  # the state is dropped with this call: the next load() re-reads
+                state.clear_batch()
+            batch = following if finish is not None else next(batches, None)
         state.token = state.expected_token()
         self._states[athlete_id] = state
         summary.seconds = time.perf_counter() - t0
@@ -722,7 +798,6 @@ class Warehouse:
                 if frames:
                     self._insert_arrow(table, pl.concat(frames, rechunk=False).to_arrow())
             self._insert_arrow("samples", pl.concat([p.samples for p in preps], rechunk=False).to_arrow())
-            _crash_point("after_samples")
             extras = [p.extras for p in preps if p.extras.height]
             if extras:
                 self._insert_arrow("sample_extras", pl.concat(extras, rechunk=False).to_arrow())
@@ -1056,6 +1131,49 @@ class Warehouse:
                 self.con.unregister("_gw_athletes")
         return data.height
 
+    # -- pipeline state (migration 004) ------------------------------------------------
+
+    def inbox_files(self) -> dict[str, tuple[int, int]]:
+        """path -> (size_bytes, mtime_ns) of inbox files a run has finished with."""
+        rows = self.con.execute("SELECT path, size_bytes, mtime_ns FROM inbox_files").fetchall()
+        return {str(p): (int(size), int(mtime)) for p, size, mtime in rows}
+
+    def record_inbox_files(self, rows: Sequence[InboxFileRow]) -> None:
+        """Upsert the inbox file state (joins the caller's transaction, e.g. a load's)."""
+        if not rows:
+            return
+        now = datetime.now(_UTC)
+        data = pa.table(
+            {
+                "path": pa.array([r.path for r in rows], pa.string()),
+                "size_bytes": pa.array([r.size_bytes for r in rows], pa.int64()),
+                "mtime_ns": pa.array([r.mtime_ns for r in rows], pa.int64()),
+                "sha256": pa.array([r.sha256 for r in rows], pa.string()),
+                "outcome": pa.array([r.outcome for r in rows], pa.string()),
+                "reason": pa.array([r.reason or None for r in rows], pa.string()),
+                "athlete_id": pa.array([r.athlete_id for r in rows], pa.string()),
+                "processed_at": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+            }
+        )
+        with self.transaction():
+            self.con.register("_gw_files", data)
+            try:
+                self.con.execute(
+                    "DELETE FROM inbox_files WHERE path IN (SELECT path FROM _gw_files)"
+                )
+                self.con.execute("INSERT INTO inbox_files BY NAME SELECT * FROM _gw_files")
+            finally:
+                self.con.unregister("_gw_files")
+
+    def stage_state(self, name: str) -> StageState:
+        """The saved state of an incremental stage (``metrics``, ``datatests``)."""
+        return read_stage_state(self.con, name)
+
+    def save_stage_state(self, state: StageState) -> None:
+        """Write a stage's state (joins the caller's transaction)."""
+        with self.transaction():
+            write_stage_state(self.con, state)
+
     # -- checks and publishing ---------------------------------------------------------------
 
     def run_data_tests(
@@ -1064,17 +1182,3 @@ class Warehouse:
         """The data tests; with ``activity_ids`` the per-activity sample tests check only
         those activities (see :func:`warehouse.datatests.run`)."""
         return datatests.run(self.con, raise_on_failure=raise_on_failure, activity_ids=activity_ids)
-
-    def publish(
-        self,
-        dest: Path | str,
-        strip_coordinates: bool = False,
-        activity_ids: Sequence[str] | None = None,
-    ) -> Path:
-        """Data tests (incremental with ``activity_ids``), CHECKPOINT, then copy the file
-        atomically to ``dest`` (see :func:`warehouse.publish.publish_connection`)."""
-        from warehouse.publish import publish_connection
-
-        return publish_connection(
-            self.con, self.path, Path(dest), strip_coordinates, activity_ids=activity_ids
-        )

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from ingest.batch import DecodedFile, InboxFile
 from ingest.exports import (
     GARMIN_JSON,
     JOURNAL,
@@ -34,11 +36,15 @@ from ingest.exports import (
     ExportListError,
     ListedActivity,
     RowProblem,
+    list_kind,
     parse_list,
+    read_zip_lists,
     strava_sport,
 )
 from ingest.journal import SESSION_KINDS, JournalEntry, parse_journal
 from ingest.schema import UTC_TS
+from warehouse.files import FileOutcome, sha256_file
+from warehouse.store import InboxFileRow
 
 if TYPE_CHECKING:
     from warehouse.store import Warehouse
@@ -546,3 +552,68 @@ def load_list_file(
         # DI_CONNECT/DI-Connect-Fitness/x_summarizedActivities.json: no file names inside
         root = ""
     return load_export_list(wh, athlete_id, source_file, data, file_exists, root)
+
+
+# ------------------------------------------------------------------ inbox integration
+
+
+def divert_lists(
+    decoded: Iterable[DecodedFile],
+    files: Mapping[str, InboxFile],
+    max_bytes: int,
+    found: list[tuple[str, str, bytes, set[str]]],
+) -> Iterator[DecodedFile]:
+    """Pass decoded files through, taking an archive's export lists (a Strava or Garmin
+    export zip dropped whole) out of its results: they go to :func:`load_lists` instead of
+    being logged as "not an activity". ``files`` maps a decoded path to its input file;
+    ``found`` collects (athlete, member name, bytes, names of the archive's results)."""
+    for item in decoded:
+        f = files.get(str(item.path))
+        names = {r.source_file for r in item.results}
+        if f is not None and any(list_kind(n) for n in names if n != f.rel):
+            lists = read_zip_lists(f.path, f.rel, max_bytes)
+            for name, raw in lists.items():
+                found.append((f.athlete_id, name, raw, names))
+            item = DecodedFile(item.path, item.athlete_id,
+                               [r for r in item.results if r.source_file not in lists])
+        yield item
+
+
+def load_lists(
+    wh: Warehouse,
+    lists: Sequence[InboxFile],
+    inside: Sequence[tuple[str, str, bytes, set[str]]],
+    athletes: Iterable[str],
+    inbox: Path | None,
+) -> list[FileOutcome]:
+    """Export activity lists and journals dropped as files (one outcome each, their
+    ``inbox_files`` row in the same transaction) or found inside archives (the archive's
+    own outcome covers them); then link every listed activity of ``athletes`` to its
+    recorded one (order-independent, idempotent)."""
+    outcomes: list[FileOutcome] = []
+    with wh.transaction():
+        for athlete_id, name, raw, names in inside:
+            load_list_file(wh, athlete_id, name, raw, list_kind(name) or "", names.__contains__)
+        rows: list[InboxFileRow] = []
+        for f in lists:
+            root = f.root
+
+            def beside(ref: str, root: Path = root) -> bool:
+                return (root / ref).is_file()
+
+            done = load_list_file(wh, f.athlete_id, f.rel, f.path.read_bytes(),
+                                  list_kind(f.rel) or "", beside)
+            reason = done.reason
+            if done.problems:
+                reason = (f"{len(done.problems)} of {done.rows + len(done.problems)} rows "
+                          f"rejected, e.g. {done.problem_lines()[0]}")
+            outcomes.append(FileOutcome(f.rel, f.athlete_id, done.status, reason, 0, 1,
+                                        len(done.problems)))
+            if inbox is not None and f.root == inbox:
+                rows.append(InboxFileRow(f.rel, f.size, f.mtime_ns, sha256_file(f.path),
+                                         done.status, reason, f.athlete_id))
+        for athlete_id in sorted(set(athletes)):
+            if has_export_rows(wh, athlete_id):
+                reconcile(wh, athlete_id)
+        wh.record_inbox_files(rows)
+    return outcomes

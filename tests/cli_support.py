@@ -1,5 +1,5 @@
-"""Helpers for tests and benchmarks of the flows: build an inbox from real files, write a
-gaitwatch.toml, run the ``gaitwatch`` command in a subprocess. No fakes: everything here
+"""Helpers for the tests of the flows (moved here from flows/testing.py): build an inbox
+from real files, write a gaitwatch.toml, run the ``gaitwatch`` command in a subprocess. No fakes: everything here
 copies real files and runs the real command."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the repository (this file is tests/cli_support.py)
 _SCRIPT = Path(sys.executable).with_name("gaitwatch")
 # The installed console script when present (what users run), else the same app as a module.
 GAITWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "flows.cli"]

@@ -1,5 +1,6 @@
 """The inbox convention: which dropped files are ready, whose they are, and what happens
-to them after a run. Plain functions (no Prefect), used by the flows and the watcher.
+to them after a run. Plain functions (no Prefect), used by the flows and the watcher;
+the configuration hands them its :class:`InboxRules`.
 
 - ``inbox/<athlete>/...``: the first folder names the athlete (normalised with
   :func:`ingest.safety.normalize_athlete_id`); deeper folders are free-form.
@@ -10,45 +11,36 @@ to them after a run. Plain functions (no Prefect), used by the flows and the wat
 - A file whose modification time is younger than ``settle_seconds`` is still being
   copied and is left for the next run; the ingest step looks again (size and mtime)
   right before and right after reading, and drops what it read if the file changed.
+- Which files are done (path, size, mtime, sha256, outcome) is kept in the warehouse's
+  ``inbox_files`` table, written in the load transaction (warehouse.files).
 - Inputs are never deleted. Processed and rejected files stay where they are or are moved
   to the configured ``processed``/``rejected`` folders, keeping their relative path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.config import Config
+from ingest.batch import InboxFile, is_temporary
 from ingest.errors import GaitwatchError
-
-TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
 
 
 @dataclass(frozen=True)
-class InboxFile:
-    """One dropped file as first seen: identity for the cheap "unchanged" check."""
+class InboxRules:
+    """The inbox's settings (from gaitwatch.toml)."""
 
-    path: Path  # absolute
-    rel: str  # relative to ``root`` (posix): the name recorded in ingest_log
-    athlete_id: str
-    size: int
-    mtime_ns: int
-    root: Path  # the inbox, or the parent of a path given to ``gaitwatch ingest``
-
-    def still_same(self) -> bool:
-        """Second look: same size and mtime as at discovery (and still there)."""
-        try:
-            st = self.path.stat()
-        except OSError:
-            return False
-        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+    inbox: Path
+    default_athlete: str
+    settle_seconds: float
+    processed_dir: Path
+    rejected_dir: Path
+    on_processed: str = "leave"  # "leave" | "move"
+    on_rejected: str = "leave"
 
 
 @dataclass
@@ -56,10 +48,13 @@ class InboxScan:
     ready: list[InboxFile] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)  # rel paths left for the next run
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (rel, reason)
+    unchanged: int = 0  # ready files already done with the same size and mtime
 
-
-def is_temporary(name: str) -> bool:
-    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+    def drop_done(self, done: dict[str, tuple[int, int]]) -> None:
+        """Take out ready files whose (size, mtime_ns) equals ``done[rel]``: not read again."""
+        keep = [f for f in self.ready if done.get(f.rel) != (f.size, f.mtime_ns)]
+        self.unchanged += len(self.ready) - len(keep)
+        self.ready = keep
 
 
 def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
@@ -71,7 +66,7 @@ def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
     return normalize_athlete_id(rel_parts[0])
 
 
-def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
+def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
     """List the inbox's input files, split into ready, still-being-copied and invalid.
 
     Folders configured for processed/rejected files are skipped when they lie inside
@@ -110,16 +105,26 @@ def scan_inbox(cfg: Config, now: float | None = None) -> InboxScan:
     return scan
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """sha256 of the raw file, streamed (never the whole file in memory)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def wait_to_settle(
+    cfg: InboxRules, max_wait: float, say: Callable[[str], object], poll: float = 0.5
+) -> list[str]:
+    """For a person at the keyboard (issue 16): when the inbox holds files still inside the
+    settle window (just copied, or still being copied), wait until they settle (size and
+    mtime unchanged for ``settle_seconds``), at most ``max_wait`` seconds, saying so in one
+    line. Returns the files still changing at the bound: the run leaves them for the next
+    run and counts them in its summary."""
+    scan = scan_inbox(cfg)
+    if not scan.unsettled or max_wait <= 0:
+        return scan.unsettled
+    say(f"waiting for {len(scan.unsettled)} files still being copied...")
+    deadline = time.monotonic() + max_wait
+    while scan.unsettled and time.monotonic() < deadline:
+        time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+        scan = scan_inbox(cfg)
+    return scan.unsettled
 
 
-def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
+def dispose(cfg: InboxRules, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
     """Move processed/rejected files when configured; never delete. Returns (rel, new path).
 
     ``files`` holds ``(file, disposition)`` with disposition ``"processed"`` or
@@ -144,62 +149,3 @@ def dispose(cfg: Config, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[s
             continue  # left in place: the unchanged-file check skips it next time
         moved.append((f.rel, dest))
     return moved
-
-
-class FileState:
-    """Which dropped files were already done, by name, size and mtime: the cheap
-    "unchanged" check that avoids re-reading and re-parsing them on every run.
-
-    Kept next to the working database as an append-only JSON-lines file
-    (``<database>.files.jsonl``): one line per processed file, last line wins, a torn
-    last line (crash) is ignored. The warehouse stays the truth: an entry only counts
-    when ``ingest_log`` still knows the file (see :func:`flows.pipeline.scan_new_files`),
-    so deleting the database never hides files from the next run. Writes happen while
-    the database is open for writing, so DuckDB's single-writer lock serialises them.
-    """
-
-    def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".files.jsonl")
-
-    def load(self) -> dict[str, tuple[int, int, str]]:
-        """rel -> (size, mtime_ns, sha256 of the raw file)."""
-        state: dict[str, tuple[int, int, str]] = {}
-        if not self.path.exists():
-            return state
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    rec = json.loads(line)
-                    state[rec["rel"]] = (int(rec["size"]), int(rec["mtime_ns"]), str(rec["sha256"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # torn line from a crash: the file is simply re-checked
-        return state
-
-    def record(self, entries: Iterable[tuple[InboxFile, str]]) -> None:
-        """Append ``(file, raw sha256)`` entries, flushed to disk."""
-        lines = [
-            json.dumps({"rel": f.rel, "size": f.size, "mtime_ns": f.mtime_ns, "sha256": sha})
-            for f, sha in entries
-        ]
-        if not lines:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def lines(self) -> int:
-        if not self.path.exists():
-            return 0
-        with self.path.open("rb") as fh:
-            return sum(1 for _ in fh)
-
-    def compact(self) -> None:
-        """Rewrite with one line per file (atomic rename) when it has grown."""
-        state = self.load()
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("w", encoding="utf-8") as fh:
-            for rel, (size, mtime_ns, sha) in sorted(state.items()):
-                fh.write(json.dumps({"rel": rel, "size": size, "mtime_ns": mtime_ns, "sha256": sha}) + "\n")
-        os.replace(tmp, self.path)

@@ -1,4 +1,5 @@
-"""Parallel decoding of many activity files: local worker processes or a Dask cluster.
+"""Batch decoding of many activity files and its scheduling: local worker processes or a
+Dask cluster, and one decode stream shared by the batches of a run (:class:`DecodeAhead`).
 
 Decoding (FIT/GPX/TCX bytes -> polars frames) is CPU-bound Python/Rust work that holds
 the GIL for part of its time, so it is spread over processes, not threads. Everything
@@ -21,6 +22,12 @@ Design choices, each for a measured reason (docs/performance.md):
   are reproducible.
 - :class:`ingest.errors.IngestError` is rebuilt from (class, source, reason, offset):
   its ``__init__`` takes three arguments, so the default exception pickling fails.
+- Local workers are plain spawn processes, one pipe each, not a ``ProcessPoolExecutor``:
+  a worker killed while writing its result left the executor's reader thread blocked for
+  ever (issue 11). Here every chunk has a deadline (``Limits.decode_timeout_s`` per file);
+  a worker that dies or overruns it is killed and replaced, its files are retried one by
+  one, and a file that kills a worker twice is reported, never waited on. Workers are
+  daemons that also exit when the parent's pipe closes: none outlives the command.
 """
 
 from __future__ import annotations
@@ -29,12 +36,13 @@ import atexit
 import io
 import os
 import pickle
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +53,7 @@ from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.schema import ActivityMeta, ParsedActivity
 
 # The reader module is imported lazily in the worker (see _read): importing it here would
-# make every importer of flows.parallel pay for the readers' dependencies.
+# make every importer of ingest.batch pay for the readers' dependencies.
 
 _TABLES = ("samples", "sessions", "laps", "extras")
 _ROW = "__gw_activity"  # temporary column tagging which activity of a chunk a row belongs to
@@ -62,6 +70,64 @@ class DecodedFile:
     path: Path
     athlete_id: str
     results: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """One input file as first seen (dropped in the inbox or named on the command line):
+    its identity for the cheap "unchanged" check."""
+
+    path: Path  # absolute
+    rel: str  # relative to ``root`` (posix): the name recorded in ingest_log
+    athlete_id: str
+    size: int
+    mtime_ns: int
+    root: Path  # the inbox, or the parent of a path given to ``gaitwatch ingest``
+
+    def still_same(self) -> bool:
+        """Second look: same size and mtime as at discovery (and still there)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return st.st_size == self.size and st.st_mtime_ns == self.mtime_ns
+
+
+# Names copy tools and browsers give files still being written (renamed when complete).
+TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", "~")
+
+
+def is_temporary(name: str) -> bool:
+    """Hidden or temporary names are not inputs (yet)."""
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+def list_inputs(
+    paths: Sequence[Path], athlete_id: str
+) -> tuple[list[InboxFile], list[tuple[str, str]]]:
+    """Input files under the given files or folders (hidden/temporary names skipped), each
+    named relative to its given path's folder; and ``(path, reason)`` for missing ones."""
+    files: list[InboxFile] = []
+    missing: list[tuple[str, str]] = []
+    for given in paths:
+        p = Path(given).expanduser().resolve()
+        root = p.parent
+        if p.is_dir():
+            candidates = sorted(
+                q
+                for q in p.rglob("*")
+                if q.is_file() and not any(is_temporary(part) for part in q.relative_to(p).parts)
+            )
+        elif p.is_file():
+            candidates = [p]
+        else:
+            missing.append((str(given), "no such file or folder"))
+            continue
+        for q in candidates:
+            st = q.stat()
+            rel = q.relative_to(root).as_posix()
+            files.append(InboxFile(q, rel, athlete_id, st.st_size, st.st_mtime_ns, root))
+    return files, missing
 
 
 # ---------------------------------------------------------------- worker side
@@ -238,34 +304,97 @@ def _failed(path: str, exc: ingest_errors.IngestError) -> Any:
 
 # ---------------------------------------------------------------- caller side
 
+# Seconds a fresh worker may need to start and import the readers, on top of the
+# per-file decode limit.
+_START_S = 60.0
 _CRASHED = "decoder process crashed (killed, out of memory or a native fault) on this file"
 
-# One pool per worker count, reused across calls: the flows call decode_paths once per
-# batch of files, and starting spawn workers costs about a second each time.
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+class _Worker:
+    """One spawn process decoding chunks sent over its own pipe."""
 
-
-def _pool(n: int) -> ProcessPoolExecutor:
-    pool = _POOLS.get(n)
-    if pool is None:
+    def __init__(self) -> None:
         # spawn, not fork: the parent usually has polars/DuckDB thread pools running, and
         # forking a multi-threaded process can deadlock the child.
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"))
-        _POOLS[n] = pool
+        ctx = get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()  # ours closed: the parent sees EOF as soon as the worker dies
+
+    def alive(self) -> bool:
+        return self.proc.is_alive()
+
+    def kill(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=10)
+        self.conn.close()
+
+
+def _worker_main(conn: Connection) -> None:
+    """Worker loop: ``(chunk, limits, root)`` in, one payload out; EOF or None ends it."""
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if task is None:
+            return
+        try:
+            payload = decode_chunk(*task)
+        except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure
+            conn.send_bytes(b"E" + f"{type(exc).__name__}: {exc}".encode())
+            continue
+        conn.send_bytes(b"P" + payload)
+
+
+class WorkerPool:
+    """``n`` decoding processes. Reused across calls (start-up costs about a second per
+    worker); a dead worker is replaced on the next use; :func:`shutdown_pools` (also at
+    exit) ends them."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.workers: list[_Worker] = []
+
+    def healthy(self) -> list[_Worker]:
+        for w in [w for w in self.workers if not w.alive()]:
+            self.replace(w)
+        while len(self.workers) < self.n:
+            self.workers.append(_Worker())
+        return list(self.workers)
+
+    def replace(self, w: _Worker) -> None:
+        w.kill()
+        if w in self.workers:
+            self.workers.remove(w)
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        for w in self.workers:
+            w.proc.join(timeout=5)
+            w.kill()
+        self.workers = []
+
+
+_POOLS: dict[int, WorkerPool] = {}
+
+
+def _pool(n: int) -> WorkerPool:
+    pool = _POOLS.get(n)
+    if pool is None:
+        pool = _POOLS[n] = WorkerPool(n)
     return pool
-
-
-def _drop_pool(n: int) -> None:
-    pool = _POOLS.pop(n, None)
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def shutdown_pools() -> None:
     """Stop the cached worker processes (also done at interpreter exit)."""
     for n in list(_POOLS):
-        pool = _POOLS.pop(n)
-        pool.shutdown(wait=True, cancel_futures=True)
+        _POOLS.pop(n).close()
 
 
 atexit.register(shutdown_pools)
@@ -360,6 +489,9 @@ def _crashed(chunk: Chunk, reason: str = _CRASHED) -> list[DecodedFile]:
     ]
 
 
+_Part = tuple[int, int]  # (chunk index, position of the first file inside it)
+
+
 def _decode_local(
     pairs: Chunk,
     n: int,
@@ -368,35 +500,87 @@ def _decode_local(
     chunk_size: int | None,
     max_in_flight: int | None,
 ) -> Iterator[DecodedFile]:
+    """Chunks over the pool's workers, at most ``window`` chunks ahead of the consumer,
+    results in input order. A chunk whose worker dies or overruns its deadline is split
+    into single files, each retried in a fresh worker; a single file that fails again is
+    reported as an :class:`~ingest.errors.IngestError` (never retried for ever)."""
     size = chunk_size or auto_chunk_size(len(pairs), n)
+    window = max_in_flight or 2 * n
+    chunks = list(_chunks(pairs, size))
+    pool = _pool(n)
+    todo: deque[tuple[_Part, Chunk, bool]] = deque()  # (part, files, single retry)
+    parts: dict[int, dict[int, list[DecodedFile]]] = {}
+    expected: dict[int, set[int]] = {}
+    busy: dict[Connection, tuple[_Worker, _Part, Chunk, bool, float]] = {}
+    submitted = 0
+    nxt = 0
 
-    def submit(chunk: Chunk) -> Future[bytes]:
-        try:
-            return _pool(n).submit(decode_chunk, chunk, limits, root)
-        except BrokenProcessPool:
-            _drop_pool(n)
-            return _pool(n).submit(decode_chunk, chunk, limits, root)
+    def fail(part: _Part, chunk: Chunk, single: bool, reason: str) -> None:
+        idx, first = part
+        if single:
+            parts[idx][first] = _crashed(chunk, reason)
+            return
+        expected[idx].discard(first)
+        for k, one in enumerate(chunk):
+            expected[idx].add(first + k)
+            todo.appendleft(((idx, first + k), [one], True))
 
-    def result(chunk: Chunk, fut: Future[bytes]) -> list[DecodedFile]:
-        try:
-            return decode_results(fut.result())
-        except BrokenProcessPool:
-            _drop_pool(n)
-        except Exception:  # noqa: BLE001 - e.g. a payload that does not unpickle
-            pass
-        # One file of the chunk (or of a sibling chunk) killed a worker: isolate each file.
-        out: list[DecodedFile] = []
-        for one in chunk:
-            try:
-                out.extend(decode_results(submit([one]).result()))
-            except BrokenProcessPool:
-                _drop_pool(n)
-                out.extend(_crashed([one]))
-            except Exception as exc:  # noqa: BLE001
-                out.extend(_crashed([one], f"decoding failed in the worker: {exc}"))
-        return out
-
-    yield from _windowed(_chunks(pairs, size), submit, result, max_in_flight or 2 * n)
+    try:
+        while nxt < len(chunks):
+            while submitted < len(chunks) and submitted - nxt < window:
+                todo.append(((submitted, 0), chunks[submitted], False))
+                parts[submitted], expected[submitted] = {}, {0}
+                submitted += 1
+            idle = [w for w in pool.healthy() if w.conn not in busy]
+            while idle and todo:
+                w = idle.pop()
+                part, chunk, single = todo.popleft()
+                deadline = time.monotonic() + _START_S + limits.decode_timeout_s * len(chunk)
+                try:
+                    w.conn.send((chunk, limits, root))
+                except OSError:  # died while idle: replaced on the next round
+                    pool.replace(w)
+                    todo.appendleft((part, chunk, single))
+                    continue
+                busy[w.conn] = (w, part, chunk, single, deadline)
+            if set(parts[nxt]) >= expected[nxt]:
+                for first in sorted(parts[nxt]):
+                    yield from parts[nxt][first]
+                del parts[nxt], expected[nxt]
+                nxt += 1
+                continue
+            if not busy:
+                continue
+            timeout = max(0.0, min(b[4] for b in busy.values()) - time.monotonic())
+            ready = wait(list(busy), timeout=timeout)
+            for conn in ready:
+                assert isinstance(conn, Connection)
+                w, part, chunk, single, _deadline = busy.pop(conn)
+                try:
+                    msg = conn.recv_bytes()
+                except (EOFError, OSError):
+                    pool.replace(w)
+                    fail(part, chunk, single, _CRASHED)
+                    continue
+                if msg[:1] == b"P":
+                    try:
+                        parts[part[0]][part[1]] = decode_results(msg[1:])
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - an unreadable payload
+                        reason = f"decoding failed in the worker: {exc}"
+                else:
+                    reason = f"decoding failed in the worker: {msg[1:].decode(errors='replace')}"
+                fail(part, chunk, single, reason)
+            now = time.monotonic()
+            for conn, (w, part, chunk, single, deadline) in list(busy.items()):
+                if now >= deadline:
+                    del busy[conn]
+                    pool.replace(w)
+                    fail(part, chunk, single, f"decoding took longer than "
+                         f"{limits.decode_timeout_s:g} s per file; stopped")
+    finally:
+        for w, *_rest in busy.values():  # abandoned midway: their results would be stale
+            pool.replace(w)
 
 
 def _chunks(pairs: Chunk, chunk_size: int) -> Iterator[Chunk]:
@@ -480,3 +664,129 @@ def _decode_dask(
             own_client.close()
         if own_cluster is not None:
             own_cluster.close()
+
+
+# ---------------------------------------------------------------- one stream per run
+
+
+def batches(files: Sequence[InboxFile], size: int) -> list[tuple[str, list[InboxFile]]]:
+    """Files grouped by (athlete, root), in chunks of ``size``: one flow task each."""
+    ordered = sorted(files, key=lambda f: (f.athlete_id, str(f.root), f.rel))
+    out: list[tuple[str, list[InboxFile]]] = []
+    for f in ordered:
+        last = out[-1] if out else None
+        if (
+            last is None
+            or last[0] != f.athlete_id
+            or last[1][0].root != f.root
+            or len(last[1]) >= size
+        ):
+            out.append((f.athlete_id, [f]))
+        else:
+            last[1].append(f)
+    return out
+
+
+def decode_files(
+    files: Sequence[InboxFile], limits: Limits, workers: int = 0
+) -> Iterator[DecodedFile]:
+    """Decode ``files`` (one name root) in input order: ``workers`` = 1 in this process,
+    more (0 = one per usable CPU) in worker processes."""
+    if not files:
+        return iter(())
+    return decode_paths(
+        [f.path for f in files], [f.athlete_id for f in files], workers=workers or None,
+        limits=limits, name_root=files[0].root,
+    )
+
+
+class DecodeAhead:
+    """One decode stream for a whole run, shared by the run's batches.
+
+    :meth:`expect` announces the run's files in the order the batches will ask for them;
+    the first :meth:`take` starts :func:`decode_files` over all of them (per name root),
+    and each later call takes its own files from the same stream, so the workers decode
+    the next batches while the caller loads the current one (docs/performance.md, P6).
+    The stream keeps at most ``2 x workers`` chunks decoded ahead, so memory stays
+    bounded. Anything unexpected (another order, a retried batch, other limits) drops
+    the stream and the batch decodes its own files: only the overlap is lost, never a file.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plan: list[InboxFile] = []
+        self._pos = 0  # index in _plan of the next file the stream yields
+        self._end = 0  # the stream covers _plan[_pos:_end]
+        self._stream: Iterator[DecodedFile] | None = None
+        self._key: tuple[Limits, int] | None = None
+
+    def expect(self, files: Sequence[InboxFile]) -> None:
+        with self._lock:
+            self._drop()
+            self._plan = list(files)
+            self._pos = self._end = 0
+
+    def _drop(self) -> None:
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            close()
+        self._stream, self._key = None, None
+
+    def _matches(self, files: Sequence[InboxFile]) -> bool:
+        want = [str(f.path) for f in files]
+        got = [str(f.path) for f in self._plan[self._pos : self._pos + len(files)]]
+        return bool(want) and want == got
+
+    def take(self, files: Sequence[InboxFile], limits: Limits, workers: int) -> Iterator[DecodedFile]:
+        """The decoded ``files``, in order: from the shared stream when they are the next
+        files of the announced run, else decoded now."""
+        with self._lock:
+            stream = self._stream_for(files, limits, workers)
+        if stream is None:
+            return decode_files(files, limits, workers)
+        return self._consume(stream, files, limits, workers)
+
+    def _stream_for(
+        self, files: Sequence[InboxFile], limits: Limits, workers: int
+    ) -> Iterator[DecodedFile] | None:
+        if not self._matches(files):
+            self._drop()
+            self._plan = []
+            return None
+        key = (limits, workers)
+        if self._stream is not None and (self._key != key or self._pos >= self._end):
+            self._drop()
+        if self._stream is None:
+            root = files[0].root
+            end = self._pos
+            while end < len(self._plan) and self._plan[end].root == root:
+                end += 1
+            if end - self._pos < len(files):
+                return None
+            self._stream = iter(decode_files(self._plan[self._pos : end], limits, workers))
+            self._key, self._end = key, end
+        return self._stream
+
+    def _consume(
+        self, stream: Iterator[DecodedFile], files: Sequence[InboxFile], limits: Limits,
+        workers: int,
+    ) -> Iterator[DecodedFile]:
+        taken = 0
+        try:
+            while taken < len(files):
+                with self._lock:
+                    item = next(stream, None) if self._stream is stream else None
+                    if item is not None:
+                        self._pos += 1
+                if item is None:  # the stream was dropped meanwhile: decode the rest here
+                    yield from decode_files(files[taken:], limits, workers)
+                    taken = len(files)
+                    break
+                taken += 1
+                yield item
+        finally:
+            if taken < len(files):  # abandoned midway (an error): the stream is out of step
+                with self._lock:
+                    if self._stream is stream:
+                        self._drop()
+                        self._plan = []

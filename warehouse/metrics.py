@@ -1,0 +1,102 @@
+"""The metrics stage: gait metrics of the activities that need them, then weekly risk
+from the first week touched since the last run, with the stage's watermark committed in
+the same transaction as the weekly rows it describes (a crash only repeats work).
+What to recompute is planned by :func:`transforms.plan.plan_metrics` (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from transforms.gait import activity_gait
+from transforms.plan import metrics_fingerprint, plan_metrics
+from transforms.risk import DEVICE_COLUMNS, weekly_risk
+from transforms.schema import ACTIVITY_INPUT_SCHEMA
+from transforms.thresholds import Thresholds, load_thresholds
+from warehouse.migrate import StageState
+from warehouse.store import Warehouse
+
+
+@dataclass
+class MetricsSummary:
+    activities: int = 0  # activities whose gait metrics were (re)computed
+    weeks: int = 0  # athlete-weeks of weekly risk written
+    athletes: int = 0
+
+    def one_line(self) -> str:
+        return f"{self.activities} activities, {self.weeks} athlete-weeks, {self.athletes} athletes"
+
+
+
+GAIT_CHUNK = 50  # activities whose samples are read and analysed together (bounded memory)
+
+
+def update_metrics(
+    wh: Warehouse,
+    threshold_overrides: Mapping[str, Any],
+    athlete_settings: Sequence[Sequence[Any]],
+    full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> MetricsSummary:
+    """Incremental metrics: ``activity_gait`` for running activities that have none (all of
+    them when the plan is full: asked, or thresholds/athletes' settings changed), then
+    ``weekly_risk`` from the first week touched by activities loaded since the last run.
+    ``progress(done, total)`` is told about the gait chunks."""
+    th = load_thresholds(dict(threshold_overrides))
+    fingerprint = metrics_fingerprint(threshold_overrides, athlete_settings)
+    out = MetricsSummary()
+    activities = wh.activities_frame()
+    if activities.height == 0:
+        return out
+    athletes = wh.athletes_frame()
+    saved = wh.stage_state("metrics")
+    # device columns too: weekly_risk restarts gait baselines after a new watch or sensor
+    wanted_cols = [*ACTIVITY_INPUT_SCHEMA, *DEVICE_COLUMNS]
+    base = activities.select([c for c in wanted_cols if c in activities.columns])
+    plan = plan_metrics(activities, athletes, fingerprint, saved.fingerprint, saved.watermark, full)
+    todo = wh.activities_needing_gait()
+    if plan.full:
+        running = activities.filter(pl.col("sport") == "running")["activity_id"].to_list()
+        wanted = set(running) | set(todo)
+        todo = activities.filter(pl.col("activity_id").is_in(wanted)).sort("started_at")[
+            "activity_id"
+        ].to_list()
+    if progress:
+        progress(0, len(todo))
+    ref = wh.activity_gait_frame()
+    for i in range(0, len(todo), GAIT_CHUNK):
+        chunk = todo[i : i + GAIT_CHUNK]
+        gait = activity_gait(wh.samples_frame(chunk), th, sprint_ref=ref, athletes=athletes)
+        if gait.height:
+            wh.write_activity_gait(gait)
+            # Re-read rather than concatenating ``gait``: its string columns are views
+            # into the chunk's samples buffers and would keep every chunk's samples
+            # alive (docs/performance.md, F4/P4). A few thousand rows, fresh buffers.
+            ref = wh.activity_gait_frame()
+        out.activities += gait.height
+        if progress:
+            progress(i + len(chunk), len(todo))
+    gait_all = wh.activity_gait_frame()
+    out.athletes = base["athlete_id"].n_unique()
+    with wh.transaction():
+        for athlete_id, start in plan.weeks_from.items():
+            risk = _weekly_risk_for(base, gait_all, athletes, th, athlete_id, start)
+            out.weeks += wh.write_weekly_risk(athlete_id, risk, from_week_start=start)
+        wh.save_stage_state(StageState("metrics", fingerprint, activities["loaded_at"].max()))  # type: ignore[arg-type]
+    return out
+
+
+def _weekly_risk_for(
+    base: pl.DataFrame, gait: pl.DataFrame, athletes: pl.DataFrame, th: Thresholds,
+    athlete_id: str, start: Any,
+) -> pl.DataFrame:
+    return weekly_risk(
+        base.filter(pl.col("athlete_id") == athlete_id),
+        gait.filter(pl.col("athlete_id") == athlete_id),
+        athletes,
+        th,
+        from_week=start,
+    )
