@@ -15,8 +15,8 @@ week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 

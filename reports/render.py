@@ -30,10 +30,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from reports import charts, content
-from reports.data import Flag, WeekData, list_weeks, load_week, parse_iso_week
+from reports.data import Flag, WeekData, list_weeks, load_weeks, parse_iso_week
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+WEEKS_PER_BATCH = 200  # athlete-weeks whose data is read in one batch of queries
 
 FLAG_TITLES: dict[str, str] = {
     "compact_gait": "Compact gait",
@@ -276,13 +277,17 @@ def render_week(
         raise ValueError(f"not an ISO week like 2026-W47: {iso_week!r}")
     parse_iso_week(iso_week)
     th = thresholds or DEFAULT_THRESHOLDS
-    week = load_week(con, athlete_id, iso_week, th)
+    (week,) = load_weeks(con, [(athlete_id, iso_week)], th)
+    return _write_week(week, Path(out_dir), th)
+
+
+def _write_week(week: WeekData, out_dir: Path, th: Thresholds) -> tuple[Path, Path]:
     chart_list = _charts(week, th)
     ctx = _context(week, th, chart_list)
-    folder = Path(out_dir) / safe_part(athlete_id)
+    folder = out_dir / safe_part(week.athlete_id)
     folder.mkdir(parents=True, exist_ok=True)
-    html_path = folder / f"{iso_week}.html"
-    md_path = folder / f"{iso_week}.md"
+    html_path = folder / f"{week.iso_week}.html"
+    md_path = folder / f"{week.iso_week}.md"
     html_path.write_text(_HTML_ENV.get_template("week.html.j2").render(ctx), encoding="utf-8")
     md_path.write_text(_MD_ENV.get_template("week.md.j2").render(ctx), encoding="utf-8")
     return html_path, md_path
@@ -360,8 +365,14 @@ def render_reports(
             athletes=list(athletes) if athletes is not None else None,
             weeks=list(weeks) if weeks is not None else None,
         )
-        for r in rows:
-            written.extend(render_week(con, r["athlete_id"], r["iso_week"], out, thresholds))
+        th = thresholds or DEFAULT_THRESHOLDS
+        # One batch of queries per athlete (at most WEEKS_PER_BATCH weeks): a handful of
+        # queries for a whole history instead of a dozen per week, memory bounded by one
+        # athlete's chart data.
+        targets = [(r["athlete_id"], r["iso_week"]) for r in rows]
+        for i in range(0, len(targets), WEEKS_PER_BATCH):
+            for week in load_weeks(con, targets[i : i + WEEKS_PER_BATCH], th):
+                written.extend(_write_week(week, out, th))
         written.extend(_write_index(list_weeks(con), out))
     return written
 
