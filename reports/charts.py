@@ -354,7 +354,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
             "No ground contact time balance recorded (no running dynamics sensor or watch "
             "support), so left/right asymmetry cannot be measured.",
         )
-    h = 340.0
+    h = 360.0
     svg = Svg(key, h)
     g, m = zones.good_max, zones.moderate_max
     lo = min([r.left_pct for r in runs] + [100 - m - 1.0]) - 0.5
@@ -362,7 +362,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
     first = min(r.day for r in runs)
     last = max(r.day for r in runs)
     x0, x1 = first.toordinal() - 2.0, last.toordinal() + 2.0
-    top = _TOP_PAD + 2 * LEGEND_LINE
+    top = _TOP_PAD + 3 * LEGEND_LINE
     p = _panel(h, top, _BOTTOM, x0, x1, lo, hi, left=100.0)
     good = _tint(GREEN, 0.18)
     moderate = svg.fill(_tint(ORANGE, 0.22), "/", "#c99a3c")
@@ -391,7 +391,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
         items.append(LegendItem("Earlier runs", "line", "#000000", dash="0 100", marker="o"))
     if new:
         items.append(LegendItem("This week's runs", "line", BLUE, dash="0 100", marker="D"))
-    svg.legend(items, 100.0, _TOP_PAD, 3)
+    svg.legend(items, 100.0, _TOP_PAD, 2)
     week_vals = [r.left_pct for r in new]
     week_txt = (
         f"this week's runs: {', '.join(f'{v:.1f}' for v in week_vals)} % left"

@@ -49,6 +49,8 @@ def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     while t <= hi + step * 1e-9:
         ticks.append(round(t, 10))
         t += step
+    if ticks[-1] < hi - step * 1e-9:  # the top tick covers the data: nothing drawn above the axis
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -173,8 +175,12 @@ class Svg:
              yticks: Sequence[tuple[float, str]], xlabel: str | None, ylabel: str,
              *, right: bool = False, grid: bool = True) -> None:
         """Grid, left (or right) y axis with ticks and label, bottom x axis when labelled."""
+        last_y: float | None = None
         for v, lab in yticks:
             y = p.py(v)
+            if last_y is not None and abs(last_y - y) < FONT:
+                continue  # labels would overlap (square-root scale near 0)
+            last_y = y
             if grid and not right:
                 self.path(f"M{_f(p.left)},{_f(y)} H{_f(p.right)}", "#dddddd", 0.6)
             x = p.right if right else p.left
