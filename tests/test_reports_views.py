@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 import pytest
 from conftest import CORPUS
 from polars.testing import assert_frame_equal
