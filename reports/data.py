@@ -204,11 +204,14 @@ WITH tgt AS (
      AND a.week_start_local >= t.week_start - to_days(7 * ?::INTEGER)
      AND a.week_start_local <= t.week_start
     WHERE a.sport = 'running'
-), s AS MATERIALIZED (
+), all_s AS MATERIALIZED (
+    -- a plain list of ids (not a join) lets DuckDB filter before the view's window
     SELECT activity_id, speed_calc_m_s AS v, steps_per_min AS spm,
-           step_length_calc_m AS sl, interval_s AS dt
+           step_length_calc_m AS sl, interval_s AS dt, is_running AND is_moving AS ok
     FROM v_report_samples
-    WHERE activity_id IN (SELECT activity_id FROM roles) AND is_running AND is_moving
+    WHERE list_contains(?::VARCHAR[], activity_id)
+), s AS MATERIALIZED (
+    SELECT activity_id, v, spm, sl, dt FROM all_s WHERE ok
 ), per_activity AS (
     SELECT 'step' AS kind, activity_id, floor(v / ?) * ? + ? / 2 AS bin,
            round(sl * 1000) AS sl_mm, sum(dt) AS w
@@ -256,18 +259,21 @@ class _Bins:
 
 
 def _chart_bins(
-    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, date]], th: Thresholds
+    con: duckdb.DuckDBPyConnection,
+    targets: list[tuple[str, date]],
+    run_ids: list[str],
+    th: Thresholds,
 ) -> dict[tuple[str, date], _Bins]:
     """Speed, cadence and step-length bins of each target athlete-week (this week and the
-    trailing baseline), in one query."""
+    trailing baseline), in one query. ``run_ids``: the runs of those weeks and baselines."""
     out: dict[tuple[str, date], _Bins] = defaultdict(_Bins)
-    if not targets:
+    if not targets or not run_ids:
         return out
     sb, cb = SPEED_BIN_M_S, CADENCE_BIN_SPM
     rows = con.execute(
         _BINS_SQL,
         [
-            [a for a, _ in targets], [w for _, w in targets], th.baseline_weeks,
+            [a for a, _ in targets], [w for _, w in targets], th.baseline_weeks, run_ids,
             sb, sb, sb, th.run_cadence_min_spm,
             cb, cb, th.run_cadence_min_spm, th.cadence_valid_max_spm,
             sb, sb, MAX_CHART_SPEED_M_S,
@@ -370,7 +376,16 @@ def load_weeks(
     sessions_by_week: dict[tuple[str, date], list[Session]] = defaultdict(list)
     for r in acts:
         sessions_by_week[(r["athlete_id"], r["week_start_local"])].append(_session(r))
-    bins = _chart_bins(con, sorted(set(mondays)), th)
+    wanted = {
+        (a, m - timedelta(weeks=i)) for a, m in mondays for i in range(th.baseline_weeks + 1)
+    }
+    run_ids = [
+        s.activity_id
+        for key in sorted(wanted)
+        for s in sessions_by_week.get(key, [])
+        if s.is_run
+    ]
+    bins = _chart_bins(con, sorted(set(mondays)), run_ids, th)
 
     out = []
     for (athlete_id, iso_week), (_, monday) in zip(targets, mondays, strict=True):
