@@ -53,23 +53,23 @@ def _cli(work: Path, workers: int) -> tuple[float, str]:
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, timeout=7200)
     wall = time.perf_counter() - t
-    if proc.returncode != 0:
+    # A run that rejected some files (real exports have a few) exits non-zero but finishes
+    # the job; only a run that did not publish failed.
+    if proc.returncode != 0 and "published:" not in proc.stdout:
         raise RuntimeError(f"gaitwatch run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     return wall, proc.stdout + proc.stderr
 
 
 def _render_share(work: Path) -> dict[str, Any]:
-    """Every report again from the finished warehouse, timed on its own (the CLI does
-    not time its steps): the report part of the first run."""
-    import duckdb
-
+    """Every report again from the finished warehouse, into an empty folder, timed on its
+    own (the CLI does not time its steps): the report part of the first run."""
     from reports.render import render_reports
 
-    with duckdb.connect(str(work / "gaitwatch.duckdb"), read_only=True) as con:
-        weeks = con.execute("SELECT count(*) FROM v_report_weeks").fetchall()[0][0]
     out = work / "reports-again"
     c0, t = time.process_time(), time.perf_counter()
-    n = len(render_reports(work / "gaitwatch.duckdb", out))
+    written = render_reports(work / "gaitwatch.duckdb", out)
+    n = len(written)
+    weeks = sum(1 for p in written if p.suffix == ".html" and p.parent != out)
     wall = time.perf_counter() - t
     shutil.rmtree(out, ignore_errors=True)
     return {"reports_s": wall, "reports_cpu_s": time.process_time() - c0,

@@ -14,6 +14,7 @@ week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class WeekData:
     ref_speed_m_s: float | None
     baseline_runs: int
     notes: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # of everything the report shows (see week_fingerprints)
 
     @property
     def runs(self) -> list[Session]:
@@ -181,7 +183,7 @@ _WEEK_COLUMNS = (
 )
 
 _ACTIVITY_COLUMNS = (
-    "activity_id, athlete_id, sport, sub_sport, name, started_local, week_start_local, duration_s, "
+    "activity_id, athlete_id, sport, sub_sport, name, file_sha256, started_local, week_start_local, duration_s, "
     "distance_m, gait_moving_s, gait_distance_m, cadence_median_spm, "
     "step_length_at_ref_speed_m, ref_speed_m_s, sprint_threshold_m_s, sprint_s, "
     "gct_balance_mean_left_pct, trimp"
@@ -343,18 +345,23 @@ def _history(rows_by_week: dict[str, dict[str, Any]], monday: date, iso_week: st
     return history
 
 
-def load_weeks(
-    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds
-) -> list[WeekData]:
-    """Everything the reports of the given (athlete id, ISO week) pairs show, in order."""
-    mondays = [(a, parse_iso_week(w)) for a, w in targets]
-    athletes = sorted({a for a, _ in targets})
+@dataclass
+class _Rows:
+    """The week and activity rows of some athletes: what every report is built from,
+    apart from the sample-level chart bins."""
+
+    names: dict[str, str | None]
+    weeks: dict[str, dict[str, dict[str, Any]]]  # athlete -> iso week -> row
+    activities: dict[tuple[str, date], list[dict[str, Any]]]  # (athlete, local Monday)
+
+
+def _read_rows(con: duckdb.DuckDBPyConnection, athletes: list[str]) -> _Rows:
     week_rows = _rows(
         con,
         f"SELECT {_WEEK_COLUMNS} FROM v_report_weeks WHERE list_contains(?, athlete_id)",  # noqa: S608 - constant text
         [athletes],
     )
-    names = {a: None for a in athletes}
+    names: dict[str, str | None] = {a: None for a in athletes}
     weeks_by_athlete: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for r in week_rows:
         weeks_by_athlete[r["athlete_id"]][r["iso_week"]] = r
@@ -373,9 +380,55 @@ def load_weeks(
         "WHERE list_contains(?, athlete_id) ORDER BY athlete_id, started_at, activity_id",
         [athletes],
     )
-    sessions_by_week: dict[tuple[str, date], list[Session]] = defaultdict(list)
+    by_week: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
     for r in acts:
-        sessions_by_week[(r["athlete_id"], r["week_start_local"])].append(_session(r))
+        by_week[(r["athlete_id"], r["week_start_local"])].append(r)
+    return _Rows(names, weeks_by_athlete, by_week)
+
+
+def _covered(monday: date, th: Thresholds) -> list[date]:
+    """Mondays whose activities a week's report shows: its history and its baseline."""
+    n = max(HISTORY_WEEKS - 1, th.baseline_weeks)
+    return [monday - timedelta(weeks=i) for i in range(n, -1, -1)]
+
+
+def _fingerprint(rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, code: str) -> str:
+    monday = parse_iso_week(iso_week)
+    covered = _covered(monday, th)
+    weeks = rows.weeks.get(athlete_id, {})
+    shown = {
+        "code": code,
+        "th": repr(th),
+        "name": rows.names.get(athlete_id),
+        "weeks": [weeks.get(iso_week_of(m)) for m in covered],
+        "acts": [rows.activities.get((athlete_id, m), []) for m in covered],
+    }
+    text = json.dumps(shown, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def week_fingerprints(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds, code: str
+) -> dict[tuple[str, str], str]:
+    """A hash of everything each athlete-week's report shows: its weekly rows and the
+    activities (with their gait numbers and file hashes, so also their samples) of every
+    week its charts cover, the thresholds and ``code`` (the report code's version). Two
+    cheap queries; an unchanged fingerprint means an unchanged report."""
+    rows = _read_rows(con, sorted({a for a, _ in targets}))
+    return {(a, w): _fingerprint(rows, a, w, th, code) for a, w in targets}
+
+
+def load_weeks(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds,
+    code: str = "",
+) -> list[WeekData]:
+    """Everything the reports of the given (athlete id, ISO week) pairs show, in order."""
+    if not targets:
+        return []
+    mondays = [(a, parse_iso_week(w)) for a, w in targets]
+    rows = _read_rows(con, sorted({a for a, _ in targets}))
+    names, weeks_by_athlete = rows.names, rows.weeks
+    sessions_by_week = {k: [_session(r) for r in v] for k, v in rows.activities.items()}
     wanted = {
         (a, m - timedelta(weeks=i)) for a, m in mondays for i in range(th.baseline_weeks + 1)
     }
@@ -437,6 +490,7 @@ def load_weeks(
                 sprint_threshold_m_s=thresholds_seen[-1] if thresholds_seen else None,
                 ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
                 baseline_runs=baseline_runs,
+                fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code),
             )
         )
     return out

@@ -374,3 +374,28 @@ def test_gaitwatch_run_on_sample_data_is_quiet(sample_data_dir: Path, tmp_path: 
     assert "findfont" not in output and "warning" not in output.lower(), output[-3000:]
     assert "reports:" in proc.stdout and (tmp_path / "reports" / "index.html").exists()
     assert len(list((tmp_path / "reports").glob("*/*.html"))) > 10
+
+
+def test_second_run_rewrites_only_weeks_whose_data_changed(fixture_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(fixture_db, db)
+    out = tmp_path / "out"
+    first = render_reports(db, out)
+    weeks_first = sorted(p.name for p in first if p.parent != out)
+    assert len(weeks_first) > 4
+    before = {p: p.read_bytes() for p in first if p.parent != out}
+    # Same data, same code: every page stays as it is; the index is always written.
+    again = render_reports(db, out)
+    assert sorted(p.name for p in again) == ["index.html", "index.md"]
+    assert all(p.read_bytes() == b for p, b in before.items())
+    # One number of the last week changes: that week's pages (and only they) are new.
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE weekly_risk SET acwr = 1.77 WHERE athlete_id = 'anna' AND iso_week = ?",
+                    [LAST_WEEK])
+    changed = render_reports(db, out)
+    assert sorted(str(p.relative_to(out)) for p in changed) == [
+        f"anna/{LAST_WEEK}.html", f"anna/{LAST_WEEK}.md", "index.html", "index.md"]
+    assert "1.77" in _html(out, LAST_WEEK)
+    # A deleted page is written again.
+    (out / "anna" / f"{WEEKS[0]}.md").unlink()
+    assert f"anna/{WEEKS[0]}.html" in [str(p.relative_to(out)) for p in render_reports(db, out)]

@@ -55,6 +55,7 @@ SELECT
     a.sport,
     a.sub_sport,
     n.name,
+    n.sha256 AS file_sha256,
     a.started_at,
     a.started_local,
     CAST(date_trunc('week', a.started_local) AS DATE) AS week_start_local,
@@ -78,6 +79,7 @@ COMMENT ON COLUMN v_report_activities.athlete_id IS 'Athlete slug';
 COMMENT ON COLUMN v_report_activities.sport IS 'Primary sport, lower-case FIT vocabulary';
 COMMENT ON COLUMN v_report_activities.sub_sport IS 'Primary sub-sport or null';
 COMMENT ON COLUMN v_report_activities.name IS 'Activity name from the file (untrusted free text) or null';
+COMMENT ON COLUMN v_report_activities.file_sha256 IS 'SHA-256 of the stored file: changes when a corrected file replaces the activity';
 COMMENT ON COLUMN v_report_activities.started_at IS 'Start, UTC';
 COMMENT ON COLUMN v_report_activities.started_local IS 'Start in local wall-clock time (v_activities.started_local), no time zone';
 COMMENT ON COLUMN v_report_activities.week_start_local IS 'Monday of the local ISO week of the start';
