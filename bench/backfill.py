@@ -85,6 +85,18 @@ def child_main(name: str, spec_path: Path) -> None:
         import real_path
 
         out = real_path.queries(Path(spec["work"]))
+    elif name == "cli-first":
+        import first_run
+
+        out = first_run.first(_load_files(spec), Path(spec["work"]), spec["workers"])
+    elif name == "cli-nightly":
+        import first_run
+
+        out = first_run.nightly(Path(spec["work"]), spec["workers"])
+    elif name == "fitparse-plain":
+        import first_run
+
+        out = first_run.fitparse_plain(_load_files(spec), spec["budget_s"])
     else:
         raise SystemExit(f"unknown child {name}")
     out["child_total_s"] = time.perf_counter() - t_start
@@ -126,6 +138,37 @@ def _fmt(x: float | None, spec: str = ".2f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _first_run_table(first_runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Issue 15's table: first `gaitwatch run` vs plain fitparse, side by side, with load."""
+    if not first_runs:
+        return []
+    out = [
+        "| inputs | files | first `gaitwatch run` s (CPU s) | of it reports s | "
+        "plain fitparse s | speed-up | nightly +1 file s | peak MB | load 1 min |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for label, e in first_runs.items():
+        run, fp, ni = e.get("run"), e.get("fitparse"), e.get("nightly")
+        r = run.result if run else {}
+        f = fp.result if fp else {}
+        speed = f["seconds"] / r["work_s"] if (run and fp and r["work_s"]) else None
+        fp_txt = "-" if not fp else (
+            f"{f['seconds']:.1f}" + (f" (x{f['scale']:.1f} from {f['files']} files)"
+                                     if f["scale"] > 1.0001 else "")
+        )
+        out.append(
+            f"| {label} | {e['files']} | "
+            + (f"{r['work_s']:.1f} ({r['cli_cpu_s']:.0f})" if run else "FAILED") + " | "
+            + (f"{r['reports_s']:.1f} ({r['athlete_weeks']} weeks)" if run else "-") + " | "
+            + fp_txt + " | " + _fmt(speed, ".1f") + " | "
+            + (f"{ni.result['work_s']:.2f} (run {ni.result['with_new_s']:.1f} - idle "
+               f"{ni.result['idle_s']:.1f})" if ni else "-") + " | "
+            + (f"{run.peak_mb:.0f}" if run else "-") + " | "
+            + (f"{run.load_before:.1f}->{run.load_after:.1f}" if run else "-") + " |"
+        )
+    return out
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The result table as markdown (for docs/performance.md), with machine and notes."""
     m = results["machine"]
@@ -151,6 +194,9 @@ def markdown(results: dict[str, Any]) -> str:
     out.append(f"1-minute load average before->after each run: {loads}.")
     for n in results["notes"]:
         out.append(f"- {n}")
+    if results.get("first_run_table"):
+        out.append("")
+        out.extend(results["first_run_table"])
     if "goals" in results:
         out.append(
             "- goals: "
@@ -176,10 +222,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--skip",
         default="",
-        help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling",
+        help="comma list: baseline,decode,dask,prefect,real,incremental,queries,scaling,cli",
     )
     ap.add_argument(
         "--keep", action="store_true", help="keep the scratch folder (warehouses, specs)"
+    )
+    ap.add_argument(
+        "--exports",
+        default="auto",
+        help="real export folders for the first-run comparison, comma list; 'auto': "
+        "../shared/real/slalom007 and xiangli when present and --data is not given; 'none'",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke mode: 20 generated runs, no fitparse subset budget beyond 20 s, no exports",
     )
     ap.add_argument("--json", type=Path, help="write all numbers here")
     ap.add_argument("--markdown", type=Path, help="write the table as markdown here")
@@ -191,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     skip = set(filter(None, args.skip.split(",")))
+    if args.quick:
+        args.runs = min(args.runs, 20)
+        args.baseline_budget = min(args.baseline_budget, 20.0)
+        args.exports = "none"
     tmp = Path(tempfile.mkdtemp(prefix="gaitwatch-bench-"))
     data_root = args.data or Path(tempfile.gettempdir()) / (
         f"gaitwatch-bench-data-{args.runs}x{args.minutes}-s{args.seed}"
@@ -317,6 +378,43 @@ def main(argv: list[str] | None = None) -> int:
     small = None
     if real and "scaling" not in skip and len(files) >= 8:
         small = real_run("quarter", _subset(files, len(files) // 4))
+
+    # 7. issue 15: the first `gaitwatch run` as a user runs it (the CLI), against a plain
+    # fitparse decode of the same files; the nightly run; peak memory at a quarter.
+    first_runs: dict[str, dict[str, Any]] = {}
+
+    def first_run(label: str, chosen: list[tuple[Path, str]], nightly: bool) -> None:
+        spec = {"files": _write_files(chosen, tmp / f"{label}.files.json"),
+                "work": str(tmp / f"cli-{label}"), "workers": args.workers,
+                "budget_s": args.baseline_budget}
+        entry: dict[str, Any] = {"files": len(chosen)}
+        entry["run"] = attempt(f"{label}: gaitwatch run",
+                               lambda: _spawn("cli-first", spec, tmp, tag=f"{label}-first"))
+        entry["fitparse"] = attempt(
+            f"{label}: fitparse", lambda: _spawn("fitparse-plain", spec, tmp, tag=f"{label}-fp")
+        )
+        if nightly and entry["run"]:
+            entry["nightly"] = attempt(
+                f"{label}: nightly", lambda: _spawn("cli-nightly", spec, tmp, tag=f"{label}-n")
+            )
+        shutil.rmtree(tmp / f"cli-{label}", ignore_errors=True)
+        first_runs[label] = entry
+
+    if "cli" not in skip:
+        first_run(f"generated {len(files)}", files, nightly=True)
+        if "scaling" not in skip and len(files) >= 8:
+            first_run(f"generated {len(files) // 4}", _subset(files, len(files) // 4), False)
+        export_dirs: list[Path] = []
+        if args.exports == "auto" and not args.data:
+            real_root = REPO.parent / "shared" / "real"
+            export_dirs = [real_root / n for n in ("slalom007", "xiangli") if (real_root / n).is_dir()]
+        elif args.exports not in ("auto", "none"):
+            export_dirs = [Path(x) for x in args.exports.split(",")]
+        if export_dirs:
+            exported = [
+                (p, d.name) for d in export_dirs for p, _ in discover(d)
+            ]
+            first_run("+".join(d.name for d in export_dirs), exported, nightly=False)
 
     # ------------------------------------------------------------ table
     bstages = base.result["stages"] if base else {}
@@ -459,6 +557,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     for n_ in notes:
         print("note:", n_)
+    first_table = _first_run_table(first_runs)
+    if first_table:
+        print()
+        print("\n".join(first_table))
+    results["first_run"] = {
+        label: {k: (v.result | {"wall_s": v.wall_s, "cpu_s": v.cpu_s, "peak_mb": v.peak_mb,
+                                "load": [v.load_before, v.load_after]}
+                    if isinstance(v, ChildRun) else v)
+                for k, v in entry.items()}
+        for label, entry in first_runs.items()
+    }
+    results["first_run_table"] = first_table
     if real:
         ok = {
             "all stages ran": not real.result.get("failed"),

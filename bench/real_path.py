@@ -8,7 +8,6 @@ Reports are not part of the issue 7 goal and are not run here.
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import statistics
@@ -62,9 +61,7 @@ def _samples(cfg: Any) -> int:
         con.close()
 
 
-def _run_stages(
-    cfg: Any, workers: int, one_call: bool = False
-) -> tuple[dict[str, float], dict[str, Any]]:
+def _run_stages(cfg: Any, workers: int) -> tuple[dict[str, float], dict[str, Any]]:
     """Run the nightly steps in order, timing each. A failing step is recorded (and the
     later steps still run) so one broken stage does not hide the others' numbers."""
     from flows import pipeline
@@ -74,8 +71,6 @@ def _run_stages(
 
     def ingest() -> Any:
         scan = pipeline.scan_new_files(cfg)
-        if one_call:  # the prototype streams every file through one call
-            return pipeline.outcome_counts(pipeline.ingest_files(cfg, scan.ready, workers))
         outcomes = []
         for _athlete, batch in pipeline.batches(scan.ready, cfg.batch_size):
             outcomes.extend(pipeline.ingest_files(cfg, batch, workers=workers))
@@ -101,92 +96,8 @@ def _run_stages(
     return st, info
 
 
-def apply_proposals() -> None:
-    """Prototype of proposals P1, P4, P6 and (with ``GAITWATCH_BENCH_DUCKDB_MEMORY_LIMIT``)
-    P7 from docs/performance.md, for measuring only.
-
-    P1: ``ingest_files`` loads 25 files per ``Warehouse.load`` call instead of one per
-    file, and the run's files go through one decode stream, so workers decode ahead
-    while this process loads (today each 25-file batch is decoded, then loaded). Per-file
-    outcomes are not computed: a real change needs per-input statuses from ``load``.
-    The file-state record is still written for every file.
-    P4: ``activity_gait`` results get string columns that do not borrow the chunk's
-    sample buffers, so ``compute_metrics``'s sprint reference does not keep them alive.
-    """
-    import polars as pl
-
-    import transforms.gait
-    from flows import pipeline
-    from warehouse.store import Warehouse
-
-    def ingest_files(cfg: Any, files: Any, workers: int = 1) -> list[Any]:
-        # All files in one decode stream (workers keep decoding ahead, within the
-        # bounded window, while this process loads), loaded 25 files per load() call.
-        ready = sorted((f for f in files if f.still_same()), key=lambda f: (f.athlete_id, f.rel))
-        if not ready:
-            return []
-        by_path = {str(f.path): f for f in ready}
-        state = pipeline.FileState(cfg.database)
-        with Warehouse.open(cfg.database) as wh:
-            pipeline._sync_athletes(cfg, wh)
-            decoded = iter(
-                pipeline.decode_files(
-                    [f.path for f in ready],
-                    [f.athlete_id for f in ready],
-                    cfg.limits,
-                    ready[0].root,
-                    workers,
-                )
-            )
-            for athlete, group in itertools.groupby(decoded, key=lambda d: d.athlete_id):
-                items = iter(group)
-                while batch := list(itertools.islice(items, cfg.batch_size)):
-                    inputs = [by_path[str(d.path)] for d in batch]
-                    wh.load(
-                        [
-                            r
-                            for d, f in zip(batch, inputs, strict=True)
-                            for r in pipeline._masked(cfg, f, list(d.results))
-                        ],
-                        athlete,
-                        check=False,
-                    )
-                    state.record([(f, pipeline.sha256_file(f.path)) for f in inputs])
-        return []
-
-    original_gait = transforms.gait.activity_gait
-
-    def activity_gait(*args: Any, **kwargs: Any) -> Any:
-        out = original_gait(*args, **kwargs)
-        return out.with_columns(
-            pl.col(pl.String).map_batches(lambda s: pl.Series(s.name, s.to_list(), pl.String))
-        )
-
-    limit = os.environ.get("GAITWATCH_BENCH_DUCKDB_MEMORY_LIMIT")
-    if limit:  # experiment: does DuckDB's buffer cache explain the remaining growth?
-        import warehouse.migrate
-        import warehouse.store
-
-        original_connect = warehouse.migrate.connect
-
-        def connect(path: Any, read_only: bool = False) -> Any:
-            con = original_connect(path, read_only)
-            con.execute(f"SET memory_limit = '{limit}'")
-            return con
-
-        warehouse.migrate.connect = connect  # type: ignore[assignment]
-        warehouse.store.connect = connect  # type: ignore[assignment]
-
-    pipeline.ingest_files = ingest_files  # type: ignore[assignment]
-    transforms.gait.activity_gait = activity_gait  # type: ignore[assignment]
-
-
-def backfill(
-    files: list[tuple[Path, str]], work: Path, workers: int, variant: str = "as-is"
-) -> dict[str, Any]:
-    """Full backfill into a fresh warehouse (``variant="p1p4"``: :func:`apply_proposals`)."""
-    if variant == "p1p4":
-        apply_proposals()
+def backfill(files: list[tuple[Path, str]], work: Path, workers: int) -> dict[str, Any]:
+    """Full backfill into a fresh warehouse."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -195,7 +106,7 @@ def backfill(
     _link_inbox(files, cfg.inbox)
     setup = time.perf_counter() - t
     t0 = time.perf_counter()
-    stages, info = _run_stages(cfg, workers, one_call=variant == "p1p4")
+    stages, info = _run_stages(cfg, workers)
     work_s = time.perf_counter() - t0
     from ingest.batch import shutdown_pools
 

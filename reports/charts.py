@@ -1,4 +1,4 @@
-"""Charts for the weekly report: matplotlib figures rendered to inline SVG.
+"""Charts for the weekly report: inline SVG written straight from the data (reports/svg.py).
 
 Every chart must read in colour and in grey, so series differ by marker, line style and
 hatch as well as colour (Okabe-Ito palette, safe for colour-blind readers). Each chart
@@ -10,26 +10,14 @@ names) is ever drawn in a chart: labels are ours, numbers are formatted by us.
 
 from __future__ import annotations
 
-import io
-import re
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from html import escape
-from typing import Any
+from datetime import date, timedelta
 
-import matplotlib
-import numpy as np
+from markupsafe import Markup
 
-matplotlib.use("Agg")  # no display, no GUI toolkit: charts are rendered offline
-
-import matplotlib.pyplot as plt  # noqa: E402
-from markupsafe import Markup  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.dates import DateFormatter, date2num  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from reports.svg import FONT, LEGEND_LINE, WIDTH, LegendItem, Panel, Svg, nice_ticks, tick_label
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 BLUE = "#0072B2"
@@ -39,22 +27,6 @@ VERMILLION = "#D55E00"
 PURPLE = "#CC79A7"
 GREY = "#555555"
 SKY = "#56B4E9"
-
-_RC: Any = {  # Any: matplotlib types rc keys as a Literal union
-    "svg.fonttype": "none",  # keep text as <text>: small, selectable, read by screen readers
-    "svg.hashsalt": "gaitwatch",  # deterministic ids: same data -> same file
-    "font.family": ["DejaVu Sans", "Liberation Sans", "sans-serif"],
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#dddddd",
-    "grid.linewidth": 0.6,
-    "legend.frameon": False,
-    "hatch.linewidth": 0.8,
-}
-
 
 @dataclass(frozen=True)
 class Chart:
@@ -111,105 +83,19 @@ class GctZones:
 
 SPEED_STEP_M_S = 0.25  # width of the speed bins the data layer aggregates into
 
-_ID_RE = re.compile(r'\bid="([^"]+)"')
-_HREF_RE = re.compile(r'(xlink:href|href)="#([^"]+)"')
-_URL_RE = re.compile(r"url\(#([^)]+)\)")
-
-
-def _to_inline_svg(fig: Figure, key: str, title: str, caption: str) -> Markup:
-    """Serialise ``fig`` to SVG markup fit to sit inside an HTML page.
-
-    Drops the XML prolog and the RDF metadata, makes the SVG scale with its container,
-    prefixes every id (and every reference to it) with ``key`` and adds ``<title>``,
-    ``<desc>``, ``role="img"`` and ``aria-labelledby``. ``title`` and ``caption`` are
-    escaped here; the rest is matplotlib's own output, which escapes its text.
-    """
-    buf = io.StringIO()
-    with plt.rc_context(_RC):  # svg.* settings are read at save time
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)
-    prefix = f"gw-{key}"
-    svg = _ID_RE.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
-    svg = _HREF_RE.sub(lambda m: f'{m.group(1)}="#{prefix}-{m.group(2)}"', svg)
-    svg = _URL_RE.sub(lambda m: f"url(#{prefix}-{m.group(1)})", svg)
-    # Width/height in pt would fix the size; the viewBox alone lets CSS scale it.
-    svg = re.sub(r'^<svg([^>]*?) width="[^"]+" height="[^"]+"', r"<svg\1", svg, count=1)
-    head = (
-        f'<svg role="img" aria-labelledby="{prefix}-title {prefix}-desc" '
-        f'class="chart-svg" preserveAspectRatio="xMidYMid meet"'
-    )
-    svg = svg.replace("<svg", head, 1)
-    close = svg.index(">", svg.index("<svg")) + 1
-    accessible = (
-        f'\n <title id="{prefix}-title">{escape(title)}</title>'
-        f'\n <desc id="{prefix}-desc">{escape(caption)}</desc>'
-    )
-    return Markup(svg[:close] + accessible + svg[close:])  # built from escaped parts
-
-
-def _figure(
-    height: float = 3.4,
-    rows: int = 1,
-    *,
-    legend_rows: tuple[int, ...] = (1,),
-    left_in: float = 0.85,
-    right_in: float = 0.25,
-    ratios: tuple[float, ...] | None = None,
-) -> tuple[Figure, list[Axes]]:
-    """A 7.2 in wide figure with ``rows`` stacked axes sharing x, margins fixed in inches.
-
-    Fixed margins rather than matplotlib's constrained layout, which doubles the cost of
-    every chart (reports are rendered for every athlete-week). ``legend_rows`` is the
-    number of legend lines above each axes (see :func:`_legend_top`).
-    """
-    width = 7.2
-    line_in = 0.2  # one legend line at 8.5 pt, with spacing
-    top_in = 0.12 + line_in * legend_rows[0]
-    bottom_in = 0.62
-    gaps = [0.18 + line_in * n for n in legend_rows[1:]]
-    with plt.rc_context(_RC):
-        fig, axes = plt.subplots(
-            rows, 1, figsize=(width, height), squeeze=False, sharex=rows > 1,
-            gridspec_kw={"height_ratios": list(ratios)} if ratios else None,
-        )
-    plot_h = height - top_in - bottom_in - sum(gaps)
-    mean_h = plot_h / rows
-    fig.subplots_adjust(
-        left=left_in / width, right=1 - right_in / width,
-        bottom=bottom_in / height, top=1 - top_in / height,
-        hspace=(sum(gaps) / max(rows - 1, 1)) / mean_h if rows > 1 else 0.2,
-    )
-    return fig, [a for row in axes for a in row]
-
-
-def _legend_top(ax: Axes, ncol: int, handles: list[Any] | None = None) -> None:
-    """Legend in a row above the axes: never on top of the data. (The chart's title is the
-    HTML heading above it, so the space above the axes is free.)"""
-    kw: dict[str, Any] = {"loc": "lower left", "bbox_to_anchor": (0.0, 1.01), "ncol": ncol,
-                          "fontsize": 8.5, "borderaxespad": 0.0, "handlelength": 2.4}
-    if handles is not None:
-        ax.legend(handles, [str(h.get_label()) for h in handles], **kw)
-    else:
-        ax.legend(**kw)
+# Layout in viewBox units (the page scales the chart): fixed margins, legend rows above.
+_LEFT = 85.0
+_RIGHT = 25.0
+_BOTTOM = 62.0
+_TOP_PAD = 12.0
 
 
 def _tint(colour: str, strength: float) -> str:
-    """An opaque pale version of ``colour`` (mixed with white). Opaque rather than
-    transparent because the SVG backend applies a face's opacity to its hatch as well, and
-    the hatch is what tells zones apart in grey."""
-    r, g, b, _ = to_rgba(colour)
+    """An opaque pale version of ``colour`` (mixed with white): bands stay opaque so their
+    hatch, which tells zones apart in grey, is not faded with them."""
+    r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
     mix = [1 - strength * (1 - c) for c in (r, g, b)]
     return "#" + "".join(f"{round(255 * c):02x}" for c in mix)
-
-
-def _hatched_span(ax: Axes, y0: float, y1: float, colour: str, strength: float,
-                  hatch: str, hatch_colour: str, label: str | None) -> None:
-    """A horizontal band with a pale face and a visible hatch."""
-    ax.axhspan(y0, y1, facecolor=_tint(colour, strength), edgecolor="none", hatch=hatch,
-               hatchcolor=hatch_colour, label=label)
 
 
 def _empty(key: str, title: str, why: str) -> Chart:
@@ -225,6 +111,24 @@ def _week_label(iso_week: str) -> str:
     return iso_week.split("-", 1)[-1]
 
 
+def _finite(values: Sequence[float | None]) -> list[float]:
+    return [v for v in values if v is not None and v == v]
+
+
+def _yticks(lo: float, hi: float) -> list[tuple[float, str]]:
+    ticks = nice_ticks(lo, hi)
+    return [(t, tick_label(t, ticks)) for t in ticks]
+
+
+def _panel(svg_height: float, top: float, bottom: float, x0: float, x1: float, y0: float,
+           y1: float, *, left: float = _LEFT, right: float = _RIGHT) -> Panel:
+    return Panel(x0, x1, y0, y1, left, top, WIDTH - right, svg_height - bottom)
+
+
+def _done(svg: Svg, key: str, title: str, caption: str) -> Chart:
+    return Chart(key, title, caption, Markup(svg.markup(title, caption)), True)  # escaped parts
+
+
 def load_chart(weeks: Sequence[WeekPoint], acwr_band: tuple[float, float, float]) -> Chart:
     """Weekly running distance (bars) and load (line), and the ACWR below, last weeks.
 
@@ -233,141 +137,60 @@ def load_chart(weeks: Sequence[WeekPoint], acwr_band: tuple[float, float, float]
     key, title = "load", "Weekly distance, training load and ACWR"
     if not weeks or all(w.distance_km is None and w.load is None for w in weeks):
         return _empty(key, title, "No runs or training load in the last weeks.")
-    with plt.rc_context(_RC):
-        fig, (ax, ax_r) = _figure(
-            height=4.8, rows=2, legend_rows=(1, 1), right_in=0.85, ratios=(3, 2)
-        )
-        x = list(range(len(weeks)))
-        dist = [w.distance_km or 0.0 for w in weeks]
-        bars = ax.bar(x, dist, color=SKY, edgecolor=BLUE, linewidth=0.8, label="Distance (km)")
-        for bar, w in zip(bars, weeks, strict=True):
-            if w.current:
-                bar.set_hatch("///")
-                bar.set_edgecolor("#000000")
-                bar.set_linewidth(1.4)
-        ax.set_ylabel("Running distance (km)")
-        ax2 = ax.twinx()
-        ax2.spines["right"].set_visible(True)
-        ax2.grid(False)
-        loads = [w.load if w.load is not None else float("nan") for w in weeks]
-        ax2.plot(
-            x, loads, color=VERMILLION, marker="s", linestyle="--", linewidth=1.6,
-            label="Load (TRIMP units)",
-        )
-        ax2.set_ylabel("Weekly load (TRIMP units)")
-        finite_loads = [v for v in loads if v == v]
-        ax2.set_ylim(0, max(finite_loads + [1.0]) * 1.12)  # headroom: the line never touches the top
-        bars.set_label("Distance (km); hatched: this week")
-        _legend_top(ax, 2, [bars, *ax2.get_lines()])
-        ax.set_ylim(0, max(dist + [1.0]) * 1.1)
-
-        low, high, spike = acwr_band
-        ax_r.axhspan(low, high, facecolor=_tint(GREEN, 0.15), edgecolor="none",
-                     label=f"{low:g}-{high:g} usual range")
-        ax_r.axhline(spike, color=VERMILLION, linestyle=":", linewidth=1.4,
-                     label=f"{spike:g} spike line")
-        acwr = [w.acwr if w.acwr is not None else float("nan") for w in weeks]
-        ax_r.plot(x, acwr, color="#000000", marker="o", linestyle="-", linewidth=1.4,
-                  label="ACWR (7 d / 28 d EWMA)")
-        finite = [a for a in acwr if a == a]
-        top = max(finite + [spike]) * 1.15
-        ax_r.set_ylim(0, top)
-        ax_r.set_ylabel("ACWR (ratio)")
-        _legend_top(ax_r, 3)
-        ax_r.set_xticks(x, [_week_label(w.iso_week) + (" *" if w.current else "") for w in weeks])
-        ax_r.set_xlabel("ISO week (* this week)")
+    h = 480.0
+    svg = Svg(key, h)
+    n = len(weeks)
+    x0, x1 = -0.6, n - 0.4
+    top1 = _TOP_PAD + LEGEND_LINE
+    plot_h = h - top1 - _BOTTOM - (18 + LEGEND_LINE)
+    mid = top1 + plot_h * 3 / 5
+    top2 = mid + 18 + LEGEND_LINE
+    dist = [w.distance_km or 0.0 for w in weeks]
+    loads = [w.load for w in weeks]
+    d_ticks = nice_ticks(0, max(dist + [1.0]) * 1.1)
+    l_ticks = nice_ticks(0, max(_finite(loads) + [1.0]) * 1.12)  # headroom above the line
+    p = Panel(x0, x1, 0, d_ticks[-1], _LEFT, top1, WIDTH - 85, mid)
+    p2 = Panel(x0, x1, 0, l_ticks[-1], _LEFT, top1, WIDTH - 85, mid)
+    svg.axes(p, [], [(t, tick_label(t, d_ticks)) for t in d_ticks], None, "Running distance (km)")
+    svg.axes(p2, [], [(t, tick_label(t, l_ticks)) for t in l_ticks], None,
+             "Weekly load (TRIMP units)", right=True)
+    bar_w = (p.px(0.8) - p.px(0))
+    for i, (w, d) in enumerate(zip(weeks, dist, strict=True)):
+        x = p.px(i) - bar_w / 2
+        if w.current:
+            svg.rect(x, p.py(d), bar_w, p.py(0) - p.py(d), svg.fill(SKY, "/"), "#000000", 1.4)
+        else:
+            svg.rect(x, p.py(d), bar_w, p.py(0) - p.py(d), SKY, BLUE, 0.8)
+    svg.line(p2, list(range(n)), loads, VERMILLION, width=1.6, dash="6 3", marker="s")
+    svg.legend(
+        [LegendItem("Distance (km); hatched: this week", "bar", SKY, BLUE),
+         LegendItem("Load (TRIMP units)", "line", VERMILLION, dash="6 3", marker="s")],
+        _LEFT, _TOP_PAD, 2,
+    )
+    low, high, spike = acwr_band
+    acwr = [w.acwr for w in weeks]
+    a_ticks = nice_ticks(0, max(_finite(acwr) + [spike]) * 1.15)
+    q = Panel(x0, x1, 0, a_ticks[-1], _LEFT, top2, WIDTH - 85, h - _BOTTOM)
+    svg.hspan(q, low, high, _tint(GREEN, 0.15))
+    svg.axes(q, [(i, _week_label(w.iso_week) + (" *" if w.current else ""))
+                 for i, w in enumerate(weeks)],
+             [(t, tick_label(t, a_ticks)) for t in a_ticks], "ISO week (* this week)",
+             "ACWR (ratio)")
+    svg.hline(q, spike, VERMILLION, 1.4, "2 3")
+    svg.line(q, list(range(n)), acwr, "#000000", width=1.4, marker="o")
+    svg.legend(
+        [LegendItem(f"{low:g}-{high:g} usual range", "band", _tint(GREEN, 0.15), "none"),
+         LegendItem(f"{spike:g} spike line", "line", VERMILLION, dash="2 3"),
+         LegendItem("ACWR (7 d / 28 d EWMA)", "line", "#000000", marker="o")],
+        _LEFT, mid + 18, 3,
+    )
     cur = next((w for w in weeks if w.current), weeks[-1])
     caption = (
         f"Bars: running distance per week over {len(weeks)} weeks; dashed line with squares: "
         f"weekly load; lower panel: acute:chronic workload ratio. This week ({cur.iso_week}): "
         f"{_fmt(cur.distance_km)} km, load {_fmt(cur.load, '.0f')}, ACWR {_fmt(cur.acwr, '.2f')}."
     )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
-
-
-def step_length_chart(
-    this_week: Sequence[SpeedBin], baseline: Sequence[SpeedBin], ref_speed_m_s: float | None
-) -> Chart:
-    """Median step length per speed bin, this week (solid, circles) against the baseline
-    (dashed, squares, with its interquartile band)."""
-    key, title = "steplength", "Step length against speed: this week and baseline"
-    if not this_week and not baseline:
-        return _empty(key, title, "No running samples with speed and step length or cadence.")
-    with plt.rc_context(_RC):
-        fig, (ax,) = _figure(legend_rows=(2,))
-        if baseline:
-            bx = [b.speed_m_s for b in baseline]
-            bx, q1, q3, med = _gapped(baseline)
-            ax.fill_between(bx, q1, q3, facecolor=_tint(GREY, 0.18), edgecolor="none",
-                            hatch="...", hatchcolor=GREY, label="Baseline middle 50 %")
-            ax.plot(bx, med, color=GREY, marker="s", linestyle="--", linewidth=1.5,
-                    label="Baseline median")
-        if this_week:
-            wx, _, _, wmed = _gapped(this_week)
-            ax.plot(wx, wmed, color=BLUE, marker="o", linestyle="-", linewidth=2,
-                    label="This week median")
-        if ref_speed_m_s:
-            ax.axvline(ref_speed_m_s, color=ORANGE, linestyle=":", linewidth=1.4,
-                       label=f"Reference speed {ref_speed_m_s:.2f} m/s")
-        ax.set_xlabel("Speed (m/s)")
-        ax.set_ylabel("Step length (m)")
-        _legend_top(ax, 2)
-    parts = []
-    if this_week:
-        parts.append(f"This week spans {this_week[0].speed_m_s:.2f}-{this_week[-1].speed_m_s:.2f} m/s")
-    else:
-        parts.append("No running samples this week")
-    parts.append(f"baseline has {len(baseline)} speed bins" if baseline else "no baseline yet")
-    caption = (
-        "Median step length (m) in each 0.25 m/s speed bin (lines break over empty bins); a "
-        "this-week line below the baseline band at the same speeds means shorter steps than "
-        "usual. " + "; ".join(parts) + "."
-    )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
-
-
-def cadence_chart(
-    this_week: Sequence[tuple[float, float]], baseline: Sequence[tuple[float, float]]
-) -> Chart:
-    """Share of running time per cadence bin (spm), this week as hatched bars and the
-    baseline as a step outline. Each input is [(bin_left_spm, seconds)] with 2-spm bins."""
-    key, title = "cadence", "Cadence distribution"
-    if not this_week:
-        return _empty(key, title, "No cadence recorded this week.")
-    width = 2.0
-    with plt.rc_context(_RC):
-        fig, (ax,) = _figure()
-        total = sum(s for _, s in this_week) or 1.0
-        ax.bar([c for c, _ in this_week], [100 * s / total for _, s in this_week], width=width,
-               align="edge", color=SKY, edgecolor=BLUE, hatch="//", linewidth=0.6,
-               label="This week")
-        if baseline:
-            # A closed outline over every bin from the first to the last, empty bins at 0.
-            btotal = sum(s for _, s in baseline) or 1.0
-            share = {c: 100 * s / btotal for c, s in baseline}
-            first, last = min(share), max(share)
-            edges = [first + i * width for i in range(int(round((last - first) / width)) + 1)]
-            ys = [0.0] + [share.get(e, 0.0) for e in edges] + [0.0]
-            xs = [first] + edges + [last + width]
-            ax.step(xs, ys, where="post", color="#000000", linestyle="--", linewidth=1.4,
-                    label="Baseline")
-        ax.set_xlabel("Cadence (steps/min)")
-        ax.set_ylabel("Share of running time (%)")
-        _legend_top(ax, 2)
-    median = _weighted_median(this_week, width)
-    caption = (
-        f"Share of this week's running time at each cadence (hatched bars) against the "
-        f"baseline (dashed outline). Weighted median this week: {median:.0f} steps/min."
-    )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
-
-
-def _sqrt(x: Any) -> Any:
-    return np.sqrt(np.clip(x, 0, None))
-
-
-def _square(x: Any) -> Any:
-    return np.square(x)
+    return _done(svg, key, title, caption)
 
 
 def _gapped(bins: Sequence[SpeedBin]) -> tuple[list[float], list[float], list[float], list[float]]:
@@ -391,6 +214,114 @@ def _gapped(bins: Sequence[SpeedBin]) -> tuple[list[float], list[float], list[fl
     return xs, q1, q3, med
 
 
+def _xrange(values: Sequence[float], pad: float) -> tuple[float, float]:
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:
+        return lo - 0.5, hi + 0.5
+    return lo - pad, hi + pad
+
+
+def step_length_chart(
+    this_week: Sequence[SpeedBin], baseline: Sequence[SpeedBin], ref_speed_m_s: float | None
+) -> Chart:
+    """Median step length per speed bin, this week (solid, circles) against the baseline
+    (dashed, squares, with its interquartile band)."""
+    key, title = "steplength", "Step length against speed: this week and baseline"
+    if not this_week and not baseline:
+        return _empty(key, title, "No running samples with speed and step length or cadence.")
+    h = 340.0
+    svg = Svg(key, h)
+    xs_all = [b.speed_m_s for b in [*this_week, *baseline]] + ([ref_speed_m_s] if ref_speed_m_s else [])
+    ys_all = [v for b in [*this_week, *baseline] for v in (b.q1_m, b.q3_m, b.median_m)]
+    x0, x1 = _xrange(xs_all, 0.15)
+    ylo, yhi = _xrange(ys_all, 0.03)
+    yt = _yticks(ylo, yhi)
+    xt = _yticks(x0, x1)
+    top = _TOP_PAD + 2 * LEGEND_LINE
+    p = _panel(h, top, _BOTTOM, x0, x1, ylo, yhi)
+    svg.axes(p, [(v, s) for v, s in xt if x0 <= v <= x1], [(v, s) for v, s in yt if ylo <= v <= yhi],
+             "Speed (m/s)", "Step length (m)")
+    items = []
+    if baseline:
+        bx, q1, q3, med = _gapped(baseline)
+        band = svg.fill(_tint(GREY, 0.18), ".", GREY)
+        svg.band(p, bx, q1, q3, band)
+        svg.line(p, bx, med, GREY, width=1.5, dash="6 3", marker="s")
+        items += [LegendItem("Baseline middle 50 %", "band", _tint(GREY, 0.18), GREY, hatch="."),
+                  LegendItem("Baseline median", "line", GREY, dash="6 3", marker="s")]
+    if this_week:
+        wx, _, _, wmed = _gapped(this_week)
+        svg.line(p, wx, wmed, BLUE, width=2, marker="o")
+        items.append(LegendItem("This week median", "line", BLUE, marker="o"))
+    if ref_speed_m_s:
+        svg.vline(p, ref_speed_m_s, ORANGE, 1.4, "2 3")
+        items.append(LegendItem(f"Reference speed {ref_speed_m_s:.2f} m/s", "line", ORANGE,
+                                dash="2 3"))
+    svg.legend(items, _LEFT, _TOP_PAD, 2)
+    parts = []
+    if this_week:
+        parts.append(f"This week spans {this_week[0].speed_m_s:.2f}-{this_week[-1].speed_m_s:.2f} m/s")
+    else:
+        parts.append("No running samples this week")
+    parts.append(f"baseline has {len(baseline)} speed bins" if baseline else "no baseline yet")
+    caption = (
+        "Median step length (m) in each 0.25 m/s speed bin (lines break over empty bins); a "
+        "this-week line below the baseline band at the same speeds means shorter steps than "
+        "usual. " + "; ".join(parts) + "."
+    )
+    return _done(svg, key, title, caption)
+
+
+def cadence_chart(
+    this_week: Sequence[tuple[float, float]], baseline: Sequence[tuple[float, float]]
+) -> Chart:
+    """Share of running time per cadence bin (spm), this week as hatched bars and the
+    baseline as a step outline. Each input is [(bin_left_spm, seconds)] with 2-spm bins."""
+    key, title = "cadence", "Cadence distribution"
+    if not this_week:
+        return _empty(key, title, "No cadence recorded this week.")
+    width = 2.0
+    h = 340.0
+    svg = Svg(key, h)
+    total = sum(s for _, s in this_week) or 1.0
+    bars = [(c, 100 * s / total) for c, s in this_week]
+    outline: list[tuple[float, float]] = []
+    if baseline:
+        # A closed outline over every bin from the first to the last, empty bins at 0.
+        btotal = sum(s for _, s in baseline) or 1.0
+        share = {c: 100 * s / btotal for c, s in baseline}
+        first, last = min(share), max(share)
+        edges = [first + i * width for i in range(int(round((last - first) / width)) + 1)]
+        outline = [(first, 0.0)] + [(e, share.get(e, 0.0)) for e in edges] + [(last + width, 0.0)]
+    xs = [c for c, _ in bars] + [c + width for c, _ in bars] + [x for x, _ in outline]
+    x0, x1 = _xrange(xs, 2.0)
+    yt = nice_ticks(0, max([v for _, v in bars] + [v for _, v in outline] + [1.0]) * 1.08)
+    top = _TOP_PAD + LEGEND_LINE
+    p = _panel(h, top, _BOTTOM, x0, x1, 0, yt[-1])
+    svg.axes(p, [(v, s) for v, s in _yticks(x0, x1) if x0 <= v <= x1],
+             [(t, tick_label(t, yt)) for t in yt], "Cadence (steps/min)",
+             "Share of running time (%)")
+    fill = svg.fill(SKY, "/", BLUE)
+    for c, v in bars:
+        svg.rect(p.px(c), p.py(v), p.px(c + width) - p.px(c), p.py(0) - p.py(v), fill, BLUE, 0.6)
+    items = [LegendItem("This week", "bar", SKY, BLUE, hatch="/")]
+    if outline:
+        # "post" steps: each value holds until the next edge
+        (fx, fy), rest = outline[0], outline[1:]
+        d = [f"M{p.px(fx):.1f},{p.py(fy):.1f}"]
+        for x, y in rest:
+            d.append(f"H{p.px(x):.1f} V{p.py(y):.1f}")
+        svg.path(" ".join(d), "#000000", 1.4, "6 3")
+        items.append(LegendItem("Baseline", "line", "#000000", dash="6 3"))
+    svg.legend(items, _LEFT, _TOP_PAD, 2)
+    median = _weighted_median(this_week, width)
+    caption = (
+        f"Share of this week's running time at each cadence (hatched bars) against the "
+        f"baseline (dashed outline). Weighted median this week: {median:.0f} steps/min."
+    )
+    return _done(svg, key, title, caption)
+
+
 def _weighted_median(bins: Sequence[tuple[float, float]], width: float) -> float:
     total = sum(s for _, s in bins)
     acc = 0.0
@@ -399,6 +330,18 @@ def _weighted_median(bins: Sequence[tuple[float, float]], width: float) -> float
         if acc >= total / 2:
             return left + width / 2
     return bins[-1][0] + width / 2
+
+
+def _date_ticks(lo: date, hi: date) -> list[tuple[float, str]]:
+    """About six date ticks, on whole days, labelled like '03 Nov'."""
+    span = max((hi - lo).days, 1)
+    step = next(s for s in (1, 2, 3, 7, 14, 28, 56, 91, 182, 364, 10_000) if span / s <= 7)
+    out = []
+    d = lo
+    while d <= hi:
+        out.append((float(d.toordinal()), d.strftime("%d %b")))
+        d += timedelta(days=step)
+    return out
 
 
 def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
@@ -411,35 +354,44 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
             "No ground contact time balance recorded (no running dynamics sensor or watch "
             "support), so left/right asymmetry cannot be measured.",
         )
-    with plt.rc_context(_RC):
-        fig, (ax,) = _figure(legend_rows=(2,), left_in=1.0)
-        g, m = zones.good_max, zones.moderate_max
-        lo = min([r.left_pct for r in runs] + [100 - m - 1.0])
-        hi = max([r.left_pct for r in runs] + [m + 1.0])
-        ax.axhspan(100 - g, g, facecolor=_tint(GREEN, 0.18), edgecolor="none",
-                   label=f"Good zone (larger side <= {g:g} %)")
-        for a, b in ((g, m), (100 - m, 100 - g)):
-            _hatched_span(ax, a, b, ORANGE, 0.22, "//", "#c99a3c",
-                          f"Moderate ({g + 0.1:g}-{m:g} %)" if a == g else None)
-        for a, b in ((m, hi + 0.5), (lo - 0.5, 100 - m)):
-            _hatched_span(ax, a, b, VERMILLION, 0.16, "xx", "#c0704c",
-                          f"High (> {m:g} %)" if a == m else None)
-        ax.axhline(50, color=GREY, linewidth=0.8)
-        old = [r for r in runs if not r.this_week]
-        new = [r for r in runs if r.this_week]
-        if old:
-            ax.plot(date2num([r.day for r in old]), [r.left_pct for r in old], linestyle="none",
-                    marker="o", markerfacecolor="white", markeredgecolor="#000000",
-                    label="Earlier runs")
-        if new:
-            ax.plot(date2num([r.day for r in new]), [r.left_pct for r in new], linestyle="none",
-                    marker="D", color=BLUE, markeredgecolor="#000000", markersize=7,
-                    label="This week's runs")
-        ax.set_ylim(lo - 0.5, hi + 0.5)
-        ax.set_ylabel("GCT balance (% left)\nabove 50: left foot longer")
-        ax.set_xlabel("Run date")
-        _legend_top(ax, 3)
-        ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    h = 360.0
+    svg = Svg(key, h)
+    g, m = zones.good_max, zones.moderate_max
+    lo = min([r.left_pct for r in runs] + [100 - m - 1.0]) - 0.5
+    hi = max([r.left_pct for r in runs] + [m + 1.0]) + 0.5
+    first = min(r.day for r in runs)
+    last = max(r.day for r in runs)
+    x0, x1 = first.toordinal() - 2.0, last.toordinal() + 2.0
+    top = _TOP_PAD + 3 * LEGEND_LINE
+    p = _panel(h, top, _BOTTOM, x0, x1, lo, hi, left=100.0)
+    good = _tint(GREEN, 0.18)
+    moderate = svg.fill(_tint(ORANGE, 0.22), "/", "#c99a3c")
+    high = svg.fill(_tint(VERMILLION, 0.16), "x", "#c0704c")
+    svg.hspan(p, 100 - g, g, good)
+    for a, b in ((g, m), (100 - m, 100 - g)):
+        svg.hspan(p, a, b, moderate)
+    for a, b in ((m, hi), (lo, 100 - m)):
+        svg.hspan(p, a, b, high)
+    svg.axes(p, _date_ticks(first, last), [(v, s) for v, s in _yticks(lo, hi) if lo <= v <= hi], "Run date",
+             "GCT balance (% left)\nabove 50: left foot longer", grid=False)
+    svg.hline(p, 50, GREY, 0.8)
+    old = [r for r in runs if not r.this_week]
+    new = [r for r in runs if r.this_week]
+    for r in old:
+        svg.marker(p.px(r.day.toordinal()), p.py(r.left_pct), "o", "#ffffff")
+    for r in new:
+        svg.marker(p.px(r.day.toordinal()), p.py(r.left_pct), "D", BLUE, size=5.0)
+    items = [
+        LegendItem(f"Good zone (larger side <= {g:g} %)", "band", good, "none"),
+        LegendItem(f"Moderate ({g + 0.1:g}-{m:g} %)", "band", _tint(ORANGE, 0.22), "#c99a3c",
+                   hatch="/"),
+        LegendItem(f"High (> {m:g} %)", "band", _tint(VERMILLION, 0.16), "#c0704c", hatch="x"),
+    ]
+    if old:
+        items.append(LegendItem("Earlier runs", "line", "#000000", dash="0 100", marker="o"))
+    if new:
+        items.append(LegendItem("This week's runs", "line", BLUE, dash="0 100", marker="D"))
+    svg.legend(items, 100.0, _TOP_PAD, 2)
     week_vals = [r.left_pct for r in new]
     week_txt = (
         f"this week's runs: {', '.join(f'{v:.1f}' for v in week_vals)} % left"
@@ -449,7 +401,7 @@ def gct_balance_chart(runs: Sequence[RunBalance], zones: GctZones) -> Chart:
         f"Mean GCT balance of {len(runs)} runs, with Garmin's zones: good up to {g:g} % on the "
         f"larger side, moderate {g + 0.1:g}-{m:g} %, high above {m:g} %; {week_txt}."
     )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
+    return _done(svg, key, title, caption)
 
 
 def speed_chart(
@@ -465,43 +417,48 @@ def speed_chart(
         return _empty(key, title, "No running speed recorded this week.")
     width = SPEED_STEP_M_S
     thr = sprint_threshold_m_s
-    with plt.rc_context(_RC):
-        fig, (ax,) = _figure(legend_rows=(2,), left_in=1.0)
-        # A bin counts as fast when its centre is at or above the threshold.
-        slow = [(b, s) for b, s in bins if thr is None or b + width / 2 < thr]
-        fast = [(b, s) for b, s in bins if thr is not None and b + width / 2 >= thr]
-        if slow:
-            ax.bar([b for b, _ in slow], [s / 60 for _, s in slow], width=width, align="edge",
-                   color=SKY, edgecolor=BLUE, linewidth=0.6, label="Below sprint threshold")
-        if fast:
-            ax.bar([b for b, _ in fast], [s / 60 for _, s in fast], width=width, align="edge",
-                   color=VERMILLION, edgecolor="#000000", hatch="xx", linewidth=0.6,
-                   label="At or above sprint threshold")
+    h = 340.0
+    svg = Svg(key, h)
+    # A bin counts as fast when its centre is at or above the threshold.
+    slow = [(b, s) for b, s in bins if thr is None or b + width / 2 < thr]
+    fast = [(b, s) for b, s in bins if thr is not None and b + width / 2 >= thr]
+    lo = min(b for b, _ in bins)
+    hi = max(b for b, _ in bins) + width
+    if thr is not None:
+        hi = max(hi, thr + (0.5 if fast else 0.8))  # keep the zone above the threshold visible
+    top_min = max(s for _, s in bins) / 60 * 1.08
+    p = _panel(h, _TOP_PAD + 2 * LEGEND_LINE, _BOTTOM, lo - 0.1, hi + 0.1, 0, top_min,
+               left=100.0)
+    # Square-root scale: a minute of strides must stay visible next to hours of easy
+    # running; the axis says so and the fast bars carry their value.
+    p.yscale = lambda v: math.sqrt(max(v, 0.0))
+    yt = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top_min]
+    svg.axes(p, [(v, s) for v, s in _yticks(lo - 0.1, hi + 0.1) if lo - 0.1 <= v <= hi + 0.1],
+             [(float(t), str(t)) for t in yt], "Speed (m/s), 0.25 m/s bins",
+             "Running time this week\n(min, square-root scale)")
+    items = []
+    if slow:
+        for b, s in slow:
+            svg.rect(p.px(b), p.py(s / 60), p.px(b + width) - p.px(b), p.py(0) - p.py(s / 60),
+                     SKY, BLUE, 0.6)
+        items.append(LegendItem("Below sprint threshold", "bar", SKY, BLUE))
+    if fast:
+        fill = svg.fill(VERMILLION, "x")
         for b, s in fast:
+            svg.rect(p.px(b), p.py(s / 60), p.px(b + width) - p.px(b), p.py(0) - p.py(s / 60),
+                     fill, "#000000", 0.6)
             # Sprint minutes are few next to easy running: print them so they are not lost.
-            ax.annotate(f"{s / 60:.1f}", xy=(b + width / 2, s / 60), xytext=(0, 2),
-                        textcoords="offset points", ha="center", fontsize=8)
-        lo = min(b for b, _ in bins)
-        hi = max(b for b, _ in bins) + width
-        if thr is not None:
-            ax.axvline(thr, color="#000000", linestyle="--", linewidth=1.5,
-                       label=f"Sprint threshold {thr:.2f} m/s")
-            hi = max(hi, thr + 0.5)  # keep the zone above the threshold visible
-            if not fast:
-                # Two short lines and room for them: one long line was clipped at the axes edge.
-                hi = max(hi, thr + 0.8)
-                ax.annotate("no running here\nthis week", xy=(thr, 0.5), xycoords=("data", "axes fraction"),
-                            xytext=(6, 0), textcoords="offset points", fontsize=8, color=GREY)
-        ax.set_xlim(lo - 0.1, hi + 0.1)
-        # Square-root scale: a minute of strides must stay visible next to hours of easy
-        # running; the axis says so and the fast bars carry their value.
-        ax.set_yscale("function", functions=(_sqrt, _square))
-        top = max(s for _, s in bins) / 60 * 1.08
-        ax.set_ylim(0, top)
-        ax.set_yticks([t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top])
-        ax.set_xlabel("Speed (m/s), 0.25 m/s bins")
-        ax.set_ylabel("Running time this week\n(min, square-root scale)")
-        _legend_top(ax, 2)
+            svg.text(p.px(b + width / 2), p.py(s / 60) - 3, f"{s / 60:.1f}", size=10,
+                     anchor="middle")
+        items.append(LegendItem("At or above sprint threshold", "bar", VERMILLION, hatch="x"))
+    if thr is not None:
+        svg.vline(p, thr, "#000000", 1.5, "6 3")
+        items.append(LegendItem(f"Sprint threshold {thr:.2f} m/s", "line", "#000000", dash="6 3"))
+        if not fast:
+            y = (p.top + p.bottom) / 2
+            svg.text(p.px(thr) + 6, y, "no running here", size=10, colour=GREY)
+            svg.text(p.px(thr) + 6, y + FONT, "this week", size=10, colour=GREY)
+    svg.legend(items, 100.0, _TOP_PAD, 2)
     if thr is None:
         tail = "no sprint threshold is set yet (it needs earlier runs)."
     elif sprint_s:
@@ -512,7 +469,7 @@ def speed_chart(
         "Minutes of running in each speed bin this week, with the athlete's sprint threshold"
         + ("" if thr is None else f" {thr:.2f} m/s (dashed line)") + "; " + tail
     )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
+    return _done(svg, key, title, caption)
 
 
 def sessions_chart(weeks: Sequence[WeekPoint]) -> Chart:
@@ -520,28 +477,33 @@ def sessions_chart(weeks: Sequence[WeekPoint]) -> Chart:
     key, title = "sessions", "Runs, cross-training and strength sessions"
     if not weeks:
         return _empty(key, title, "No weeks to show.")
-    with plt.rc_context(_RC):
-        fig, (ax,) = _figure(height=3.1)
-        x = list(range(len(weeks)))
-        w = 0.27
-        series = (
-            ("Runs", [p.runs for p in weeks], SKY, "", -w),
-            ("Cross-training", [p.cross_training for p in weeks], ORANGE, "..", 0.0),
-            ("Strength", [p.strength for p in weeks], GREEN, "\\\\", w),
-        )
-        for label, vals, colour, hatch, off in series:
-            ax.bar([i + off for i in x], vals, width=w, color=colour, hatch=hatch,
-                   edgecolor="#000000", linewidth=0.6, label=label)
-        ax.set_xticks(x, [_week_label(p.iso_week) + (" *" if p.current else "") for p in weeks])
-        ax.set_xlabel("ISO week (* this week)")
-        ax.set_ylabel("Sessions (count)")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        _legend_top(ax, 3)
-    cur = next((p for p in weeks if p.current), weeks[-1])
-    strength_weeks = sum(1 for p in weeks if p.strength > 0)
+    h = 310.0
+    svg = Svg(key, h)
+    n = len(weeks)
+    top_count = max([max(p.runs, p.cross_training, p.strength) for p in weeks] + [1])
+    yt = [float(t) for t in nice_ticks(0, top_count * 1.05) if float(t).is_integer()]
+    p = _panel(h, _TOP_PAD + LEGEND_LINE, _BOTTOM, -0.6, n - 0.4, 0, max(yt[-1], 1.0))
+    svg.axes(p, [(i, _week_label(w.iso_week) + (" *" if w.current else ""))
+                 for i, w in enumerate(weeks)],
+             [(t, f"{t:.0f}") for t in yt], "ISO week (* this week)", "Sessions (count)")
+    w = 0.27
+    series = (
+        ("Runs", [q.runs for q in weeks], SKY, None, -w),
+        ("Cross-training", [q.cross_training for q in weeks], ORANGE, ".", 0.0),
+        ("Strength", [q.strength for q in weeks], GREEN, "\\", w),
+    )
+    for _label, vals, colour, hatch, off in series:
+        fill = svg.fill(colour, hatch)
+        for i, v in enumerate(vals):
+            x = p.px(i + off - w / 2)
+            svg.rect(x, p.py(v), p.px(i + off + w / 2) - x, p.py(0) - p.py(v), fill, "#000000", 0.6)
+    svg.legend([LegendItem(lab, "bar", c, "#000000", hatch=hh) for lab, _, c, hh, _ in series],
+               _LEFT, _TOP_PAD, 3)
+    cur = next((q for q in weeks if q.current), weeks[-1])
+    strength_weeks = sum(1 for q in weeks if q.strength > 0)
     caption = (
         f"Sessions per ISO week. This week: {cur.runs} runs, {cur.cross_training} "
         f"cross-training, {cur.strength} strength; strength work in {strength_weeks} of "
         f"{len(weeks)} weeks."
     )
-    return Chart(key, title, caption, _to_inline_svg(fig, key, title, caption), True)
+    return _done(svg, key, title, caption)

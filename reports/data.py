@@ -1,20 +1,25 @@
-"""Read what one weekly report needs from the warehouse's DuckDB file (read-only).
+"""Read what the weekly reports need from the warehouse's DuckDB file (read-only).
 
-Queries touch the warehouse tables ``athletes``, ``activities``, ``activity_gait``,
-``weekly_risk`` and ``samples``. Sample-level data is aggregated in DuckDB (speed,
-cadence and step length bins), so a report never pulls raw samples into Python.
+Reports read only the documented analyst views (``v_report_weeks``,
+``v_report_activities``, ``v_report_samples``; warehouse/sql/007_report_views.sql), never
+the tables: local time, the sample interval, speed, step rate and step length are defined
+once there, exactly as the gait metrics define them. Sample-level data is aggregated in
+DuckDB (speed, cadence and step-length bins), so a report never pulls raw samples into
+Python.
 
-Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``: an activity's
-local time is its recorded UTC offset when the file had one, else the athlete's time zone.
+Reading is batched: :func:`load_weeks` answers any number of athlete-weeks with five
+queries (weeks, activities, and one pass over the samples), instead of a dozen queries per
+week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import duckdb
 
@@ -24,6 +29,7 @@ from transforms.thresholds import Thresholds
 SPEED_BIN_M_S = SPEED_STEP_M_S
 CADENCE_BIN_SPM = 2.0
 MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise, not a median
+MAX_CHART_SPEED_M_S = 12.0  # faster "running" is a GPS glitch or a vehicle: not charted
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
 
 
@@ -76,6 +82,7 @@ class WeekData:
     ref_speed_m_s: float | None
     baseline_runs: int
     notes: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # of everything the report shows (see week_fingerprints)
 
     @property
     def runs(self) -> list[Session]:
@@ -104,29 +111,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[d
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description or []]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def local_time(started_at: datetime, offset_s: int | None, tz: ZoneInfo) -> datetime:
-    """Wall-clock start of an activity: the file's own UTC offset, else the athlete's zone."""
-    # DuckDB returns TIMESTAMPTZ in the session's time zone: normalise to UTC first.
-    utc = started_at.astimezone(UTC) if started_at.tzinfo else started_at.replace(tzinfo=UTC)
-    if offset_s is not None:
-        return (utc + timedelta(seconds=int(offset_s))).replace(tzinfo=None)
-    return utc.astimezone(tz).replace(tzinfo=None)
 
 
 def parse_flags(raw: Any) -> tuple[list[Flag], str | None]:
@@ -169,201 +153,178 @@ def list_weeks(
     weeks: list[str] | None = None,
     with_data_only: bool = True,
 ) -> list[dict[str, Any]]:
-    """weekly_risk rows (athlete, week, level, flags) in athlete then week order."""
+    """Athlete-weeks (athlete, week, level, flags) in athlete then week order."""
     sql = (
-        "SELECT w.athlete_id, w.iso_week, w.week_start, w.risk_level, w.flags, w.runs, "
-        "w.cross_training_sessions, w.strength_sessions, w.run_distance_m, a.name AS athlete_name "
-        "FROM weekly_risk w LEFT JOIN athletes a USING (athlete_id) WHERE TRUE"
+        "SELECT athlete_id, iso_week, week_start, risk_level, flag_codes AS flags, runs, "
+        "cross_training_sessions, strength_sessions, run_distance_m, athlete_name "
+        "FROM v_report_weeks WHERE TRUE"
     )
     params: list[Any] = []
     if athletes is not None:
-        sql += " AND list_contains(?, w.athlete_id)"
+        sql += " AND list_contains(?, athlete_id)"
         params.append(list(athletes))
     if weeks is not None:
-        sql += " AND list_contains(?, w.iso_week)"
+        sql += " AND list_contains(?, iso_week)"
         params.append(list(weeks))
     if with_data_only:
         sql += (
-            " AND (coalesce(w.runs, 0) + coalesce(w.cross_training_sessions, 0)"
-            " + coalesce(w.strength_sessions, 0)) > 0"
+            " AND (coalesce(runs, 0) + coalesce(cross_training_sessions, 0)"
+            " + coalesce(strength_sessions, 0)) > 0"
         )
-    sql += " ORDER BY w.athlete_id, w.week_start"
+    sql += " ORDER BY athlete_id, week_start"
     return _rows(con, sql, params)
 
 
-def _activity_select(con: duckdb.DuckDBPyConnection) -> str:
-    """Columns of ``activities`` we use, tolerating optional ones (name, offsets)."""
-    have = columns(con, "activities")
-
-    def pick(*names: str, cast: str = "VARCHAR") -> str:
-        for n in names:
-            if n in have:
-                return f"a.{n}"
-        return f"CAST(NULL AS {cast})"
-
-    return (
-        "a.activity_id, a.started_at, a.sport, "
-        f"{pick('sub_sport')} AS sub_sport, "
-        f"{pick('name', 'activity_name')} AS name, "
-        f"{pick('local_offset_s', cast='INTEGER')} AS local_offset_s, "
-        f"{pick('duration_s', 'total_timer_s', 'moving_s', cast='DOUBLE')} AS duration_s, "
-        f"{pick('distance_m', 'total_distance_m', cast='DOUBLE')} AS distance_m"
-    )
-
-
-def _sessions_between(
-    con: duckdb.DuckDBPyConnection,
-    athlete_id: str,
-    first: date,
-    end: date,
-    tz: ZoneInfo,
-) -> list[Session]:
-    """Activities whose local start date is in [first, end), with their gait row."""
-    # Pad the UTC window by two days either side: local offsets are at most +-14 h.
-    lo = datetime.combine(first - timedelta(days=2), datetime.min.time(), UTC)
-    hi = datetime.combine(end + timedelta(days=2), datetime.min.time(), UTC)
-    rows = _rows(
-        con,
-        f"SELECT {_activity_select(con)} FROM activities a "  # noqa: S608 - column names only
-        "WHERE a.athlete_id = ? AND a.started_at >= ? AND a.started_at < ? ORDER BY a.started_at",
-        [athlete_id, lo, hi],
-    )
-    gait_rows = _rows(
-        con,
-        "SELECT * FROM activity_gait WHERE athlete_id = ? AND started_at >= ? AND started_at < ?",
-        [athlete_id, lo, hi],
-    )
-    gait = {g["activity_id"]: g for g in gait_rows}
-    out = []
-    for r in rows:
-        local = local_time(r["started_at"], r["local_offset_s"], tz)
-        if not first <= local.date() < end:
-            continue
-        out.append(
-            Session(
-                activity_id=r["activity_id"],
-                local_start=local,
-                sport=(r["sport"] or "unknown"),
-                sub_sport=r["sub_sport"],
-                name=r["name"],
-                duration_s=r["duration_s"],
-                distance_m=r["distance_m"],
-                gait=gait.get(r["activity_id"]),
-            )
-        )
-    return out
-
-
-_SAMPLES_CTE = """
-WITH s AS (
-    SELECT activity_id, speed_m_s, cadence_spm, step_length_m,
-           least(coalesce(epoch(lead(ts) OVER (PARTITION BY activity_id ORDER BY ts)) - epoch(ts),
-                          1.0), ?) AS dt
-    FROM samples
-    WHERE list_contains(?, activity_id) AND sport = 'running'
+_WEEK_COLUMNS = (
+    "athlete_id, athlete_name, iso_week, week_start, risk_level, flag_codes AS flags, runs, "
+    "cross_training_sessions, strength_sessions, run_distance_m, \"load\", acwr, "
+    "compact_gait_score, asymmetry_level, baseline_weeks, missing_codes AS missing_data, "
+    "flag_details"
 )
+
+_ACTIVITY_COLUMNS = (
+    "activity_id, athlete_id, sport, sub_sport, name, file_sha256, started_local, week_start_local, duration_s, "
+    "distance_m, gait_moving_s, gait_distance_m, cadence_median_spm, "
+    "step_length_at_ref_speed_m, ref_speed_m_s, sprint_threshold_m_s, sprint_s, "
+    "gct_balance_mean_left_pct, trimp"
+)
+
+# One pass over the samples of every run the requested weeks show (their own runs and the
+# trailing baseline's): per-activity histograms first, then summed per target week, so
+# samples are never multiplied by the number of weeks they serve. Step-length quartiles
+# are time-weighted "lower" quantiles (the smallest value whose share of running time
+# reaches q), as in transforms/gait.py's wquantile, at 1 mm resolution.
+_BINS_SQL = """
+WITH tgt AS (
+    SELECT unnest(?::VARCHAR[]) AS athlete_id, unnest(?::DATE[]) AS week_start
+), roles AS (
+    SELECT a.activity_id, t.athlete_id, t.week_start,
+           a.week_start_local = t.week_start AS this_week
+    FROM v_report_activities AS a
+    JOIN tgt AS t
+      ON a.athlete_id = t.athlete_id
+     AND a.week_start_local >= t.week_start - to_days(7 * ?::INTEGER)
+     AND a.week_start_local <= t.week_start
+    WHERE a.sport = 'running'
+), all_s AS MATERIALIZED (
+    -- a plain list of ids (not a join) lets DuckDB filter before the view's window
+    SELECT activity_id, speed_calc_m_s AS v, steps_per_min AS spm,
+           step_length_calc_m AS sl, interval_s AS dt, is_running AND is_moving AS ok
+    FROM v_report_samples
+    WHERE list_contains(?::VARCHAR[], activity_id)
+), s AS MATERIALIZED (
+    SELECT activity_id, v, spm, sl, dt FROM all_s WHERE ok
+), per_activity AS (
+    SELECT 'step' AS kind, activity_id, floor(v / ?) * ? + ? / 2 AS bin,
+           round(sl * 1000) AS sl_mm, sum(dt) AS w
+    FROM s WHERE sl IS NOT NULL AND (spm IS NULL OR spm >= ?)
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'cadence', activity_id, floor(spm / ?) * ?, NULL, sum(dt)
+    FROM s WHERE spm BETWEEN ? AND ?
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'speed', activity_id, floor(v / ?) * ?, NULL, sum(dt)
+    FROM s WHERE v < ?
+    GROUP BY ALL
+), per_week AS (
+    SELECT p.kind, r.athlete_id, r.week_start, r.this_week, p.bin, p.sl_mm, sum(p.w) AS w
+    FROM per_activity AS p JOIN roles AS r USING (activity_id)
+    WHERE r.this_week OR p.kind <> 'speed'
+    GROUP BY ALL
+), cum AS (
+    SELECT *,
+           sum(w) OVER (PARTITION BY kind, athlete_id, week_start, this_week, bin
+                        ORDER BY sl_mm ROWS UNBOUNDED PRECEDING) AS acc,
+           sum(w) OVER (PARTITION BY kind, athlete_id, week_start, this_week, bin) AS total
+    FROM per_week
+)
+SELECT kind, athlete_id, week_start, this_week, bin,
+       min(sl_mm) FILTER (WHERE acc >= 0.5 * total) / 1000 AS median_m,
+       min(sl_mm) FILTER (WHERE acc >= 0.25 * total) / 1000 AS q1_m,
+       min(sl_mm) FILTER (WHERE acc >= 0.75 * total) / 1000 AS q3_m,
+       max(total) AS seconds
+FROM cum
+GROUP BY ALL
+HAVING kind <> 'step' OR max(total) >= ?
+ORDER BY kind, athlete_id, week_start, this_week, bin
 """
 
 
-def _step_bins(
-    con: duckdb.DuckDBPyConnection, ids: list[str], th: Thresholds
-) -> list[SpeedBin]:
-    if not ids:
-        return []
-    rows = con.execute(
-        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
-        + """
-        , t AS (
-            SELECT floor(speed_m_s / ?) * ? + ? / 2 AS bin, dt,
-                   coalesce(step_length_m,
-                            CASE WHEN cadence_spm > 0 THEN speed_m_s * 60 / cadence_spm END) AS sl
-            FROM s
-            WHERE speed_m_s >= ? AND (cadence_spm IS NULL OR cadence_spm >= ?)
-        )
-        SELECT bin, median(sl), quantile_cont(sl, 0.25), quantile_cont(sl, 0.75), sum(dt)
-        FROM t WHERE sl BETWEEN ? AND ?
-        GROUP BY bin HAVING sum(dt) >= ? ORDER BY bin
-        """,
-        [
-            th.max_sample_gap_s, ids,
-            SPEED_BIN_M_S, SPEED_BIN_M_S, SPEED_BIN_M_S,
-            th.moving_speed_min_m_s, th.run_cadence_min_spm,
-            th.step_length_valid_min_m, th.step_length_valid_max_m, MIN_BIN_SECONDS,
-        ],
-    ).fetchall()
-    return [SpeedBin(float(b), float(m), float(q1), float(q3), float(s)) for b, m, q1, q3, s in rows]
-
-
-def _cadence_bins(
-    con: duckdb.DuckDBPyConnection, ids: list[str], th: Thresholds
-) -> list[tuple[float, float]]:
-    if not ids:
-        return []
-    rows = con.execute(
-        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
-        + """
-        SELECT floor(cadence_spm / ?) * ? AS bin, sum(dt)
-        FROM s
-        WHERE cadence_spm BETWEEN ? AND ? AND speed_m_s >= ?
-        GROUP BY bin ORDER BY bin
-        """,
-        [
-            th.max_sample_gap_s, ids, CADENCE_BIN_SPM, CADENCE_BIN_SPM,
-            th.run_cadence_min_spm, th.cadence_valid_max_spm, th.moving_speed_min_m_s,
-        ],
-    ).fetchall()
-    return [(float(b), float(s)) for b, s in rows]
-
-
-def _speed_bins(
-    con: duckdb.DuckDBPyConnection, ids: list[str], th: Thresholds
-) -> list[tuple[float, float]]:
-    if not ids:
-        return []
-    rows = con.execute(
-        _SAMPLES_CTE  # noqa: S608 - constant SQL text; values are bound parameters
-        + """
-        SELECT floor(speed_m_s / ?) * ? AS bin, sum(dt)
-        FROM s WHERE speed_m_s >= ? AND speed_m_s < 12
-        GROUP BY bin ORDER BY bin
-        """,
-        [th.max_sample_gap_s, ids, SPEED_BIN_M_S, SPEED_BIN_M_S, th.moving_speed_min_m_s],
-    ).fetchall()
-    return [(float(b), float(s)) for b, s in rows]
-
-
-def load_week(
-    con: duckdb.DuckDBPyConnection, athlete_id: str, iso_week: str, th: Thresholds
-) -> WeekData:
-    """Everything the report of one athlete-week shows."""
-    monday = parse_iso_week(iso_week)
-    sunday_end = monday + timedelta(days=7)
-    athlete = _rows(con, "SELECT * FROM athletes WHERE athlete_id = ?", [athlete_id])
-    tz = _zone(athlete[0].get("timezone") if athlete else None)
-    name = athlete[0].get("name") if athlete else None
-
-    risk_rows = _rows(
-        con, "SELECT * FROM weekly_risk WHERE athlete_id = ? AND iso_week = ?",
-        [athlete_id, iso_week],
+@dataclass
+class _Bins:
+    step: dict[bool, list[SpeedBin]] = field(default_factory=lambda: {True: [], False: []})
+    cadence: dict[bool, list[tuple[float, float]]] = field(
+        default_factory=lambda: {True: [], False: []}
     )
-    risk = risk_rows[0] if risk_rows else None
-    flags, flags_error = parse_flags(risk.get("flag_details") if risk else None)
-    missing = list(risk.get("missing_data") or []) if risk else []
+    speed: list[tuple[float, float]] = field(default_factory=list)
 
-    # History: HISTORY_WEEKS ending with this one; weeks without a weekly_risk row show as 0.
+
+def _chart_bins(
+    con: duckdb.DuckDBPyConnection,
+    targets: list[tuple[str, date]],
+    run_ids: list[str],
+    th: Thresholds,
+) -> dict[tuple[str, date], _Bins]:
+    """Speed, cadence and step-length bins of each target athlete-week (this week and the
+    trailing baseline), in one query. ``run_ids``: the runs of those weeks and baselines."""
+    out: dict[tuple[str, date], _Bins] = defaultdict(_Bins)
+    if not targets or not run_ids:
+        return out
+    sb, cb = SPEED_BIN_M_S, CADENCE_BIN_SPM
+    rows = con.execute(
+        _BINS_SQL,
+        [
+            [a for a, _ in targets], [w for _, w in targets], th.baseline_weeks, run_ids,
+            sb, sb, sb, th.run_cadence_min_spm,
+            cb, cb, th.run_cadence_min_spm, th.cadence_valid_max_spm,
+            sb, sb, MAX_CHART_SPEED_M_S,
+            MIN_BIN_SECONDS,
+        ],
+    ).fetchall()
+    for kind, athlete, week_start, this_week, b, med, q1, q3, secs in rows:
+        bins = out[(athlete, week_start)]
+        if kind == "step":
+            bins.step[this_week].append(
+                SpeedBin(float(b), float(med), float(q1), float(q3), float(secs))
+            )
+        elif kind == "cadence":
+            bins.cadence[this_week].append((float(b), float(secs)))
+        else:
+            bins.speed.append((float(b), float(secs)))
+    return out
+
+
+def _session(r: dict[str, Any]) -> Session:
+    gait = None
+    if r["sport"] == "running" and r["gait_moving_s"] is not None:
+        gait = {
+            "moving_s": r["gait_moving_s"],
+            "distance_m": r["gait_distance_m"],
+            **{k: r[k] for k in (
+                "cadence_median_spm", "step_length_at_ref_speed_m", "ref_speed_m_s",
+                "sprint_threshold_m_s", "sprint_s", "gct_balance_mean_left_pct", "trimp",
+            )},
+        }
+    return Session(
+        activity_id=r["activity_id"],
+        local_start=r["started_local"],
+        sport=(r["sport"] or "unknown"),
+        sub_sport=r["sub_sport"],
+        name=r["name"],
+        duration_s=r["duration_s"],
+        distance_m=r["distance_m"],
+        gait=gait,
+    )
+
+
+def _history(rows_by_week: dict[str, dict[str, Any]], monday: date, iso_week: str) -> list[WeekPoint]:
+    """HISTORY_WEEKS ending with this one; weeks without a row show as 0."""
     first_hist = monday - timedelta(weeks=HISTORY_WEEKS - 1)
-    hist_rows = _rows(
-        con,
-        "SELECT iso_week, run_distance_m, load, acwr, runs, cross_training_sessions, "
-        "strength_sessions FROM weekly_risk "
-        "WHERE athlete_id = ? AND week_start >= ? AND week_start <= ?",
-        [athlete_id, first_hist, monday],
-    )
-    by_week = {r["iso_week"]: r for r in hist_rows}
     history = []
     for i in range(HISTORY_WEEKS):
         wk = iso_week_of(first_hist + timedelta(weeks=i))
-        r = by_week.get(wk, {})
+        r = rows_by_week.get(wk, {})
         dist = r.get("run_distance_m")
         history.append(
             WeekPoint(
@@ -379,53 +340,164 @@ def load_week(
         )
     # Drop leading weeks before the athlete's first data so a new athlete's chart is not
     # mostly empty bars.
-    while len(history) > 1 and not history[0].current and history[0].iso_week not in by_week:
+    while len(history) > 1 and not history[0].current and history[0].iso_week not in rows_by_week:
         history.pop(0)
+    return history
 
-    sessions = _sessions_between(con, athlete_id, monday, sunday_end, tz)
-    run_ids = [s.activity_id for s in sessions if s.is_run]
 
-    baseline_first = monday - timedelta(weeks=th.baseline_weeks)
-    baseline_runs = [
+@dataclass
+class _Rows:
+    """The week and activity rows of some athletes: what every report is built from,
+    apart from the sample-level chart bins."""
+
+    names: dict[str, str | None]
+    weeks: dict[str, dict[str, dict[str, Any]]]  # athlete -> iso week -> row
+    activities: dict[tuple[str, date], list[dict[str, Any]]]  # (athlete, local Monday)
+
+
+def _read_rows(con: duckdb.DuckDBPyConnection, athletes: list[str]) -> _Rows:
+    week_rows = _rows(
+        con,
+        f"SELECT {_WEEK_COLUMNS} FROM v_report_weeks WHERE list_contains(?, athlete_id)",  # noqa: S608 - constant text
+        [athletes],
+    )
+    names: dict[str, str | None] = {a: None for a in athletes}
+    weeks_by_athlete: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in week_rows:
+        weeks_by_athlete[r["athlete_id"]][r["iso_week"]] = r
+        names[r["athlete_id"]] = r["athlete_name"]
+    missing_names = [a for a, n in names.items() if n is None]
+    if missing_names:
+        # An athlete with activities but no weekly row yet still has a display name.
+        for a, n in con.execute(
+            "SELECT DISTINCT athlete_id, athlete_name FROM v_activities "
+            "WHERE list_contains(?, athlete_id)", [missing_names]
+        ).fetchall():
+            names[a] = n
+    acts = _rows(
+        con,
+        f"SELECT {_ACTIVITY_COLUMNS} FROM v_report_activities "  # noqa: S608 - constant text
+        "WHERE list_contains(?, athlete_id) ORDER BY athlete_id, started_at, activity_id",
+        [athletes],
+    )
+    by_week: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
+    for r in acts:
+        by_week[(r["athlete_id"], r["week_start_local"])].append(r)
+    return _Rows(names, weeks_by_athlete, by_week)
+
+
+def _covered(monday: date, th: Thresholds) -> list[date]:
+    """Mondays whose activities a week's report shows: its history and its baseline."""
+    n = max(HISTORY_WEEKS - 1, th.baseline_weeks)
+    return [monday - timedelta(weeks=i) for i in range(n, -1, -1)]
+
+
+def _fingerprint(rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, code: str) -> str:
+    monday = parse_iso_week(iso_week)
+    covered = _covered(monday, th)
+    weeks = rows.weeks.get(athlete_id, {})
+    shown = {
+        "code": code,
+        "th": repr(th),
+        "name": rows.names.get(athlete_id),
+        "weeks": [weeks.get(iso_week_of(m)) for m in covered],
+        "acts": [rows.activities.get((athlete_id, m), []) for m in covered],
+    }
+    text = json.dumps(shown, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def week_fingerprints(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds, code: str
+) -> dict[tuple[str, str], str]:
+    """A hash of everything each athlete-week's report shows: its weekly rows and the
+    activities (with their gait numbers and file hashes, so also their samples) of every
+    week its charts cover, the thresholds and ``code`` (the report code's version). Two
+    cheap queries; an unchanged fingerprint means an unchanged report."""
+    rows = _read_rows(con, sorted({a for a, _ in targets}))
+    return {(a, w): _fingerprint(rows, a, w, th, code) for a, w in targets}
+
+
+def load_weeks(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds,
+    code: str = "",
+) -> list[WeekData]:
+    """Everything the reports of the given (athlete id, ISO week) pairs show, in order."""
+    if not targets:
+        return []
+    mondays = [(a, parse_iso_week(w)) for a, w in targets]
+    rows = _read_rows(con, sorted({a for a, _ in targets}))
+    names, weeks_by_athlete = rows.names, rows.weeks
+    sessions_by_week = {k: [_session(r) for r in v] for k, v in rows.activities.items()}
+    wanted = {
+        (a, m - timedelta(weeks=i)) for a, m in mondays for i in range(th.baseline_weeks + 1)
+    }
+    run_ids = [
         s.activity_id
-        for s in _sessions_between(con, athlete_id, baseline_first, monday, tz)
+        for key in sorted(wanted)
+        for s in sessions_by_week.get(key, [])
         if s.is_run
     ]
+    bins = _chart_bins(con, sorted(set(mondays)), run_ids, th)
 
-    hist_first = parse_iso_week(history[0].iso_week)
-    hist_sessions = _sessions_between(con, athlete_id, hist_first, sunday_end, tz)
-    balance_runs = [
-        RunBalance(
-            day=s.local_start.date(),
-            left_pct=float(s.gait["gct_balance_mean_left_pct"]),
-            this_week=s.local_start.date() >= monday,
+    out = []
+    for (athlete_id, iso_week), (_, monday) in zip(targets, mondays, strict=True):
+        by_week = weeks_by_athlete.get(athlete_id, {})
+        risk = by_week.get(iso_week)
+        flags, flags_error = parse_flags(risk.get("flag_details") if risk else None)
+        missing = list(risk.get("missing_data") or []) if risk else []
+        history = _history(by_week, monday, iso_week)
+        sessions = sessions_by_week.get((athlete_id, monday), [])
+        baseline_runs = sum(
+            1
+            for i in range(1, th.baseline_weeks + 1)
+            for s in sessions_by_week.get((athlete_id, monday - timedelta(weeks=i)), [])
+            if s.is_run
         )
-        for s in hist_sessions
-        if s.is_run and s.gait and s.gait.get("gct_balance_mean_left_pct") is not None
-    ]
+        hist_first = parse_iso_week(history[0].iso_week)
+        balance_runs = [
+            RunBalance(
+                day=s.local_start.date(),
+                left_pct=float(s.gait["gct_balance_mean_left_pct"]),
+                this_week=s.local_start.date() >= monday,
+            )
+            for i in range((monday - hist_first).days // 7, -1, -1)
+            for s in sessions_by_week.get((athlete_id, monday - timedelta(weeks=i)), [])
+            if s.is_run and s.gait and s.gait.get("gct_balance_mean_left_pct") is not None
+        ]
+        week_gait = [s.gait for s in sessions if s.is_run and s.gait]
+        thresholds_seen = [g["sprint_threshold_m_s"] for g in week_gait if g.get("sprint_threshold_m_s")]
+        refs = [g["ref_speed_m_s"] for g in week_gait if g.get("ref_speed_m_s")]
+        b = bins.get((athlete_id, monday), _Bins())
+        out.append(
+            WeekData(
+                athlete_id=athlete_id,
+                athlete_name=names.get(athlete_id),
+                iso_week=iso_week,
+                week_start=monday,
+                risk=risk,
+                flags=flags,
+                flag_details_error=flags_error,
+                missing_data=missing,
+                sessions=sessions,
+                history=history,
+                balance_runs=balance_runs,
+                step_week=b.step[True],
+                step_baseline=b.step[False],
+                cadence_week=b.cadence[True],
+                cadence_baseline=b.cadence[False],
+                speed_week=b.speed,
+                sprint_threshold_m_s=thresholds_seen[-1] if thresholds_seen else None,
+                ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
+                baseline_runs=baseline_runs,
+                fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code),
+            )
+        )
+    return out
 
-    week_gait = [s.gait for s in sessions if s.is_run and s.gait]
-    thresholds_seen = [g["sprint_threshold_m_s"] for g in week_gait if g.get("sprint_threshold_m_s")]
-    refs = [g["ref_speed_m_s"] for g in week_gait if g.get("ref_speed_m_s")]
 
-    return WeekData(
-        athlete_id=athlete_id,
-        athlete_name=name,
-        iso_week=iso_week,
-        week_start=monday,
-        risk=risk,
-        flags=flags,
-        flag_details_error=flags_error,
-        missing_data=missing,
-        sessions=sessions,
-        history=history,
-        balance_runs=balance_runs,
-        step_week=_step_bins(con, run_ids, th),
-        step_baseline=_step_bins(con, baseline_runs, th),
-        cadence_week=_cadence_bins(con, run_ids, th),
-        cadence_baseline=_cadence_bins(con, baseline_runs, th),
-        speed_week=_speed_bins(con, run_ids, th),
-        sprint_threshold_m_s=thresholds_seen[-1] if thresholds_seen else None,
-        ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
-        baseline_runs=len(baseline_runs),
-    )
+def load_week(
+    con: duckdb.DuckDBPyConnection, athlete_id: str, iso_week: str, th: Thresholds
+) -> WeekData:
+    """Everything the report of one athlete-week shows."""
+    return load_weeks(con, [(athlete_id, iso_week)], th)[0]

@@ -30,10 +30,21 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from reports import charts, content
-from reports.data import Flag, WeekData, list_weeks, load_week, parse_iso_week
+from reports.data import Flag, WeekData, list_weeks, load_weeks, parse_iso_week, week_fingerprints
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+WEEKS_PER_BATCH = 200  # athlete-weeks whose data is read in one batch of queries
+# The report code's version, part of every page's data fingerprint: a changed template or
+# chart re-renders every page, unchanged code and data leave a page as it is.
+CODE_VERSION = hashlib.sha256(
+    b"".join(
+        p.read_bytes()
+        for p in sorted([*Path(__file__).resolve().parent.glob("*.py"), *TEMPLATES.iterdir()])
+        if p.is_file()
+    )
+).hexdigest()[:16]
+_FINGERPRINT = re.compile(r'<meta name="gaitwatch-data" content="([0-9a-f]*)">')
 
 FLAG_TITLES: dict[str, str] = {
     "compact_gait": "Compact gait",
@@ -276,13 +287,32 @@ def render_week(
         raise ValueError(f"not an ISO week like 2026-W47: {iso_week!r}")
     parse_iso_week(iso_week)
     th = thresholds or DEFAULT_THRESHOLDS
-    week = load_week(con, athlete_id, iso_week, th)
+    (week,) = load_weeks(con, [(athlete_id, iso_week)], th, CODE_VERSION)
+    return _write_week(week, Path(out_dir), th)
+
+
+def _written_fingerprint(out_dir: Path, athlete_id: str, iso_week: str) -> str | None:
+    """The data fingerprint of the report already in ``out_dir``, None when there is none
+    (or its Markdown twin is missing)."""
+    html_path = out_dir / safe_part(athlete_id) / f"{iso_week}.html"
+    if not html_path.with_suffix(".md").exists():
+        return None
+    try:
+        with html_path.open(encoding="utf-8") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    m = _FINGERPRINT.search(head)
+    return m.group(1) if m else None
+
+
+def _write_week(week: WeekData, out_dir: Path, th: Thresholds) -> tuple[Path, Path]:
     chart_list = _charts(week, th)
     ctx = _context(week, th, chart_list)
-    folder = Path(out_dir) / safe_part(athlete_id)
+    folder = out_dir / safe_part(week.athlete_id)
     folder.mkdir(parents=True, exist_ok=True)
-    html_path = folder / f"{iso_week}.html"
-    md_path = folder / f"{iso_week}.md"
+    html_path = folder / f"{week.iso_week}.html"
+    md_path = folder / f"{week.iso_week}.md"
     html_path.write_text(_HTML_ENV.get_template("week.html.j2").render(ctx), encoding="utf-8")
     md_path.write_text(_MD_ENV.get_template("week.md.j2").render(ctx), encoding="utf-8")
     return html_path, md_path
@@ -348,7 +378,8 @@ def render_reports(
     Returns the written paths: per week an HTML and a Markdown file, then
     ``index.html`` and ``index.md``, which list every athlete-week with data in the
     database (linking those whose report exists in ``out_dir``), so a filtered run keeps
-    a complete index.
+    a complete index. A week whose page in ``out_dir`` was rendered from the same data by
+    the same code (its ``gaitwatch-data`` fingerprint) is left as it is and not returned.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,8 +391,19 @@ def render_reports(
             athletes=list(athletes) if athletes is not None else None,
             weeks=list(weeks) if weeks is not None else None,
         )
-        for r in rows:
-            written.extend(render_week(con, r["athlete_id"], r["iso_week"], out, thresholds))
+        th = thresholds or DEFAULT_THRESHOLDS
+        # One batch of queries per athlete (at most WEEKS_PER_BATCH weeks): a handful of
+        # queries for a whole history instead of a dozen per week, memory bounded by one
+        # athlete's chart data.
+        targets = [(r["athlete_id"], r["iso_week"]) for r in rows]
+        for i in range(0, len(targets), WEEKS_PER_BATCH):
+            batch = targets[i : i + WEEKS_PER_BATCH]
+            # Only weeks whose data (or the report code) changed since their page was
+            # written: a nightly run with one new file re-renders the weeks it shows up in.
+            fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
+            todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
+            for week in load_weeks(con, todo, th, CODE_VERSION):
+                written.extend(_write_week(week, out, th))
         written.extend(_write_index(list_weeks(con), out))
     return written
 

@@ -4,8 +4,11 @@ escaped in HTML and Markdown, basic accessibility, self-contained pages."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -325,3 +328,74 @@ def test_flag_details_numbers_shown(rendered: tuple[Path, list[Path]]) -> None:
     out, _ = rendered
     recs = _section(_html(out, LAST_WEEK), "recs-h")
     assert "<dt><code>baseline_m</code></dt><dd>1.09</dd>" in recs
+
+
+def test_rendering_loads_no_font_and_logs_nothing(fixture_db: Path, tmp_path: Path) -> None:
+    # A fresh matplotlib config/font cache and every logger at DEBUG: a font lookup (the
+    # old "findfont: Font family ... not found" flood) or any warning would show here.
+    code = (
+        "import logging, sys, warnings\n"
+        "logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)\n"
+        "warnings.simplefilter('always')\n"
+        "from pathlib import Path\n"
+        "from reports.render import render_reports\n"
+        f"render_reports(Path({str(fixture_db)!r}), Path({str(tmp_path / 'out')!r}))\n"
+        "print('matplotlib loaded' if 'matplotlib' in sys.modules else 'no matplotlib')\n"
+    )
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"), "PYTHONWARNINGS": "always"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "no matplotlib"
+    assert "findfont" not in proc.stderr and "font" not in proc.stderr.lower(), proc.stderr[-2000:]
+    assert proc.stderr.strip() == "", proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_gaitwatch_run_on_sample_data_is_quiet(sample_data_dir: Path, tmp_path: Path) -> None:
+    """`make run` as a user runs it (the CLI, sample data), with matplotlib's font cache in a
+    fresh temp dir: no warning or font line anywhere, only the summary."""
+    config = sample_data_dir / "gaitwatch.toml"
+    if not (sample_data_dir / "inbox").is_dir():
+        pytest.skip("sample_data/inbox missing: run make sample-data")
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"),
+           "PREFECT_HOME": str(tmp_path / "prefect"),
+           # a fresh Prefect home starts a temporary server: slow on a busy 2-core machine
+           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "240"}
+    cli = Path(sys.executable).with_name("gaitwatch")
+    proc = subprocess.run(
+        [str(cli), "run", "--config", str(config), "--db", str(tmp_path / "w.duckdb"),
+         "--reports", str(tmp_path / "reports"), "--published-db", str(tmp_path / "p.duckdb")],
+        capture_output=True, text=True, env=env, timeout=580, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "findfont" not in output and "warning" not in output.lower(), output[-3000:]
+    assert "reports:" in proc.stdout and (tmp_path / "reports" / "index.html").exists()
+    assert len(list((tmp_path / "reports").glob("*/*.html"))) > 10
+
+
+def test_second_run_rewrites_only_weeks_whose_data_changed(fixture_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(fixture_db, db)
+    out = tmp_path / "out"
+    first = render_reports(db, out)
+    weeks_first = sorted(p.name for p in first if p.parent != out)
+    assert len(weeks_first) > 4
+    before = {p: p.read_bytes() for p in first if p.parent != out}
+    # Same data, same code: every page stays as it is; the index is always written.
+    again = render_reports(db, out)
+    assert sorted(p.name for p in again) == ["index.html", "index.md"]
+    assert all(p.read_bytes() == b for p, b in before.items())
+    # One number of the last week changes: that week's pages (and only they) are new.
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE weekly_risk SET acwr = 1.77 WHERE athlete_id = 'anna' AND iso_week = ?",
+                    [LAST_WEEK])
+    changed = render_reports(db, out)
+    assert sorted(str(p.relative_to(out)) for p in changed) == [
+        f"anna/{LAST_WEEK}.html", f"anna/{LAST_WEEK}.md", "index.html", "index.md"]
+    assert "1.77" in _html(out, LAST_WEEK)
+    # A deleted page is written again.
+    (out / "anna" / f"{WEEKS[0]}.md").unlink()
+    assert f"anna/{WEEKS[0]}.html" in [str(p.relative_to(out)) for p in render_reports(db, out)]

@@ -1,0 +1,150 @@
+"""Issue 15 measurements: a user's first ``gaitwatch run`` (the real CLI in a subprocess:
+ingest, metrics, data tests, every weekly report, publish) against a plain fitparse
+decode of the same files, the nightly run with one new file, and the report rendering
+share. Called as bench children by bench/backfill.py (``cli-first``, ``cli-nightly``,
+``fitparse-plain``), so the parent measures the peak RSS of the whole process tree.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from data import write_run
+from measure import tree_cpu_s
+
+
+def _gaitwatch() -> str:
+    return str(Path(sys.executable).with_name("gaitwatch"))
+
+
+def link_inbox(files: list[tuple[Path, str]], inbox: Path) -> None:
+    """The run's own inbox of hard links (the shared input folder is never written);
+    names keep their folder so that two exports' files cannot collide."""
+    if inbox.exists():
+        shutil.rmtree(inbox)
+    for i, (path, athlete) in enumerate(files):
+        dest = inbox / athlete / f"{i:05d}-{path.name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
+    # Files copied "now" would wait for the inbox's settle time.
+    old = time.time() - 3600
+    for p in inbox.rglob("*"):
+        if p.is_file():
+            os.utime(p, (old, old))
+
+
+def _cli(work: Path, workers: int) -> tuple[float, str]:
+    cmd = [
+        _gaitwatch(), "run", "--inbox", str(work / "inbox"), "--db", str(work / "gaitwatch.duckdb"),
+        "--reports", str(work / "reports"), "--published-db", str(work / "published.duckdb"),
+        "--workers", str(workers),
+    ]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, timeout=7200)
+    wall = time.perf_counter() - t
+    # A run that rejected some files (real exports have a few) exits non-zero but finishes
+    # the job; only a run that did not publish failed.
+    if proc.returncode != 0 and "published:" not in proc.stdout:
+        raise RuntimeError(f"gaitwatch run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return wall, proc.stdout + proc.stderr
+
+
+def _render_share(work: Path) -> dict[str, Any]:
+    """Every report again from the finished warehouse, into an empty folder, timed on its
+    own (the CLI does not time its steps): the report part of the first run."""
+    from reports.render import render_reports
+
+    out = work / "reports-again"
+    c0, t = time.process_time(), time.perf_counter()
+    written = render_reports(work / "gaitwatch.duckdb", out)
+    n = len(written)
+    weeks = sum(1 for p in written if p.suffix == ".html" and p.parent != out)
+    wall = time.perf_counter() - t
+    shutil.rmtree(out, ignore_errors=True)
+    return {"reports_s": wall, "reports_cpu_s": time.process_time() - c0,
+            "report_files": n, "athlete_weeks": weeks}
+
+
+def first(files: list[tuple[Path, str]], work: Path, workers: int) -> dict[str, Any]:
+    """A fresh working folder, then ``gaitwatch run`` over all files."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    link_inbox(files, work / "inbox")
+    cpu0 = tree_cpu_s()
+    wall, output = _cli(work, workers)
+    cpu = tree_cpu_s() - cpu0
+    out: dict[str, Any] = {"work_s": wall, "cli_cpu_s": cpu, "files": len(files),
+                           "output_lines": len(output.splitlines()),
+                           "warning_lines": sum("warning" in ln.lower() or "findfont" in ln
+                                                for ln in output.splitlines())}
+    out.update(_render_share(work))
+    return out
+
+
+def nightly(work: Path, workers: int) -> dict[str, Any]:
+    """On the first run's folder: ``gaitwatch run`` with nothing new (the fixed cost of a
+    process: interpreter, imports, Prefect's temporary server, scan), then with one new
+    file. Work = the difference."""
+    import duckdb
+
+    idle, _ = _cli(work, workers)
+    with duckdb.connect(str(work / "gaitwatch.duckdb"), read_only=True) as con:
+        athlete, last = con.execute(
+            "SELECT athlete_id, max(started_at) FROM activities GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+        ).fetchall()[0]
+    start = last.astimezone(UTC) + timedelta(days=1)
+    new = work / "inbox" / athlete / f"{start:%Y-%m-%d-%H%M}-nightly-new.fit"
+    write_run(new, start, seed=987_654, serial=4242)
+    old = datetime.now(UTC).timestamp() - 3600
+    os.utime(new, (old, old))
+    one, output = _cli(work, workers)
+    return {"idle_s": idle, "with_new_s": one, "work_s": max(one - idle, 0.0),
+            "output": output.strip().splitlines()[-4:]}
+
+
+def fitparse_plain(files: list[tuple[Path, str]], budget_s: float) -> dict[str, Any]:
+    """A plain fitparse decode (every message, ``get_values()``), gunzipping ``.gz``, on an
+    evenly spaced sample of the FIT files within ``budget_s``, extrapolated linearly in
+    decompressed bytes to all of them. GPX/TCX files are not FIT and are not counted."""
+    import fitparse
+
+    def raw(p: Path) -> bytes:
+        data = p.read_bytes()
+        return gzip.decompress(data) if p.name.endswith(".gz") else data
+
+    fit = [p for p, _ in files if p.name.lower().endswith((".fit", ".fit.gz"))]
+    total_bytes = sum(len(raw(p)) for p in fit)
+    # Evenly spaced, deterministic order: any prefix covers the whole set.
+    order = [fit[(i * 7919) % len(fit)] for i in range(len(fit))] if fit else []
+    seen: set[Path] = set()
+    done_bytes = errors = 0
+    t = time.perf_counter()
+    for p in order:
+        if p in seen:
+            continue
+        seen.add(p)
+        data = raw(p)
+        try:
+            for msg in fitparse.FitFile(data).get_messages():
+                msg.get_values()
+        except Exception:  # noqa: BLE001 - fitparse refuses some valid files; still timed
+            errors += 1
+        done_bytes += len(data)
+        if time.perf_counter() - t > budget_s:
+            break
+    secs = time.perf_counter() - t
+    scale = total_bytes / done_bytes if done_bytes else 1.0
+    return {"seconds": secs * scale, "measured_s": secs, "files": len(seen), "fit_files": len(fit),
+            "scale": scale, "fitparse_errors": errors}
