@@ -421,38 +421,20 @@ def evaluate(
         cfg = _config(config, database=db)
         if not cfg.database.exists():
             raise ConfigError(f"no database at {cfg.database}: nothing loaded yet")
-        import polars as pl
-
         from ingest.safety import normalize_athlete_id
-        from transforms.evaluate import JOURNAL_SCHEMA, summary_text
         from transforms.evaluate import evaluate as back_test
+        from transforms.evaluate import summary_text
         from transforms.thresholds import load_thresholds
         from warehouse.store import Warehouse
+        from warehouse.summaries import journal_frame
 
         aid = normalize_athlete_id(athlete)
         with Warehouse.open(cfg.database) as wh:
-            weekly = wh.weekly_risk_frame(aid)
-            has_journal = wh.con.sql(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'journal'"
-            ).fetchall()[0][0]
-            journal = None
-            if has_journal:
-                cols = ", ".join(JOURNAL_SCHEMA)
-                got = pl.from_arrow(
-                    wh.con.sql(
-                        f"SELECT {cols} FROM journal WHERE athlete_id = $a",  # noqa: S608
-                        params={"a": aid},
-                    ).to_arrow_table()
-                )
-                assert isinstance(got, pl.DataFrame)
-                journal = got.select([pl.col(c).cast(t) for c, t in JOURNAL_SCHEMA.items()])
+            weekly, journal = wh.weekly_risk_frame(aid), journal_frame(wh, aid)
         if weekly.height == 0:
             typer.echo(f"no weekly results for {aid}")
             raise typer.Exit(EXIT_OK)
-        ev = back_test(weekly, journal, load_thresholds(dict(cfg.thresholds)))
-        if journal is None:
-            typer.echo("no journal table: no pain or injury episodes to compare with")
-        typer.echo(summary_text(ev))
+        typer.echo(summary_text(back_test(weekly, journal, load_thresholds(dict(cfg.thresholds)))))
     raise typer.Exit(EXIT_OK)
 
 
@@ -476,18 +458,14 @@ def log_entry(
     """Append an entry to inbox/<athlete>/journal.csv (loaded by the next run)."""
     from datetime import date
 
-    from ingest.journal import append_entry
+    from ingest.journal import append_entry, new_entry
     from ingest.safety import normalize_athlete_id
 
     with _handled():
         cfg = _config(config, inbox=inbox)
         athlete_id = normalize_athlete_id(athlete) if athlete else cfg.default_athlete
-        entry = {
-            "date": day or date.today().isoformat(), "kind": kind,
-            "minutes": "" if minutes is None else f"{minutes:g}", "body_part": body_part or "",
-            "side": side or "", "severity": "" if severity is None else str(severity),
-            "text": text or "",
-        }
+        entry = new_entry(kind, day or date.today().isoformat(), minutes, body_part, side,
+                          severity, text)
         path = cfg.inbox / athlete_id / "journal.csv"
         try:
             line = append_entry(path, entry, athlete_id)

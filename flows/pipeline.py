@@ -216,22 +216,14 @@ def write_reports(
 def summary_markdown(
     cfg: Config, athletes: list[str] | None = None, weeks: list[str] | None = None
 ) -> str:
-    """The summary table for a Prefect markdown artifact (reports.render): the given
-    weeks, else each athlete's latest week."""
+    """The summary table for a Prefect markdown artifact (reports.render.summary_markdown)."""
     import duckdb
 
-    try:
-        from reports.render import summary_markdown as render_summary
-    except ImportError:
-        return ""
+    from reports.render import summary_markdown as render_summary
+
     if not cfg.database.exists():
         return ""
     with duckdb.connect(str(cfg.database), read_only=True) as con:
-        if weeks is None:
-            latest = con.execute(
-                "SELECT DISTINCT max(iso_week) FROM weekly_risk GROUP BY athlete_id"
-            ).fetchall()
-            weeks = sorted(w for (w,) in latest if w)
         return render_summary(con, athletes=athletes, weeks=weeks)
 
 

@@ -155,6 +155,15 @@ def format_entry(entry: dict[str, str]) -> str:
     return buf.getvalue()
 
 
+def new_entry(kind: str, day: str, minutes: float | None = None, body_part: str | None = None,
+              side: str | None = None, severity: int | None = None,
+              text: str | None = None) -> dict[str, str]:
+    """A journal row (column -> text) from typed values, as ``gaitwatch log`` takes them."""
+    return {"date": day, "kind": kind, "minutes": "" if minutes is None else f"{minutes:g}",
+            "body_part": body_part or "", "side": side or "",
+            "severity": "" if severity is None else str(severity), "text": text or ""}
+
+
 def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
     """Validate ``entry`` (column -> text) and append it to the journal at ``path``,
     creating it with a header. Returns the line number written.

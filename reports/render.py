@@ -413,7 +413,13 @@ def summary_markdown(
     athletes: Iterable[str] | None = None,
     weeks: Iterable[str] | None = None,
 ) -> str:
-    """A Markdown table of athlete-weeks with risk level and flags, for a Prefect artifact."""
+    """A Markdown table of athlete-weeks with risk level and flags, for a Prefect artifact:
+    the given weeks, else each athlete's latest week."""
+    if weeks is None:
+        latest = con.execute(
+            "SELECT DISTINCT max(iso_week) FROM v_weekly_risk GROUP BY athlete_id"
+        ).fetchall()
+        weeks = sorted(w for (w,) in latest if w)
     rows = list_weeks(
         con,
         athletes=list(athletes) if athletes is not None else None,

@@ -124,7 +124,9 @@ def test_second_run_changes_nothing(strava_run: Path) -> None:
 
     root = strava_run.parents[1]
     before = _snapshot(strava_run)
-    (strava_run.with_name(strava_run.name + ".files.jsonl")).unlink()
+    con = duckdb.connect(str(strava_run))
+    con.execute("DELETE FROM inbox_files")
+    con.close()
     report = ingest_inbox(config=root / "gaitwatch.toml")
     assert {o.status for o in report.outcomes} == {"unchanged"}
     assert _snapshot(strava_run) == before

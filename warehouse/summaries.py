@@ -617,3 +617,18 @@ def load_lists(
                 reconcile(wh, athlete_id)
         wh.record_inbox_files(rows)
     return outcomes
+
+
+def journal_frame(wh: Warehouse, athlete_id: str) -> pl.DataFrame:
+    """The athlete's journal entries (``transforms.evaluate.JOURNAL_SCHEMA`` columns)."""
+    from transforms.evaluate import JOURNAL_SCHEMA
+
+    cols = ", ".join(JOURNAL_SCHEMA)
+    got = pl.from_arrow(
+        wh.con.sql(
+            f"SELECT {cols} FROM journal WHERE athlete_id = $a ORDER BY entry_date",  # noqa: S608
+            params={"a": athlete_id},
+        ).to_arrow_table()
+    )
+    assert isinstance(got, pl.DataFrame)
+    return got.select([pl.col(c).cast(t) for c, t in JOURNAL_SCHEMA.items()])
