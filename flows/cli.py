@@ -82,6 +82,17 @@ class _OursIsOneLine(logging.Filter):
         return True
 
 
+@contextmanager
+def _flow_command(verbose: bool) -> Iterator[None]:
+    """A command that runs flows: Prefect quiet (set before it is imported), its console
+    filtered, our errors handled (one line, documented exit code)."""
+    with _flow_command(verbose):
+        import prefect.logging.configuration as prefect_logging
+
+        prefect_logging.setup_logging()
+        yield
+
+
 def _filter_prefect_console() -> None:
     flt = _OursIsOneLine()
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", ""):
@@ -124,9 +135,11 @@ def _handled() -> Iterator[None]:
         raise
 
 
-def _config(config: Path | None, **paths: Path | None) -> Config:
-    cfg = load_config(config, must_exist=config is not None)
-    return cfg.with_paths(**paths)
+def _config(config: Path | None, *, need_db: bool = False, **paths: Path | None) -> Config:
+    cfg = load_config(config, must_exist=config is not None).with_paths(**paths)
+    if need_db and not cfg.database.exists():
+        raise ConfigError(f"no database at {cfg.database}: run `gaitwatch run` or `ingest` first")
+    return cfg
 
 
 @contextmanager
@@ -206,8 +219,7 @@ def run(
 
     What the nightly deployment does, run once in this process.
     """
-    _quiet_prefect(verbose)
-    with _handled():
+    with _flow_command(verbose):
         cfg = _config(
             config,
             inbox=inbox,
@@ -218,7 +230,6 @@ def run(
         from flows.flows import nightly
         from ingest.inbox import wait_to_settle
 
-        _filter_prefect_console()
         # A person just copied files in: wait (bounded) rather than leave them all for a
         # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
         wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
@@ -252,16 +263,13 @@ def ingest(
     verbose: VerboseOpt = False,
 ) -> None:
     """Load files, folders or archives for one athlete now (then update the metrics)."""
-    _quiet_prefect(verbose)
-    with _handled():
+    with _flow_command(verbose):
         cfg = _config(config, database=db)
         if athlete is not None:
             from ingest.safety import normalize_athlete_id
 
             athlete = normalize_athlete_id(athlete)
         from flows.flows import ingest_paths
-
-        _filter_prefect_console()
 
         with _progress(True):
             report = ingest_paths(
@@ -290,23 +298,18 @@ def report(
     verbose: VerboseOpt = False,
 ) -> None:
     """Write the weekly reports (HTML and Markdown) from the database."""
-    _quiet_prefect(verbose)
     for w in week or []:
         if not _WEEK.match(w):
             _err(f"gaitwatch: --week must look like 2026-W47, got {w!r}")
             raise typer.Exit(EXIT_USAGE)
-    with _handled():
-        cfg = _config(config, database=db, reports_dir=reports)
-        if not cfg.database.exists():
-            raise ConfigError(f"no database at {cfg.database}: run `gaitwatch run` or `ingest` first")
+    with _flow_command(verbose):
+        cfg = _config(config, database=db, reports_dir=reports, need_db=True)
         ids = None
         if athlete:
             from ingest.safety import normalize_athlete_id
 
             ids = [normalize_athlete_id(a) for a in athlete]
         from flows.flows import weekly_reports
-
-        _filter_prefect_console()
 
         paths = weekly_reports(
             config=cfg.source,
@@ -337,16 +340,13 @@ def watch(
     verbose: VerboseOpt = False,
 ) -> None:
     """Watch the inbox and load files once they have finished copying (Ctrl-C to stop)."""
-    _quiet_prefect(verbose)
-    with _handled():
+    with _flow_command(verbose):
         cfg = _config(config, inbox=inbox, database=db)
         if settle is not None:
             from dataclasses import replace
 
             cfg = replace(cfg, settle_seconds=settle)
         from flows.watch import watch_inbox
-
-        _filter_prefect_console()
 
         code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo)
     raise typer.Exit(code)
@@ -359,12 +359,9 @@ def serve(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     Schedules come from the configuration's [schedule] table; needs PREFECT_API_URL
     (a running `prefect server start`). Ctrl-C to stop.
     """
-    _quiet_prefect(verbose)
-    with _handled():
+    with _flow_command(verbose):
         cfg = _config(config)
         from flows.serve import serve_deployments
-
-        _filter_prefect_console()
 
         serve_deployments(cfg)
     raise typer.Exit(EXIT_OK)
@@ -379,9 +376,7 @@ def status(
 ) -> None:
     """What was loaded, what was rejected and why (from the database's ingest_log)."""
     with _handled():
-        cfg = _config(config, database=db)
-        if not cfg.database.exists():
-            raise ConfigError(f"no database at {cfg.database}: nothing loaded yet")
+        cfg = _config(config, database=db, need_db=True)
         from flows.pipeline import ingest_status
 
         st = ingest_status(cfg, athlete)
@@ -418,9 +413,7 @@ def evaluate(
     """Back-test the flags against the athlete's journal: alarm rates, pain/injury episodes
     preceded by a warning (lead time), the chance rate, and possible layoffs."""
     with _handled():
-        cfg = _config(config, database=db)
-        if not cfg.database.exists():
-            raise ConfigError(f"no database at {cfg.database}: nothing loaded yet")
+        cfg = _config(config, database=db, need_db=True)
         from ingest.safety import normalize_athlete_id
         from transforms.evaluate import evaluate as back_test
         from transforms.evaluate import summary_text

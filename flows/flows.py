@@ -159,7 +159,6 @@ def ingest_inbox(
     report = pipeline.IngestReport(
         unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
     )
-    pipeline.progress_start("ingest", len(scan.ready))
     _ingest_all(cfg, scan.ready, report, batch_size, workers)
     logger.info("ingest: %s", report.one_line())
     _rejected_artifact(report, f"Files rejected by {cfg.inbox}")
