@@ -86,10 +86,11 @@ class _OursIsOneLine(logging.Filter):
 def _flow_command(verbose: bool) -> Iterator[None]:
     """A command that runs flows: Prefect quiet (set before it is imported), its console
     filtered, our errors handled (one line, documented exit code)."""
-    with _flow_command(verbose):
-        import prefect.logging.configuration as prefect_logging
+    _quiet_prefect(verbose)
+    with _handled():
+        import prefect.main  # noqa: F401 - configures Prefect's logging: its handlers exist now
 
-        prefect_logging.setup_logging()
+        _filter_prefect_console()
         yield
 
 
