@@ -55,7 +55,7 @@ def _quiet_prefect(verbose: bool) -> None:
     logs only for real failures; the command prints its own summary (``-v`` shows all)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     # Other libraries' log records reach Prefect's console handler through the root logger
-    # (e.g. matplotlib's font warnings): errors only, unless -v.
+    # (e.g. a library's warnings): errors only, unless -v.
     os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "WARNING" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
