@@ -216,15 +216,17 @@ def write_reports(
 def summary_markdown(
     cfg: Config, athletes: list[str] | None = None, weeks: list[str] | None = None
 ) -> str:
-    """The summary table for a Prefect markdown artifact (reports.render.summary_markdown)."""
+    """The summary table for a Prefect markdown artifact (reports.render.summary_markdown):
+    the given weeks, else each athlete's latest week."""
     import duckdb
 
+    from reports.render import latest_weeks
     from reports.render import summary_markdown as render_summary
 
     if not cfg.database.exists():
         return ""
     with duckdb.connect(str(cfg.database), read_only=True) as con:
-        return render_summary(con, athletes=athletes, weeks=weeks)
+        return render_summary(con, athletes=athletes, weeks=weeks or latest_weeks(con))
 
 
 def run_data_tests(cfg: Config, full: bool = False) -> list[str]:

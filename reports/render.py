@@ -408,18 +408,18 @@ def render_reports(
     return written
 
 
+def latest_weeks(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Each athlete's latest ISO week with results."""
+    rows = con.execute("SELECT DISTINCT max(iso_week) FROM v_weekly_risk GROUP BY athlete_id")
+    return sorted(w for (w,) in rows.fetchall() if w)
+
+
 def summary_markdown(
     con: duckdb.DuckDBPyConnection,
     athletes: Iterable[str] | None = None,
     weeks: Iterable[str] | None = None,
 ) -> str:
-    """A Markdown table of athlete-weeks with risk level and flags, for a Prefect artifact:
-    the given weeks, else each athlete's latest week."""
-    if weeks is None:
-        latest = con.execute(
-            "SELECT DISTINCT max(iso_week) FROM v_weekly_risk GROUP BY athlete_id"
-        ).fetchall()
-        weeks = sorted(w for (w,) in latest if w)
+    """A Markdown table of athlete-weeks with risk level and flags, for a Prefect artifact."""
     rows = list_weeks(
         con,
         athletes=list(athletes) if athletes is not None else None,

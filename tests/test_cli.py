@@ -53,7 +53,6 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-@pytest.mark.xfail(strict=False, reason="fonts fixed on branch reports")  # font warnings on stderr
 def test_run_exit_codes_rejected_then_nothing_new(env: dict[str, str], tmp_path: Path) -> None:
     config = _setup(tmp_path, GOOD + BAD)
     first = run_cli(["run", "--config", str(config)], env)
@@ -186,7 +185,6 @@ def _newcomer_env(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="fonts fixed on branch reports")
 def test_run_on_sample_data_is_quiet_whatever_fonts_are_installed(tmp_path: Path) -> None:
     """`gaitwatch run` as `make run` runs it (its own temporary Prefect server, a fresh
     matplotlib cache) prints a short summary: no warning, no findfont line, no traceback.

@@ -148,14 +148,10 @@ def test_cli_evaluate_reads_weekly_risk_and_journal(tmp_path: Any) -> None:
     with Warehouse.open(db) as wh:
         wh.upsert_athletes(ATH)
         wh.write_weekly_risk("a", risk)
-        wh.con.execute(
-            "CREATE TABLE journal (entry_id VARCHAR, athlete_id VARCHAR, entry_date DATE, "
-            "kind VARCHAR, minutes DOUBLE, body_part VARCHAR, side VARCHAR, severity INTEGER, "
-            "text VARCHAR, source_file VARCHAR, source_line INTEGER)"
-        )
-        wh.con.execute(
-            "INSERT INTO journal VALUES ('p1', 'a', ?, 'pain', NULL, 'shin', 'left', 4, "
-            "'sore shin', 'journal.csv', 2)",
+        wh.con.execute(  # the journal table comes with the warehouse (migration 005)
+            "INSERT INTO journal (entry_id, athlete_id, entry_date, kind, minutes, body_part, "
+            "side, severity, text, source_file, source_line) VALUES ('p1', 'a', ?, 'pain', "
+            "NULL, 'shin', 'left', 4, 'sore shin', 'journal.csv', 2)",
             [spike_end + timedelta(days=3)],
         )
     res = CliRunner().invoke(app, ["evaluate", "--athlete", "a", "--db", str(db)])

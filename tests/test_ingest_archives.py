@@ -252,4 +252,4 @@ def test_zip_needing_a_newer_zip_version_is_refused_in_words() -> None:
     assert len(results) == 1
     err = results[0].error
     assert isinstance(err, UnsupportedFormatError)
-    assert "zip file version 8.4" in err.reason and "unexpected" not in err.reason
+    assert "zip version 8.4" in err.reason and "unexpected" not in err.reason

@@ -20,7 +20,10 @@ from warehouse.datatests import DataTestError
 from warehouse.publish import publish
 from warehouse.store import Warehouse
 
-VIEWS = ["v_activities", "v_ingest_problems", "v_journal", "v_runs", "v_weekly_risk"]
+VIEWS = [
+    "v_activities", "v_ingest_problems", "v_journal", "v_report_activities", "v_report_samples",
+    "v_report_weeks", "v_runs", "v_weekly_risk",
+]
 
 READER = textwrap.dedent(
     """
