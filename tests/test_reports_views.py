@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from conftest import CORPUS
 from polars.testing import assert_frame_equal
-from test_reports_support import build_fixture_db
+from reports_support import build_fixture_db
 
 import reports.render
 from transforms.gait import derive_samples

@@ -19,7 +19,13 @@ from typing import Any
 import polars as pl
 
 from transforms.evaluate import (
-    EPISODE_SCHEMA, LAYOFF_SCHEMA, LEVELS, RATES_SCHEMA, RULES, Evaluation, evaluate,
+    EPISODE_SCHEMA,
+    LAYOFF_SCHEMA,
+    LEVELS,
+    RATES_SCHEMA,
+    RULES,
+    Evaluation,
+    evaluate,
 )
 from transforms.thresholds import Thresholds
 from warehouse.store import Warehouse
