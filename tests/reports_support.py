@@ -311,7 +311,8 @@ def add_journal_and_back_test(path: Path, athlete_id: str = "anna") -> Path:
             [[f["code"] for f in w46], json.dumps(w46), athlete_id, WEEKS[-2]],
         )
         # the journal strength session counts in the week (as weekly_risk counts it)
-        con.execute("UPDATE weekly_risk SET strength_sessions = 1 WHERE athlete_id = ? "
+        con.execute("UPDATE weekly_risk SET strength_sessions = 1, runs = runs + 1, "
+                    "run_distance_m = run_distance_m + 8000 WHERE athlete_id = ? "
                     "AND iso_week = ?", [athlete_id, LAST_WEEK])
     finally:
         con.close()

@@ -117,6 +117,8 @@ def test_index_page_shows_the_back_test(first_run: Path) -> None:
     scored = _scored(first_run)
     assert (f"| Load spike | 1 of {scored} | {100 / scored:.0f} % | 2 of 3 | 16 | 30 % |") in md
     assert "a screening aid, not proof" in md
+    assert ("- Episode 2: 2026-11-04 to 2026-11-06, left shin, severity up to 3/10: "
+            "a moderate or high week ended 3 days before") in md
 
 
 def test_a_journal_only_change_is_re_evaluated_by_the_next_run(first_run: Path) -> None:

@@ -127,6 +127,9 @@ def test_index_shows_the_back_test_with_layoffs(out: Path) -> None:
     assert re.search(r'<li data-layoff="2026-W46">Possible layoff \(no running, nothing in the journal\): 15 days without running before 2026-W46', html)
     md = (out / "index.md").read_text(encoding="utf-8")
     assert "| Compact gait | 1 of 7 | 14 % | 0 of 1 | – | 0 % |" in md
+    assert re.search(r'<li data-episode="1">Episode 1: 2026-11-17, left knee, severity up to 3/10: '
+                     r"no moderate or high week in the 28 days before</li>", html)
+    assert "- Episode 1: 2026-11-17, left knee, severity up to 3/10: no moderate or high week" in md
     assert "- Possible layoff (no running, nothing in the journal): 15 days without running before 2026-W46\n" in md
     assert HOSTILE not in html and HOSTILE not in md
 
