@@ -180,10 +180,15 @@ def list_weeks(
         sql += " AND list_contains(?, iso_week)"
         params.append(list(weeks))
     if with_data_only:
+        # a week of pain or injury without training (the runner stopped) still has a page
         sql += (
-            " AND (coalesce(runs, 0) + coalesce(cross_training_sessions, 0)"
-            " + coalesce(strength_sessions, 0)) > 0"
+            " AND ((coalesce(runs, 0) + coalesce(cross_training_sessions, 0)"
+            " + coalesce(strength_sessions, 0)) > 0 OR EXISTS (SELECT 1 FROM v_journal AS j"
+            " WHERE j.athlete_id = v_report_weeks.athlete_id"
+            " AND CAST(date_trunc('week', j.entry_date) AS DATE) = v_report_weeks.week_start"
+            " AND list_contains(?, j.kind)))"
         )
+        params.append(list(HEALTH_KINDS))
     sql += " ORDER BY athlete_id, week_start"
     return _rows(con, sql, params)
 

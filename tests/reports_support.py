@@ -249,8 +249,9 @@ def add_journal_and_back_test(path: Path, athlete_id: str = "anna") -> Path:
     """Issue 12/14 content on top of :func:`build_fixture_db`: in ``LAST_WEEK`` a
     summary-only run from the Strava list (long, hostile description), a journal strength
     session (a summary-only activity, as warehouse.summaries loads it), a pain and an
-    illness entry; in ``WEEKS[-2]`` a return after 15 days off, a new watch and other
-    training flagged; then the stored back-test, written by warehouse.evaluation."""
+    illness entry; an injury in the empty week ``WEEKS[-3]``; in ``WEEKS[-2]`` a return after
+    15 days off, a new watch and other training flagged; in ``WEEKS[2]`` a return after 14
+    days off; then the stored back-test, written by warehouse.evaluation."""
     from transforms.thresholds import DEFAULT_THRESHOLDS
     from warehouse.evaluation import refresh_evaluation
     from warehouse.store import Warehouse
@@ -280,6 +281,8 @@ def add_journal_and_back_test(path: Path, athlete_id: str = "anna") -> Path:
         ("j-pain", PAIN_DAY, "pain", None, "left knee", "left", 3, "Sore after the long run", 2),
         ("j-ill", PAIN_DAY + timedelta(days=2), "illness", None, None, None, None, "A cold", 3),
         ("j-gym", PAIN_DAY + timedelta(days=3), "strength", 30.0, None, None, None, "Squats and lunges", 4),
+        # the empty week (no activity): an injury, the reason there was no training
+        ("j-calf", _monday(WEEKS[-3]) + timedelta(days=2), "injury", None, "calf", "right", 5, None, 5),
     ]
     w46 = [
         {"code": "returning", "severity": "info",
@@ -310,6 +313,9 @@ def add_journal_and_back_test(path: Path, athlete_id: str = "anna") -> Path:
             "other_load = 80 WHERE athlete_id = ? AND iso_week = ?",
             [[f["code"] for f in w46], json.dumps(w46), athlete_id, WEEKS[-2]],
         )
+        # an earlier return whose break (14 days up to W42's Sunday) has no journal entry
+        con.execute("UPDATE weekly_risk SET days_off_before = 14, return_week = 1 "
+                    "WHERE athlete_id = ? AND iso_week = ?", [athlete_id, WEEKS[2]])
         # the journal strength session counts in the week (as weekly_risk counts it)
         con.execute("UPDATE weekly_risk SET strength_sessions = 1, runs = runs + 1, "
                     "run_distance_m = run_distance_m + 8000 WHERE athlete_id = ? "

@@ -89,6 +89,13 @@ def test_pain_and_illness_entries_show_with_a_clinician_line(out: Path) -> None:
     assert "No pain, injury or illness was noted" in quiet and "See a clinician" not in quiet
 
 
+def test_a_week_with_an_injury_and_no_training_gets_its_page(out: Path) -> None:
+    html = _page(out, WEEKS[-3])  # no activity: rendered for its journal entry
+    sec = _section(html, "journal-h")
+    assert "<strong>Wed 04 Nov, Injury</strong>: calf (right), severity 5/10" in sec
+    assert "See a clinician" in sec and "No runs were recorded this week." in html
+
+
 def test_return_new_watch_and_other_training_have_titles_from_their_numbers(out: Path) -> None:
     html = _page(out, WEEKS[-2])
     status = re.findall(r'<p class="status" data-status>(.*?)</p>', html)
@@ -114,23 +121,28 @@ def test_index_shows_the_back_test_with_layoffs(out: Path) -> None:
         for sig, body in re.findall(r'<tr data-signal="([a-z_]+)">(.*?)</tr>', table.group(1), re.S)
     }
     # 8 weekly rows, W45 insufficient_data: 7 scored. Warnings: W47 compact_gait (moderate)
-    # and level moderate. One episode (pain on Tue 17 Nov, in W47, which ends on the 22nd:
-    # not preceded). Chance: Mondays from 28 days after Mon 28 Sep (W44-W47, 4), none 1-28
-    # days after a warning week's end (22 Nov): 0 %.
-    assert rows["compact_gait"] == ["Compact gait", "1 of 7", "14 %", "0 of 1", "–", "0 %"]
-    assert rows["moderate_or_high"] == ["Moderate or high risk level", "1 of 7", "14 %", "0 of 1", "–", "0 %"]
-    assert rows["high"] == ["High risk level", "0 of 7", "0 %", "0 of 1", "–", "0 %"]
+    # and level moderate. Two episodes: the calf injury on Wed 4 Nov and the knee pain on
+    # Tue 17 Nov (13 days apart); W47 ends on the 22nd, after both: none preceded. Chance:
+    # Mondays from 28 days after Mon 28 Sep (W44-W47, 4), none 1-28 days after 22 Nov: 0 %.
+    assert rows["compact_gait"] == ["Compact gait", "1 of 7", "14 %", "0 of 2", "–", "0 %"]
+    assert rows["moderate_or_high"] == ["Moderate or high risk level", "1 of 7", "14 %", "0 of 2", "–", "0 %"]
+    assert rows["high"] == ["High risk level", "0 of 7", "0 %", "0 of 2", "–", "0 %"]
     assert rows["load_spike"][1:3] == ["0 of 7", "0 %"]
-    assert "7 scored weeks, 1 pain or injury episode" in table.group(1)
+    assert "7 scored weeks, 2 pain or injury episodes" in table.group(1)
     assert "small numbers from one runner: a screening aid" in html
-    # W46: a return after 15 days; the break (25 Oct - 15 Nov) has no journal entry
-    assert re.search(r'<li data-layoff="2026-W46">Possible layoff \(no running, nothing in the journal\): 15 days without running before 2026-W46', html)
-    md = (out / "index.md").read_text(encoding="utf-8")
-    assert "| Compact gait | 1 of 7 | 14 % | 0 of 1 | – | 0 % |" in md
-    assert re.search(r'<li data-episode="1">Episode 1: 2026-11-17, left knee, severity up to 3/10: '
+    assert re.search(r'<li data-episode="2">Episode 2: 2026-11-17, left knee, severity up to 3/10: '
                      r"no moderate or high week in the 28 days before</li>", html)
-    assert "- Episode 1: 2026-11-17, left knee, severity up to 3/10: no moderate or high week" in md
-    assert "- Possible layoff (no running, nothing in the journal): 15 days without running before 2026-W46\n" in md
+    # W42 (Mon 12 Oct): a return after 14 days, nothing in the journal from 28 Sep to 18 Oct:
+    # a possible layoff. W46 (Mon 9 Nov, 15 days off: 25 Oct - 15 Nov) holds the calf injury
+    # of 4 Nov: explained, no layoff.
+    assert re.findall(r'<li data-layoff="([0-9W-]+)">', html) == [WEEKS[2]]
+    assert re.search(rf'<li data-layoff="{WEEKS[2]}">Possible layoff \(no running, nothing in the journal\): '
+                     rf"14 days without running before {WEEKS[2]}", html)
+    md = (out / "index.md").read_text(encoding="utf-8")
+    assert "| Compact gait | 1 of 7 | 14 % | 0 of 2 | – | 0 % |" in md
+    assert "- Episode 1: 2026-11-04, calf, severity up to 5/10: no moderate or high week" in md
+    assert (f"- Possible layoff (no running, nothing in the journal): 14 days without running "
+            f"before {WEEKS[2]}\n") in md
     assert HOSTILE not in html and HOSTILE not in md
 
 
