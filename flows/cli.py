@@ -416,19 +416,14 @@ def evaluate(
     with _handled():
         cfg = _config(config, database=db, need_db=True)
         from ingest.safety import normalize_athlete_id
-        from transforms.evaluate import evaluate as back_test
         from transforms.evaluate import summary_text
-        from transforms.thresholds import load_thresholds
+        from warehouse.evaluation import read_evaluation
         from warehouse.store import Warehouse
-        from warehouse.summaries import journal_frame
 
         aid = normalize_athlete_id(athlete)
-        with Warehouse.open(cfg.database) as wh:
-            weekly, journal = wh.weekly_risk_frame(aid), journal_frame(wh, aid)
-        if weekly.height == 0:
-            typer.echo(f"no weekly results for {aid}")
-            raise typer.Exit(EXIT_OK)
-        typer.echo(summary_text(back_test(weekly, journal, load_thresholds(dict(cfg.thresholds)))))
+        with Warehouse.open(cfg.database) as wh:  # stored by the metrics stage (v_evaluation)
+            ev = read_evaluation(wh, aid)
+        typer.echo(summary_text(ev) if ev.rates.height else f"no weekly results for {aid}")
     raise typer.Exit(EXIT_OK)
 
 

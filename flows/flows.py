@@ -247,7 +247,7 @@ def nightly(
     metrics = compute_metrics(config=config, database=database)
     cfg = settings(config, inbox, database, reports_dir, published_database)
     published = publish_task(cfg)
-    changed = metrics.weeks > 0 or any(o.activities for o in ingest.outcomes)
+    changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
     if changed or not (cfg.reports_dir / "index.html").exists():
         reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
     else:  # nothing new since the reports were written: re-rendering would change nothing

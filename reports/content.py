@@ -223,6 +223,19 @@ PLANS: dict[str, Plan] = {
         frequency="Nothing to do.",
         steps=("Wear the new device as you usually would; the baselines rebuild by themselves.",),
     ),
+    "other_training": Plan(
+        title="Cross-training and strength: keep it up",
+        summary=(
+            "Your cross-training and strength sessions are counted and shown here. They add "
+            "fitness with less impact than running, so they never raise your running risk "
+            "level; load spikes judge running only."
+        ),
+        frequency="As you enjoy it; strength twice a week on non-consecutive days works well.",
+        steps=(
+            "Sessions logged in your journal (`gaitwatch log strength --minutes 40`) count too.",
+        ),
+        evidence=("lauersen2014", "toresdahl2020"),
+    ),
 }
 
 
@@ -434,4 +447,39 @@ DISCLAIMER = (
     "life outside training. They describe changes against your own history; they do not "
     "give an injury probability. See a clinician if you have pain, or if something worries "
     "you, talk to a physiotherapist, doctor or coach."
+)
+
+
+# The weekly report's journal section (issue 12 item 4).
+JOURNAL_KINDS: dict[str, str] = {"pain": "Pain", "injury": "Injury", "illness": "Illness"}
+CLINICIAN = (
+    "See a clinician (doctor or physiotherapist) if you have pain, if it changes how you run, "
+    "or if it lasts more than a few days. The flags above cannot see it."
+)
+SUMMARY_ONLY = {
+    "journal": "from your journal, no recording",
+    "default": "from activity list, no recording",
+}
+DESCRIPTION_CHARS = 140  # descriptions are shortened to this in the sessions tables
+
+# The back-test on the index page (issue 14 item 5).
+SIGNAL_LABELS: dict[str, str] = {
+    "high": "High risk level",
+    "moderate_or_high": "Moderate or high risk level",
+}
+BACK_TEST_NOTE = (
+    "How the warnings did on your own past: for each rule and risk level, the share of weeks "
+    "it warned, and how many pain or injury episodes from your journal came 1-28 days after "
+    "a warning. The chance rate is what a warning at random weeks would have reached on the "
+    "same history. These are small numbers from one runner: a screening aid, not proof that "
+    "a warning predicts injury."
+)
+NO_EPISODES_NOTE = (
+    "No pain or injury episodes in the journal yet, so hit rates cannot be computed. Log them "
+    "with `gaitwatch log pain --body-part \"left knee\" --severity 3` or in journal.csv."
+)
+LAYOFF_NOTE = (
+    "Possible layoffs: breaks of 14 or more days without running and with nothing in the "
+    "journal. Maybe an injury that was not logged, maybe a holiday; they are not counted as "
+    "episodes."
 )

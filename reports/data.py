@@ -7,6 +7,9 @@ once there, exactly as the gait metrics define them. Sample-level data is aggreg
 DuckDB (speed, cadence and step-length bins), so a report never pulls raw samples into
 Python.
 
+The index adds each athlete's stored back-test (``v_evaluation``, ``v_pain_episodes``,
+``v_layoffs``; warehouse/sql/008_evaluation.sql) and each week its journal (``v_journal``).
+
 Reading is batched: :func:`load_weeks` answers any number of athlete-weeks with five
 queries (weeks, activities, and one pass over the samples), instead of a dozen queries per
 week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
@@ -31,6 +34,7 @@ CADENCE_BIN_SPM = 2.0
 MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise, not a median
 MAX_CHART_SPEED_M_S = 12.0  # faster "running" is a GPS glitch or a vehicle: not charted
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
+HEALTH_KINDS = ("pain", "injury", "illness")  # journal entries a week's report lists
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,9 @@ class Session:
     duration_s: float | None
     distance_m: float | None
     gait: dict[str, Any] | None  # the activity_gait row for runs
+    description: str | None = None  # untrusted text from the export list or journal
+    summary_only: bool = False  # known from a list or the journal only: no recording
+    source: str | None = None  # file, strava_csv, garmin_json or journal
 
     @property
     def is_run(self) -> bool:
@@ -82,6 +89,7 @@ class WeekData:
     ref_speed_m_s: float | None
     baseline_runs: int
     notes: list[str] = field(default_factory=list)
+    journal: list[dict[str, Any]] = field(default_factory=list)  # v_journal rows of the week
     fingerprint: str = ""  # of everything the report shows (see week_fingerprints)
 
     @property
@@ -91,6 +99,11 @@ class WeekData:
     @property
     def other_sessions(self) -> list[Session]:
         return [s for s in self.sessions if not s.is_run]
+
+    @property
+    def health_entries(self) -> list[dict[str, Any]]:
+        """Pain, injury and illness entries of the journal this week."""
+        return [e for e in self.journal if e["kind"] in HEALTH_KINDS]
 
 
 def parse_iso_week(iso_week: str) -> date:
@@ -167,10 +180,15 @@ def list_weeks(
         sql += " AND list_contains(?, iso_week)"
         params.append(list(weeks))
     if with_data_only:
+        # a week of pain or injury without training (the runner stopped) still has a page
         sql += (
-            " AND (coalesce(runs, 0) + coalesce(cross_training_sessions, 0)"
-            " + coalesce(strength_sessions, 0)) > 0"
+            " AND ((coalesce(runs, 0) + coalesce(cross_training_sessions, 0)"
+            " + coalesce(strength_sessions, 0)) > 0 OR EXISTS (SELECT 1 FROM v_journal AS j"
+            " WHERE j.athlete_id = v_report_weeks.athlete_id"
+            " AND CAST(date_trunc('week', j.entry_date) AS DATE) = v_report_weeks.week_start"
+            " AND list_contains(?, j.kind)))"
         )
+        params.append(list(HEALTH_KINDS))
     sql += " ORDER BY athlete_id, week_start"
     return _rows(con, sql, params)
 
@@ -179,14 +197,20 @@ _WEEK_COLUMNS = (
     "athlete_id, athlete_name, iso_week, week_start, risk_level, flag_codes AS flags, runs, "
     "cross_training_sessions, strength_sessions, run_distance_m, \"load\", acwr, "
     "compact_gait_score, asymmetry_level, baseline_weeks, missing_codes AS missing_data, "
-    "flag_details"
+    "flag_details, run_load, other_load, run_acwr, days_off_before, return_week, "
+    "prebreak_run_time_s, device_changed_on"
 )
 
 _ACTIVITY_COLUMNS = (
     "activity_id, athlete_id, sport, sub_sport, name, file_sha256, started_local, week_start_local, duration_s, "
     "distance_m, gait_moving_s, gait_distance_m, cadence_median_spm, "
     "step_length_at_ref_speed_m, ref_speed_m_s, sprint_threshold_m_s, sprint_s, "
-    "gct_balance_mean_left_pct, trimp"
+    "gct_balance_mean_left_pct, trimp, description, summary_only, source"
+)
+
+_JOURNAL_COLUMNS = (
+    "entry_id, athlete_id, entry_date, CAST(date_trunc('week', entry_date) AS DATE) AS week_start, "
+    "kind, minutes, body_part, side, severity, text, source_line"
 )
 
 # One pass over the samples of every run the requested weeks show (their own runs and the
@@ -315,6 +339,9 @@ def _session(r: dict[str, Any]) -> Session:
         duration_s=r["duration_s"],
         distance_m=r["distance_m"],
         gait=gait,
+        description=r.get("description"),
+        summary_only=bool(r.get("summary_only")),
+        source=r.get("source"),
     )
 
 
@@ -353,6 +380,7 @@ class _Rows:
     names: dict[str, str | None]
     weeks: dict[str, dict[str, dict[str, Any]]]  # athlete -> iso week -> row
     activities: dict[tuple[str, date], list[dict[str, Any]]]  # (athlete, local Monday)
+    journal: dict[tuple[str, date], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _read_rows(con: duckdb.DuckDBPyConnection, athletes: list[str]) -> _Rows:
@@ -383,7 +411,15 @@ def _read_rows(con: duckdb.DuckDBPyConnection, athletes: list[str]) -> _Rows:
     by_week: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
     for r in acts:
         by_week[(r["athlete_id"], r["week_start_local"])].append(r)
-    return _Rows(names, weeks_by_athlete, by_week)
+    journal: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
+    for r in _rows(
+        con,
+        f"SELECT {_JOURNAL_COLUMNS} FROM v_journal "  # noqa: S608 - constant text
+        "WHERE list_contains(?, athlete_id) ORDER BY athlete_id, entry_date, source_line",
+        [athletes],
+    ):
+        journal[(r["athlete_id"], r["week_start"])].append(r)
+    return _Rows(names, weeks_by_athlete, by_week, journal)
 
 
 def _covered(monday: date, th: Thresholds) -> list[date]:
@@ -402,6 +438,7 @@ def _fingerprint(rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, co
         "name": rows.names.get(athlete_id),
         "weeks": [weeks.get(iso_week_of(m)) for m in covered],
         "acts": [rows.activities.get((athlete_id, m), []) for m in covered],
+        "journal": rows.journal.get((athlete_id, monday), []),
     }
     text = json.dumps(shown, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -490,6 +527,7 @@ def load_weeks(
                 sprint_threshold_m_s=thresholds_seen[-1] if thresholds_seen else None,
                 ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
                 baseline_runs=baseline_runs,
+                journal=rows.journal.get((athlete_id, monday), []),
                 fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code),
             )
         )
@@ -501,3 +539,30 @@ def load_week(
 ) -> WeekData:
     """Everything the report of one athlete-week shows."""
     return load_weeks(con, [(athlete_id, iso_week)], th)[0]
+
+
+@dataclass
+class BackTest:
+    """One athlete's stored back-test (v_evaluation, v_pain_episodes, v_layoffs)."""
+
+    rates: list[dict[str, Any]] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    layoffs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_back_tests(con: duckdb.DuckDBPyConnection) -> dict[str, BackTest]:
+    """Every athlete's back-test, rules first, then levels (the table order of the index)."""
+    from transforms.evaluate import LEVELS, RULES
+
+    out: dict[str, BackTest] = defaultdict(BackTest)
+    for r in _rows(
+        con,
+        "SELECT * FROM v_evaluation ORDER BY athlete_id, list_position(?::VARCHAR[], signal)",
+        [[*RULES, *LEVELS]],
+    ):
+        out[r["athlete_id"]].rates.append(r)
+    for r in _rows(con, "SELECT * FROM v_pain_episodes ORDER BY athlete_id, episode", []):
+        out[r["athlete_id"]].episodes.append(r)
+    for r in _rows(con, "SELECT * FROM v_layoffs ORDER BY athlete_id, return_iso_week", []):
+        out[r["athlete_id"]].layoffs.append(r)
+    return dict(out)

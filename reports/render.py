@@ -30,7 +30,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from reports import charts, content
-from reports.data import Flag, WeekData, list_weeks, load_weeks, parse_iso_week, week_fingerprints
+from reports.data import (
+    BackTest,
+    Flag,
+    WeekData,
+    list_weeks,
+    load_back_tests,
+    load_weeks,
+    parse_iso_week,
+    week_fingerprints,
+)
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -56,6 +65,10 @@ FLAG_TITLES: dict[str, str] = {
     "distance_progression": "Fast rise in weekly distance",
     "asymmetry_drift": "Balance drifts during runs",
     "low_cadence": "Low step rate",
+    "return_progression": "Returning after a break: more running than the return steps",
+    "returning": "Returning after a break",
+    "new_device": "New watch or sensor",
+    "other_training": "Other training, counted and encouraged",
 }
 
 _SAFE_PART = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -150,6 +163,50 @@ def _title(code: str) -> str:
     return FLAG_TITLES.get(code, code.replace("_", " ").capitalize())
 
 
+def _heading(f: Flag) -> str:
+    """A flag's title with its own numbers where they say more than the code: "Returning
+    after 23 days off", "New watch since 2023-09-22: gait baselines rebuild over the next
+    4 weeks"."""
+    n = f.numbers
+    if f.code in ("returning", "return_progression") and isinstance(n.get("days_off"), int):
+        head = f"Returning after {n['days_off']} days off"
+        if isinstance(n.get("return_week"), int):
+            head += f" (week {n['return_week']} back)"
+        if f.code == "return_progression":
+            head += ": more running than the return steps suggest"
+        return head
+    if f.code == "new_device" and n.get("device_changed_on"):
+        what = "New watch" if f.reason.lower().startswith("new watch") else "New running-dynamics sensor"
+        left = n.get("weeks_left")
+        tail = f": gait baselines rebuild over the next {left} week{'' if left == 1 else 's'}" if isinstance(left, int) else ""
+        return f"{what} since {n['device_changed_on']}{tail}"
+    if f.code == "other_training":
+        cross, strength = n.get("cross_training_sessions") or 0, n.get("strength_sessions") or 0
+        return (f"Other training: {cross} cross-training and {strength} strength "
+                f"session{'' if strength == 1 else 's'}, counted and encouraged")
+    return _title(f.code)
+
+
+def _short(text: Any, limit: int = content.DESCRIPTION_CHARS) -> str:
+    """Free text on one line, cut at a word boundary after ``limit`` characters."""
+    flat = " ".join(str(text or "").split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] or flat[:limit]
+    return cut + " …"
+
+
+def _summary_mark(s: Any) -> str:
+    """What a summary-only activity is, in words; empty for a recorded one."""
+    if not getattr(s, "summary_only", False):
+        return ""
+    return content.SUMMARY_ONLY.get(str(s.source), content.SUMMARY_ONLY["default"])
+
+
+def _signal_label(signal: str) -> str:
+    return content.SIGNAL_LABELS.get(signal) or _title(signal)
+
+
 def _environment(markdown: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -166,7 +223,8 @@ def _environment(markdown: bool) -> Environment:
     )
     env.filters.update(num=_num, km=_km, duration=_duration, pace=_pace, flag_title=_title,
                        value=_value, session_name=_session_name,
-                       session_kind=_session_kind)
+                       session_kind=_session_kind, flag_heading=_heading, short=_short,
+                       summary_mark=_summary_mark, signal_label=_signal_label)
     return env
 
 
@@ -195,7 +253,7 @@ def _recommendations(week: WeekData) -> list[Recommendation]:
             above = shown[plan.exercises]
         elif plan is not None and plan.exercises:
             shown[plan.exercises] = plan.title
-        out.append(Recommendation(f, _title(f.code), plan, above))
+        out.append(Recommendation(f, _heading(f), plan, above))
     return out
 
 
@@ -269,7 +327,17 @@ def _context(week: WeekData, th: Thresholds, chart_list: list[charts.Chart]) -> 
         "display_name": week.athlete_name or week.athlete_id,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "week_end": (week.week_start + timedelta(days=6)).isoformat(),
+        "status_lines": [_heading(f) for f in week.flags if f.code in _STATUS_CODES],
+        "health": week.health_entries,
+        "has_pain": any(e["kind"] in ("pain", "injury") for e in week.health_entries),
+        "journal_kinds": content.JOURNAL_KINDS,
+        "clinician": content.CLINICIAN,
+        "journal_sessions": sum(1 for s in week.other_sessions if s.source == "journal"),
     }
+
+
+# Said under the level badge: why this week is judged differently (returns, new devices).
+_STATUS_CODES = ("returning", "return_progression", "new_device")
 
 
 def render_week(
@@ -345,9 +413,12 @@ def _index_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def _write_index(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+def _write_index(
+    rows: list[dict[str, Any]], out_dir: Path, back_tests: dict[str, BackTest] | None = None
+) -> list[Path]:
     groups = _index_groups(rows)
     for g in groups:
+        g["back_test"] = (back_tests or {}).get(g["athlete_id"])
         for w in g["weeks"]:
             # Only link reports that exist: a filtered run renders some weeks, and the index
             # still lists every week with data.
@@ -357,6 +428,9 @@ def _write_index(rows: list[dict[str, Any]], out_dir: Path) -> list[Path]:
         "disclaimer": content.DISCLAIMER,
         "disclaimer_headline": content.DISCLAIMER_HEADLINE,
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "back_test_note": content.BACK_TEST_NOTE,
+        "no_episodes_note": content.NO_EPISODES_NOTE,
+        "layoff_note": content.LAYOFF_NOTE,
     }
     html_path = out_dir / "index.html"
     md_path = out_dir / "index.md"
@@ -404,7 +478,7 @@ def render_reports(
             todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
             for week in load_weeks(con, todo, th, CODE_VERSION):
                 written.extend(_write_week(week, out, th))
-        written.extend(_write_index(list_weeks(con), out))
+        written.extend(_write_index(list_weeks(con), out, load_back_tests(con)))
     return written
 
 

@@ -241,6 +241,92 @@ def build_fixture_db(path: Path, athlete_id: str = "anna", name: str = HOSTILE) 
     return path
 
 
+LONG_DESCRIPTION = "Easy miles on the treadmill, legs heavy. " * 8 + HOSTILE
+PAIN_DAY = _monday(LAST_WEEK) + timedelta(days=1)  # Tuesday of the flagged week
+
+
+def add_journal_and_back_test(path: Path, athlete_id: str = "anna") -> Path:
+    """Issue 12/14 content on top of :func:`build_fixture_db`: in ``LAST_WEEK`` a
+    summary-only run from the Strava list (long, hostile description), a journal strength
+    session (a summary-only activity, as warehouse.summaries loads it), a pain and an
+    illness entry; an injury in the empty week ``WEEKS[-3]``; in ``WEEKS[-2]`` a return after
+    15 days off, a new watch and other training flagged; in ``WEEKS[2]`` a return after 14
+    days off; then the stored back-test, written by warehouse.evaluation."""
+    from transforms.thresholds import DEFAULT_THRESHOLDS
+    from warehouse.evaluation import refresh_evaluation
+    from warehouse.store import Warehouse
+
+    monday = _monday(LAST_WEEK)
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    common = {"athlete_id": athlete_id, "local_offset_s": 3600, "avg_heart_rate_bpm": None,
+              "format": "summary", "n_samples": 0, "n_sessions": 0, "n_laps": 0, "n_extras": 0,
+              "n_data_columns": 0, "has_gps": False, "has_running_dynamics": False,
+              "has_gct_balance": False, "loaded_at": now, "summary_only": True}
+    run_start = datetime.combine(monday + timedelta(days=3), datetime.min.time(), UTC) + timedelta(hours=6)
+    gym_start = datetime.combine(monday + timedelta(days=4), datetime.min.time(), UTC) + timedelta(hours=11)
+    acts = [
+        {**common, "activity_id": f"{athlete_id}-manual-run", "sport": "running", "sub_sport": None,
+         "started_at": run_start, "ended_at": run_start + timedelta(seconds=2400),
+         "duration_s": 2400.0, "elapsed_s": 2400.0, "distance_m": 8000.0,
+         "name": "Treadmill at the gym", "description": LONG_DESCRIPTION,
+         "source_file": "strava/activities.csv", "sha256": "csv", "source": "strava_csv"},
+        {**common, "activity_id": f"{athlete_id}-journal-gym", "sport": "training",
+         "sub_sport": "strength_training", "started_at": gym_start,
+         "ended_at": gym_start + timedelta(seconds=1800), "duration_s": 1800.0,
+         "elapsed_s": 1800.0, "distance_m": None, "name": "strength (journal)",
+         "description": "Squats and lunges", "source_file": f"{athlete_id}/journal.csv",
+         "sha256": "journal", "source": "journal"},
+    ]
+    journal = [
+        ("j-pain", PAIN_DAY, "pain", None, "left knee", "left", 3, "Sore after the long run", 2),
+        ("j-ill", PAIN_DAY + timedelta(days=2), "illness", None, None, None, None, "A cold", 3),
+        ("j-gym", PAIN_DAY + timedelta(days=3), "strength", 30.0, None, None, None, "Squats and lunges", 4),
+        # the empty week (no activity): an injury, the reason there was no training
+        ("j-calf", _monday(WEEKS[-3]) + timedelta(days=2), "injury", None, "calf", "right", 5, None, 5),
+    ]
+    w46 = [
+        {"code": "returning", "severity": "info",
+         "reason": "Returning after 15 days off, week 1: 90 min of running, within 50% of your pre-break 180 min a week.",
+         "numbers": {"days_off": 15, "return_week": 1, "run_time_s": 5400.0,
+                     "prebreak_run_time_s": 10800.0, "allowed_share": 0.5},
+         "recommendation": "Back after a break: keep building gradually."},
+        {"code": "new_device", "severity": "info",
+         "reason": "New watch (coros pace3) since 2026-11-09: gait baselines rebuild over the next 4 week(s); compact gait is not judged until then.",
+         "numbers": {"device_changed_on": "2026-11-09", "weeks_left": 4}, "recommendation": ""},
+        {"code": "other_training", "severity": "info",
+         "reason": "1 cross-training and 1 strength session(s) this week (80 load points): counted and shown.",
+         "numbers": {"cross_training_sessions": 1, "strength_sessions": 1, "other_load": 80.0},
+         "recommendation": "Keep it up."},
+    ]
+    con = migrate.connect(path)
+    try:
+        for a in acts:
+            cols = ", ".join(a)
+            con.execute(f"INSERT INTO activities ({cols}) VALUES ({', '.join('?' * len(a))})",  # noqa: S608
+                        list(a.values()))
+        for e in journal:
+            con.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [e[0], athlete_id, *e[1:-1], f"{athlete_id}/journal.csv", e[-1]])
+        con.execute(
+            "UPDATE weekly_risk SET flags = ?, flag_details = ?, days_off_before = 15, "
+            "return_week = 1, device_changed_on = DATE '2026-11-09', run_load = 150, "
+            "other_load = 80 WHERE athlete_id = ? AND iso_week = ?",
+            [[f["code"] for f in w46], json.dumps(w46), athlete_id, WEEKS[-2]],
+        )
+        # an earlier return whose break (14 days up to W42's Sunday) has no journal entry
+        con.execute("UPDATE weekly_risk SET days_off_before = 14, return_week = 1 "
+                    "WHERE athlete_id = ? AND iso_week = ?", [athlete_id, WEEKS[2]])
+        # the journal strength session counts in the week (as weekly_risk counts it)
+        con.execute("UPDATE weekly_risk SET strength_sessions = 1, runs = runs + 1, "
+                    "run_distance_m = run_distance_m + 8000 WHERE athlete_id = ? "
+                    "AND iso_week = ?", [athlete_id, LAST_WEEK])
+    finally:
+        con.close()
+    with Warehouse.open(path) as wh:
+        refresh_evaluation(wh, DEFAULT_THRESHOLDS, {athlete_id: None})
+    return path
+
+
 # --- accessibility checker ---------------------------------------------------------------
 
 

@@ -129,14 +129,17 @@ def test_summary_text_has_one_line_per_signal() -> None:
     assert "episode 2: 2026-03-02 to 2026-03-02, 1 entries, calf: warning 8 d before" in text
 
 
-def test_cli_evaluate_reads_weekly_risk_and_journal(tmp_path: Any) -> None:
-    """`gaitwatch evaluate` on a real DuckDB file: weekly_risk from transforms, a journal
-    table with one pain entry 3 days after a planted load-spike week."""
+def test_cli_evaluate_reads_the_stored_back_test(tmp_path: Any) -> None:
+    """`gaitwatch evaluate` on a real DuckDB file: weekly_risk from transforms, one pain
+    entry 3 days after a planted load-spike week, the back-test stored by
+    warehouse.evaluation; then a journal-only change is noticed and re-evaluated."""
     from test_transforms_weekly import ATH, run_acts, weekly_runs
     from typer.testing import CliRunner
 
     from flows.cli import app
     from transforms.risk import weekly_risk
+    from transforms.thresholds import DEFAULT_THRESHOLDS
+    from warehouse.evaluation import refresh_evaluation
     from warehouse.store import Warehouse
 
     # six weeks of three 1 h runs, then a week of three 3 h runs: a load spike in week 6
@@ -145,16 +148,27 @@ def test_cli_evaluate_reads_weekly_risk_and_journal(tmp_path: Any) -> None:
     assert "load_spike" in risk.row(6, named=True)["flags"]
     spike_end = risk.row(6, named=True)["week_start"] + timedelta(days=6)
     db = tmp_path / "gw.duckdb"
+    insert = (
+        "INSERT INTO journal VALUES (?, 'a', ?, 'pain', NULL, 'shin', 'left', 4, "
+        "'sore shin', 'journal.csv', ?)"
+    )
     with Warehouse.open(db) as wh:
         wh.upsert_athletes(ATH)
         wh.write_weekly_risk("a", risk)
-        wh.con.execute(  # the journal table comes with the warehouse (migration 005)
-            "INSERT INTO journal (entry_id, athlete_id, entry_date, kind, minutes, body_part, "
-            "side, severity, text, source_file, source_line) VALUES ('p1', 'a', ?, 'pain', "
-            "NULL, 'shin', 'left', 4, 'sore shin', 'journal.csv', 2)",
-            [spike_end + timedelta(days=3)],
-        )
+        wh.con.execute(insert, ["p1", spike_end + timedelta(days=3), 2])
+        assert refresh_evaluation(wh, DEFAULT_THRESHOLDS, {"a": None}) == ["a"]
+        # nothing changed: nothing to re-evaluate
+        assert refresh_evaluation(wh, DEFAULT_THRESHOLDS) == []
     res = CliRunner().invoke(app, ["evaluate", "--athlete", "a", "--db", str(db)])
     assert res.exit_code == 0, res.output
-    assert "a load_spike" in res.output
+    assert "a load_spike" in res.output and "small numbers, a screening aid" in res.output
     assert "episode 1: " in res.output and "shin: warning 3 d before" in res.output
+    assert "episode 2" not in res.output
+    # a journal-only change (a second pain episode 30 days later) is noticed
+    with Warehouse.open(db) as wh:
+        wh.con.execute(insert, ["p2", spike_end + timedelta(days=33), 3])
+        assert refresh_evaluation(wh, DEFAULT_THRESHOLDS) == ["a"]
+    res = CliRunner().invoke(app, ["evaluate", "--athlete", "a", "--db", str(db)])
+    assert "episode 2: " in res.output and "no warning before" in res.output
+    res = CliRunner().invoke(app, ["evaluate", "--athlete", "nobody", "--db", str(db)])
+    assert res.exit_code == 0 and "no weekly results for nobody" in res.output

@@ -37,6 +37,11 @@ EPISODE_KINDS = ("pain", "injury")
 RULES = ("load_spike", "distance_progression", "return_progression", "compact_gait", "asymmetry")
 LEVELS = ("high", "moderate_or_high")
 LAYOFF_LABEL = "possible layoff (no running, nothing in the journal)"
+# Said wherever the back-test is shown: a few episodes on one history prove nothing.
+HONEST_NOTE = (
+    "How the warnings did on this runner's own past: small numbers, a screening aid, not a "
+    "validation. A hit rate near the chance rate means the warning told no more than chance."
+)
 
 JOURNAL_SCHEMA: dict[str, pl.DataType] = {
     "entry_id": pl.String(),
@@ -214,7 +219,7 @@ def summary_text(ev: Evaluation) -> str:
     """Plain-text summary for the command line: one line per signal, then episodes and
     possible layoffs. Rates are descriptive: a hit rate near the chance rate means the
     signal told nothing beyond chance on this history."""
-    lines: list[str] = []
+    lines: list[str] = [HONEST_NOTE] if ev.rates.height else []
     for r in ev.rates.iter_rows(named=True):
         hit = "-" if r["hit_rate"] is None else f"{r['preceded']}/{r['episodes']} ({r['hit_rate']:.0%})"
         chance = "-" if r["chance_rate"] is None else f"{r['chance_rate']:.0%}"

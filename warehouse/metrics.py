@@ -16,6 +16,7 @@ from transforms.plan import metrics_fingerprint, plan_metrics
 from transforms.risk import DEVICE_COLUMNS, weekly_risk
 from transforms.schema import ACTIVITY_INPUT_SCHEMA
 from transforms.thresholds import Thresholds, load_thresholds
+from warehouse.evaluation import refresh_evaluation
 from warehouse.migrate import StageState
 from warehouse.store import Warehouse
 
@@ -85,6 +86,7 @@ def update_metrics(
         for athlete_id, start in plan.weeks_from.items():
             risk = _weekly_risk_for(base, gait_all, athletes, th, athlete_id, start)
             out.weeks += wh.write_weekly_risk(athlete_id, risk, from_week_start=start)
+        refresh_evaluation(wh, th, plan.weeks_from)  # back-test beside the weeks it reads
         wh.save_stage_state(StageState("metrics", fingerprint, activities["loaded_at"].max()))  # type: ignore[arg-type]
     return out
 
