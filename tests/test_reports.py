@@ -23,7 +23,14 @@ from reports_support import (
     build_fixture_db,
 )
 
-from reports.render import md_escape, render_reports, render_week, safe_part, summary_markdown
+from reports.render import (
+    latest_weeks,
+    md_escape,
+    render_reports,
+    render_week,
+    safe_part,
+    summary_markdown,
+)
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +316,7 @@ def test_filters_and_summary_markdown(fixture_db: Path, tmp_path: Path) -> None:
     assert links == {f"anna/{LAST_WEEK}.html", f"anna/{LAST_WEEK}.md"}
     assert render_reports(fixture_db, tmp_path / "none", athletes=["nobody"])[-1].name == "index.md"
     with duckdb.connect(str(fixture_db), read_only=True) as con:
-        latest = summary_markdown(con)  # no weeks given: each athlete's latest week
+        latest = summary_markdown(con, weeks=latest_weeks(con))  # each athlete's latest week
         md = summary_markdown(con, weeks=WEEKS)
     latest_lines = [line for line in latest.splitlines() if line.startswith("| &lt;script")]
     assert len(latest_lines) == 1 and LAST_WEEK in latest_lines[0]
