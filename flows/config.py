@@ -73,7 +73,7 @@ class Config:
     rejected_dir: Path = Path("rejected")
     schedule: ScheduleConfig = ScheduleConfig()
     workers: int = 0  # decoding processes; 0 = one per usable CPU, 1 = in the running process
-    batch_size: int = 25  # files per Prefect task
+    batch_size: int = 50  # files per Prefect task (>= 1 DuckDB row group: docs/performance.md)
     source: Path | None = None  # the file read, None when running on defaults
     # True when published_database was not configured: it then follows the database
     # (``<db dir>/<db stem>-published.duckdb``), also when --db moves it.
@@ -203,7 +203,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path, source: Path | None
 
     ing = _table(raw, "ingest", {"workers", "batch_size"})
     workers = _integer(ing, "workers", 0, "ingest.", 0, 256)
-    batch_size = _integer(ing, "batch_size", 25, "ingest.", 1, 10_000)
+    batch_size = _integer(ing, "batch_size", 50, "ingest.", 1, 10_000)
 
     thresholds = _table(raw, "thresholds", None)
     _check_thresholds(thresholds)

@@ -357,10 +357,12 @@ class WorkerPool:
         self.n = n
         self.workers: list[_Worker] = []
 
-    def healthy(self) -> list[_Worker]:
+    def healthy(self, want: int | None = None) -> list[_Worker]:
+        """The live workers, started as needed up to ``want`` (default all ``n``): a job
+        of one chunk (the nightly run's new file) starts one process, not one per CPU."""
         for w in [w for w in self.workers if not w.alive()]:
             self.replace(w)
-        while len(self.workers) < self.n:
+        while len(self.workers) < (self.n if want is None else min(self.n, want)):
             self.workers.append(_Worker())
         return list(self.workers)
 
@@ -531,7 +533,7 @@ def _decode_local(
                 todo.append(((submitted, 0), chunks[submitted], False))
                 parts[submitted], expected[submitted] = {}, {0}
                 submitted += 1
-            idle = [w for w in pool.healthy() if w.conn not in busy]
+            idle = [w for w in pool.healthy(max(1, len(busy) + len(todo))) if w.conn not in busy]
             while idle and todo:
                 w = idle.pop()
                 part, chunk, single = todo.popleft()

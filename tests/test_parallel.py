@@ -199,3 +199,19 @@ def _state(pid: int) -> str:
     except (OSError, IndexError):
         return "zombie"
 
+
+
+def test_one_chunk_starts_one_worker(single_process: list[DecodedFile]) -> None:
+    # The nightly run's one new file: one decoding process starts, not one per CPU (each
+    # costs about a second of CPU to start); a larger job then tops the pool up.
+    from ingest import batch
+
+    ref = single_process[:4]
+    paths, athletes = [d.path for d in ref], [d.athlete_id for d in ref]
+    batch.shutdown_pools()
+    assert_same_decoding(list(decode_paths(paths[:1], athletes[:1], workers=2)), ref[:1])
+    assert len(batch._pool(2).workers) == 1
+    got = list(decode_paths(paths, athletes, workers=2, chunk_size=1))
+    assert_same_decoding(got, ref)
+    assert len(batch._pool(2).workers) == 2
+    batch.shutdown_pools()

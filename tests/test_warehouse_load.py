@@ -289,3 +289,42 @@ def test_self_contradicting_activity_is_rejected_with_reason_and_others_load(tmp
         assert log[good.source_file]["status"] == "loaded"
         problems = wh.con.execute("SELECT source_file FROM v_ingest_problems ORDER BY 1").fetchall()
         assert problems == [("empty.fit",), ("jump.fit",)]
+
+
+def test_repeated_gate_skips_only_while_nothing_changed(tmp_path: Path) -> None:
+    """The nightly run passes the gate three times: after the first pass the tests are not
+    run again (no results) until a row changes, and then the change is caught."""
+    from warehouse.datatests import gate
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load(corpus_results()[:3], "ann", check=False)
+        assert len(gate(wh.con)) > 0  # first gate: the tests ran (full: no watermark yet)
+        assert gate(wh.con) == []  # nothing changed: passed without running them
+        assert len(gate(wh.con, full=True)) > 0  # asked for in full: always run
+        # a row changed in place, same row count: the fingerprint sees it, the tests fail
+        wh.con.execute("UPDATE activities SET ended_at = started_at - INTERVAL 1 HOUR "
+                       "WHERE activity_id = (SELECT min(activity_id) FROM activities)")
+        with pytest.raises(DataTestError, match="started_at <= ended_at"):
+            gate(wh.con)
+        with pytest.raises(DataTestError):  # a failed gate saved nothing: still failing
+            gate(wh.con)
+
+
+def test_gate_after_a_change_runs_the_tests_of_changed_tables_only(tmp_path: Path) -> None:
+    """The gate before publishing follows the metrics: only the tests reading the tables
+    the metrics wrote run again (not the scans of every sample), and they still fail."""
+    from warehouse.datatests import TESTS, gate
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load(corpus_results()[:3], "ann", check=False)
+        gate(wh.con)
+        wh.con.register("bad_weeks", _weeks("ann", [date(2026, 10, 6)]).to_arrow())  # a Tuesday
+        wh.con.execute("INSERT INTO weekly_risk BY NAME SELECT * FROM bad_weeks")
+        with pytest.raises(DataTestError) as err:
+            gate(wh.con)
+        assert [r.name for r in err.value.failed] == ["weekly_risk.iso_week matches week_start (a Monday)"]
+        wh.con.execute("DELETE FROM weekly_risk")  # the week fixed: a Monday, not as before
+        wh.con.register("good_weeks", _weeks("ann", [date(2026, 10, 5)]).to_arrow())
+        wh.con.execute("INSERT INTO weekly_risk BY NAME SELECT * FROM good_weeks")
+        ran = {r.name for r in gate(wh.con)}
+        assert ran == {name for name, sql in TESTS.items() if "weekly_risk" in sql}
