@@ -31,7 +31,7 @@ CREATE TABLE pipeline_state (
 );
 COMMENT ON TABLE pipeline_state IS 'Grain: one row per incremental pipeline stage (metrics, datatests). How far the stage got, written in the same transaction as the stage''s own output.';
 COMMENT ON COLUMN pipeline_state.name IS 'The stage: metrics (gait metrics and weekly risk) or datatests (the data tests before publishing)';
-COMMENT ON COLUMN pipeline_state.fingerprint IS 'metrics: SHA-256 of what the metrics depend on besides the data (thresholds, athletes'' settings); a change means recompute everything. Null for datatests';
+COMMENT ON COLUMN pipeline_state.fingerprint IS 'metrics: SHA-256 of what the metrics depend on besides the data (thresholds, athletes'' settings); a change means recompute everything. For datatests: the per-table state fingerprint of the last passing gate';
 COMMENT ON COLUMN pipeline_state.watermark IS 'Largest activities.loaded_at the stage has processed; activities loaded later are new to it';
 COMMENT ON COLUMN pipeline_state.full_at IS 'datatests: when the data tests last ran over the whole warehouse (a full run at least weekly). Null for metrics';
 COMMENT ON COLUMN pipeline_state.updated_at IS 'When the row was written, UTC';
