@@ -309,6 +309,35 @@ def _failed(path: str, exc: ingest_errors.IngestError) -> Any:
 _START_S = 60.0
 _CRASHED = "decoder process crashed (killed, out of memory or a native fault) on this file"
 
+def _late(limits: Limits) -> str:
+    return f"decoding took longer than {limits.decode_timeout_s:g} s per file; stopped"
+
+
+def _recv_within(w: _Worker, deadline: float) -> bytes:
+    """The worker's next message. Readable does not mean complete: a worker that stops
+    in the middle of writing a large message (hung, SIGSTOPped, swapped out) would block
+    a plain ``recv_bytes`` for ever. The read runs in a thread; at the chunk's deadline
+    the worker is killed, which closes its end and ends the read with EOFError."""
+    got: list[bytes] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            got.append(w.conn.recv_bytes())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            failed.append(exc)
+
+    reader = threading.Thread(target=read, name="gaitwatch-decode-recv", daemon=True)
+    reader.start()
+    reader.join(max(0.0, deadline - time.monotonic()))
+    if reader.is_alive():
+        w.proc.kill()
+        reader.join()
+    if got:
+        return got[0]
+    raise EOFError(f"worker message incomplete: {failed[0] if failed else 'stopped'}")
+
+
 class _Worker:
     """One spawn process decoding chunks sent over its own pipe."""
 
@@ -557,12 +586,13 @@ def _decode_local(
             ready = wait(list(busy), timeout=timeout)
             for conn in ready:
                 assert isinstance(conn, Connection)
-                w, part, chunk, single, _deadline = busy.pop(conn)
+                w, part, chunk, single, deadline = busy.pop(conn)
                 try:
-                    msg = conn.recv_bytes()
+                    msg = _recv_within(w, deadline)
                 except (EOFError, OSError):
                     pool.replace(w)
-                    fail(part, chunk, single, _CRASHED)
+                    overran = time.monotonic() >= deadline
+                    fail(part, chunk, single, _late(limits) if overran else _CRASHED)
                     continue
                 if msg[:1] == b"P":
                     try:
@@ -578,8 +608,7 @@ def _decode_local(
                 if now >= deadline:
                     del busy[conn]
                     pool.replace(w)
-                    fail(part, chunk, single, f"decoding took longer than "
-                         f"{limits.decode_timeout_s:g} s per file; stopped")
+                    fail(part, chunk, single, _late(limits))
     finally:
         for w, *_rest in busy.values():  # abandoned midway: their results would be stale
             pool.replace(w)
