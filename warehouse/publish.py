@@ -12,15 +12,15 @@ DuckDB lets no other process open a file while the pipeline holds it read-write
   with ``lat_deg``/``lon_deg`` null) so no coordinate bytes survive in freed blocks of the
   file, as they would after an ``UPDATE`` of a copied file.
 
-- Nothing changed since the last publish to ``dest``: no copy. A stamp next to ``dest``
-  (``.<name>.stamp``, written after the rename) records the working file as it was copied
+- Nothing changed since the last publish to ``dest``: no copy. A stamp on ``dest`` (an
+  extended attribute, set after the rename) records the working file as it was copied
   (device, inode, size, mtime in ns, after ``CHECKPOINT``), the mode (plain or stripped)
-  and the published file it produced (device, inode, size, mtime). When all of it still
-  matches and the WAL is empty (every commit is in the main file), ``dest`` already holds
-  exactly what a copy would write, and neither the checkpoint (which rewrites the header
-  even when it has nothing to do) nor the copy is run. Any commit (to the WAL or the main
-  file), any write to ``dest``, a missing or unreadable stamp, or a crash between the
-  rename and the stamp mean a copy.
+  and ``dest`` itself (device, inode, size, mtime). When all of it still matches and the
+  WAL is empty (every commit is in the main file), ``dest`` already holds exactly what a
+  copy would write, and neither the checkpoint (which rewrites the header even when it
+  has nothing to do) nor the copy is run. Any commit (to the WAL or the main file), any
+  write to ``dest``, a missing stamp (another file renamed there, a filesystem without
+  user attributes), or a crash between the rename and the stamp mean a copy.
 
 The working file is kept in ``v1.5.0`` storage, so published files open in the DuckDB
 1.5.6 shell (``duckdb-cli``) as well as in duckdb 2.x.
@@ -98,8 +98,10 @@ def _copy_in_kernel(src_fd: int, dst_fd: int) -> bool:
     return True
 
 
-def _stamp_path(dest: Path) -> Path:
-    return dest.parent / f".{dest.name}.stamp"
+# Extended attribute of the published file naming the working file it was copied from.
+# An attribute, not a file: nothing but DuckDB files beside the databases (state lives in
+# the warehouse), and setting it changes neither the file's bytes nor its mtime.
+_STAMP_ATTR = "user.gaitwatch.published-from"
 
 
 def _file_id(path: Path) -> list[int] | None:
@@ -115,42 +117,36 @@ def _wal_size(working_path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-def _source_state(working_path: Path, strip_coordinates: bool) -> dict[str, object] | None:
-    """What the stamp compares; None (always copy) while the WAL holds changes the main
-    file's mtime does not show."""
+def _stamp(working_path: Path, dest: Path, strip_coordinates: bool) -> bytes | None:
+    """What the published file must carry to be current; None (always copy) while the WAL
+    holds commits the main file's mtime does not show."""
     if _wal_size(working_path) > 0:
         return None
-    return {"working": _file_id(working_path), "strip_coordinates": strip_coordinates}
+    doc = {"working": _file_id(working_path), "strip_coordinates": strip_coordinates,
+           "published": _file_id(dest)}
+    return json.dumps(doc, sort_keys=True).encode()
 
 
 def is_current(working_path: Path, dest: Path, strip_coordinates: bool = False) -> bool:
     """True when ``dest`` is the untouched result of publishing the working file as it is
     now (same mode): publishing again would write the same bytes."""
-    source = _source_state(Path(working_path).resolve(), strip_coordinates)
-    dest = Path(dest).resolve()
+    working_path, dest = Path(working_path).resolve(), Path(dest).resolve()
+    want = _stamp(working_path, dest, strip_coordinates)
     try:
-        saved = json.loads(_stamp_path(dest).read_text())
-    except (OSError, ValueError):
+        got = os.getxattr(dest, _STAMP_ATTR)
+    except (OSError, AttributeError):  # no file, no attribute, no xattr support
         return False
-    published = _file_id(dest)
-    return (
-        source is not None
-        and published is not None
-        and isinstance(saved, dict)
-        and saved.get("source") == source
-        and saved.get("published") == published
-    )
+    return want is not None and got == want
 
 
 def _write_stamp(working_path: Path, dest: Path, strip_coordinates: bool) -> None:
-    source = _source_state(working_path, strip_coordinates)
-    stamp = _stamp_path(dest)
-    if source is None:
-        stamp.unlink(missing_ok=True)
+    stamp = _stamp(working_path, dest, strip_coordinates)
+    if stamp is None:
         return
-    tmp = _temp_path(stamp)
-    tmp.write_text(json.dumps({"source": source, "published": _file_id(dest)}))
-    os.replace(tmp, stamp)
+    try:
+        os.setxattr(dest, _STAMP_ATTR, stamp)
+    except (OSError, AttributeError):
+        pass  # a filesystem without user attributes: every publish copies, as before
 
 
 def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> None:
