@@ -328,3 +328,37 @@ def test_gate_after_a_change_runs_the_tests_of_changed_tables_only(tmp_path: Pat
         wh.con.execute("INSERT INTO weekly_risk BY NAME SELECT * FROM good_weeks")
         ran = {r.name for r in gate(wh.con)}
         assert ran == {name for name, sql in TESTS.items() if "weekly_risk" in sql}
+
+
+def test_incremental_gate_finds_orphan_samples_through_totals(tmp_path: Path) -> None:
+    """An incremental gate checks sample orphans by totals (no scan of every sample): an
+    orphan sample, or an orphan extra, written behind the loader's back, still fails it;
+    the weekly full gate names the orphan activity id."""
+    from warehouse.datatests import gate
+
+    results = corpus_results()
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        # fenix3-...-devfields (index 7) writes sample extras (developer fields)
+        assert "devfields" in results[7].source_file
+        wh.load(results[:2] + results[7:8], "ann", check=False)
+        gate(wh.con)  # full: sets the watermark
+        wh.load(results[2:4], "ann", check=False)
+        n = wh.con.execute("SELECT count(*) FROM samples").fetchall()[0][0]
+        wh.con.execute(
+            "INSERT INTO samples BY NAME SELECT * REPLACE ('nope' AS activity_id) "
+            "FROM samples LIMIT 1")
+        with pytest.raises(DataTestError) as err:
+            gate(wh.con)
+        failed = {r.name: r for r in err.value.failed}
+        assert list(failed) == ["samples -> activities"]
+        assert failed["samples -> activities"].examples == [(n + 1, n)]
+        with pytest.raises(DataTestError) as err:
+            gate(wh.con, full=True)
+        assert [r.examples for r in err.value.failed if r.name == "samples -> activities"] == [[("nope",)]]
+        wh.con.execute("DELETE FROM samples WHERE activity_id = 'nope'")
+        gate(wh.con)
+        wh.con.execute(
+            "INSERT INTO sample_extras BY NAME SELECT * REPLACE ('nope' AS activity_id) "
+            "FROM sample_extras LIMIT 1")
+        with pytest.raises(DataTestError, match="sample_extras -> activities"):
+            gate(wh.con)

@@ -4,6 +4,7 @@ while the pipeline keeps loading and publishing."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import stat
 import subprocess
@@ -157,6 +158,80 @@ def test_failing_data_test_blocks_publishing(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
 
 
+def _rows(path: Path) -> tuple[Any, ...]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT count(*), (SELECT count(*) FROM samples), (SELECT count(lat_deg) FROM samples) "
+            "FROM activities").fetchall()[0]
+    finally:
+        con.close()
+
+
+def test_publish_copies_only_when_the_working_file_or_the_published_file_changed(tmp_path: Path) -> None:
+    """An unchanged warehouse is not copied again (the published file keeps its inode);
+    a load, a touched published file, a lost stamp or another mode each copy afresh.
+    Incremental gates as in the pipeline (a full gate saves its state: a write)."""
+    from warehouse.publish import is_current
+
+    probe = tmp_path / "probe"
+    probe.touch()
+    try:
+        os.setxattr(probe, "user.gaitwatch.probe", b"1")
+    except OSError:
+        pytest.skip("no user extended attributes on this filesystem: every publish copies")
+    fit, rest = _split(corpus_results())
+    work = tmp_path / "work.duckdb"
+    dest = tmp_path / "pub" / "gaitwatch.duckdb"
+    with Warehouse.open(work) as wh:
+        wh.load(fit[:2], "ann")
+        publish(wh.con, wh.path, dest, full_checks=False)
+    first = dest.stat().st_ino
+    assert is_current(work, dest)
+    with Warehouse.open(work) as wh:  # a run with nothing new: no copy
+        publish(wh.con, wh.path, dest, full_checks=False)
+    assert dest.stat().st_ino == first
+    with Warehouse.open(work) as wh:  # new data: copied, the new rows are there
+        wh.load(fit[2:4] + rest[:1], "ann")
+        n_work = wh.con.execute("SELECT count(*) FROM activities").fetchall()[0][0]
+        assert not is_current(work, dest)
+        publish(wh.con, wh.path, dest, full_checks=False)
+    second = dest.stat().st_ino
+    assert second != first and _rows(dest)[0] == n_work
+    # someone wrote into the published file: it is no longer what the stamp says
+    con = duckdb.connect(str(dest))
+    con.execute("DELETE FROM weekly_risk")
+    con.execute("CREATE TABLE scribble AS SELECT 1 AS x")
+    con.close()
+    assert not is_current(work, dest)
+    with Warehouse.open(work) as wh:
+        publish(wh.con, wh.path, dest, full_checks=False)
+    assert dest.stat().st_ino != second
+    con = duckdb.connect(str(dest), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scribble'"
+                           ).fetchall() == [(0,)]
+    finally:
+        con.close()
+    third = dest.stat().st_ino
+    os.removexattr(dest, "user.gaitwatch.published-from")  # stamp lost: copy, to be safe
+    with Warehouse.open(work) as wh:
+        publish(wh.con, wh.path, dest, full_checks=False)
+    assert dest.stat().st_ino != third
+    # the same working file published with coordinates stripped is another file
+    assert _rows(dest)[2] > 0
+    with Warehouse.open(work) as wh:
+        publish(wh.con, wh.path, dest, strip_coordinates=True, full_checks=False)
+    stripped = dest.stat().st_ino
+    assert _rows(dest)[2] == 0
+    with Warehouse.open(work) as wh:  # stripped again, nothing changed: no rebuild
+        publish(wh.con, wh.path, dest, strip_coordinates=True, full_checks=False)
+    assert dest.stat().st_ino == stripped
+    with Warehouse.open(work) as wh:  # and back to a plain copy: coordinates again
+        publish(wh.con, wh.path, dest, full_checks=False)
+    assert _rows(dest)[2] > 0
+
+
 def _duckdb_shell() -> Path:
     candidates = [Path(sys.executable).parent / "duckdb", Path(sys.prefix) / "bin" / "duckdb"]
     found = shutil.which("duckdb")
@@ -176,7 +251,7 @@ def test_duckdb_cli_opens_published_file_and_lists_views(tmp_path: Path) -> None
         wh.load(corpus_results(), "ann")
         runs = wh.con.execute("SELECT count(*) FROM v_runs").fetchall()[0][0]
         problems = wh.con.execute("SELECT count(*) FROM v_ingest_problems").fetchall()[0][0]
-        publish(wh.con, wh.path, dest)
+        publish(wh.con, wh.path, dest, full_checks=False)
     sql = (
         "SELECT string_agg(view_name, ',' ORDER BY view_name) FROM duckdb_views() WHERE NOT internal; "
         "SELECT count(*) FROM v_runs; SELECT count(*) FROM v_ingest_problems; "

@@ -167,13 +167,20 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[int
     :class:`MigrationError` when an applied migration's file changed or the database
     knows a migration this code does not have (it is newer than the code).
     """
-    con.execute("BEGIN")
-    try:
-        con.execute(_SCHEMA_VERSION_DDL)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    # Only when missing: the DDL commits a WAL record even when the table exists, and an
+    # open that writes nothing lets publish see an unchanged file (warehouse.publish).
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = current_schema() AND table_name = 'schema_version'"
+    ).fetchall()
+    if not known or known[0][0] == 0:
+        con.execute("BEGIN")
+        try:
+            con.execute(_SCHEMA_VERSION_DDL)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     applied = dict(con.execute("SELECT version, checksum FROM schema_version").fetchall())
     files = migrations(sql_dir)
     unknown = sorted(set(applied) - {m.version for m in files})

@@ -12,12 +12,23 @@ DuckDB lets no other process open a file while the pipeline holds it read-write
   with ``lat_deg``/``lon_deg`` null) so no coordinate bytes survive in freed blocks of the
   file, as they would after an ``UPDATE`` of a copied file.
 
+- Nothing changed since the last publish to ``dest``: no copy. A stamp on ``dest`` (an
+  extended attribute, set after the rename) records the working file as it was copied
+  (device, inode, size, mtime in ns, after ``CHECKPOINT``), the mode (plain or stripped)
+  and ``dest`` itself (device, inode, size, mtime). When all of it still matches and the
+  WAL is empty (every commit is in the main file), ``dest`` already holds exactly what a
+  copy would write, and neither the checkpoint (which rewrites the header even when it
+  has nothing to do) nor the copy is run. Any commit (to the WAL or the main file), any
+  write to ``dest``, a missing stamp (another file renamed there, a filesystem without
+  user attributes), or a crash between the rename and the stamp mean a copy.
+
 The working file is kept in ``v1.5.0`` storage, so published files open in the DuckDB
 1.5.6 shell (``duckdb-cli``) as well as in duckdb 2.x.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -87,6 +98,57 @@ def _copy_in_kernel(src_fd: int, dst_fd: int) -> bool:
     return True
 
 
+# Extended attribute of the published file naming the working file it was copied from.
+# An attribute, not a file: nothing but DuckDB files beside the databases (state lives in
+# the warehouse), and setting it changes neither the file's bytes nor its mtime.
+_STAMP_ATTR = "user.gaitwatch.published-from"
+
+
+def _file_id(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _wal_size(working_path: Path) -> int:
+    wal = working_path.with_name(working_path.name + ".wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+def _stamp(working_path: Path, dest: Path, strip_coordinates: bool) -> bytes | None:
+    """What the published file must carry to be current; None (always copy) while the WAL
+    holds commits the main file's mtime does not show."""
+    if _wal_size(working_path) > 0:
+        return None
+    doc = {"working": _file_id(working_path), "strip_coordinates": strip_coordinates,
+           "published": _file_id(dest)}
+    return json.dumps(doc, sort_keys=True).encode()
+
+
+def is_current(working_path: Path, dest: Path, strip_coordinates: bool = False) -> bool:
+    """True when ``dest`` is the untouched result of publishing the working file as it is
+    now (same mode): publishing again would write the same bytes."""
+    working_path, dest = Path(working_path).resolve(), Path(dest).resolve()
+    want = _stamp(working_path, dest, strip_coordinates)
+    try:
+        got = os.getxattr(dest, _STAMP_ATTR)
+    except (OSError, AttributeError):  # no file, no attribute, no xattr support
+        return False
+    return want is not None and got == want
+
+
+def _write_stamp(working_path: Path, dest: Path, strip_coordinates: bool) -> None:
+    stamp = _stamp(working_path, dest, strip_coordinates)
+    if stamp is None:
+        return
+    try:
+        os.setxattr(dest, _STAMP_ATTR, stamp)
+    except (OSError, AttributeError):
+        pass  # a filesystem without user attributes: every publish copies, as before
+
+
 def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> None:
     """Write a fresh copy of the connection's database into ``dst`` with null coordinates."""
     home = fetch_one(con, "SELECT current_database()")
@@ -137,8 +199,9 @@ def publish(
     the one publish function.
 
     The data-test gate runs first (:func:`warehouse.datatests.gate`: in full, or
-    incremental with ``full_checks=False`` as the pipeline does): a failure raises :class:`warehouse.datatests.DataTestError` and
-    ``dest`` is left as it was.
+    incremental with ``full_checks=False`` as the pipeline does): a failure raises
+    :class:`warehouse.datatests.DataTestError` and ``dest`` is left as it was. When
+    :func:`is_current` says ``dest`` already holds this working file, nothing is copied.
     """
     working_path = Path(working_path).resolve()
     dest = Path(dest).resolve()
@@ -152,20 +215,29 @@ def publish(
         )
     datatests.gate(con, full=full_checks)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    # Before the CHECKPOINT: DuckDB rewrites the file header at every checkpoint, even one
+    # with nothing to write, so the working file's mtime only holds until then.
+    if is_current(working_path, dest, strip_coordinates):
+        return dest
+    # Fails if this connection has an open transaction: then the file is not complete.
+    con.execute("CHECKPOINT")
+    if not strip_coordinates and _wal_size(working_path) > 0:
+        wal = working_path.with_name(working_path.name + ".wal")
+        raise PublishError(f"{wal} not empty after CHECKPOINT: another writer is active")
     tmp = _temp_path(dest)
     try:
         if strip_coordinates:
             _rebuild_without_coordinates(con, tmp)
         else:
-            # Fails if this connection has an open transaction: then the file is not complete.
-            con.execute("CHECKPOINT")
-            wal = working_path.with_name(working_path.name + ".wal")
-            if wal.exists() and wal.stat().st_size > 0:
-                raise PublishError(f"{wal} not empty after CHECKPOINT: another writer is active")
             _copy_owner_only(working_path, tmp)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if strip_coordinates:
+        # the rebuild attached and wrote through this connection: take the working file
+        # as it is after that (a checkpoint of its own, nothing of ours changed)
+        con.execute("CHECKPOINT")
+    _write_stamp(working_path, dest, strip_coordinates)
     return dest
