@@ -87,7 +87,11 @@ def update_metrics(
             risk = _weekly_risk_for(base, gait_all, athletes, th, athlete_id, start)
             out.weeks += wh.write_weekly_risk(athlete_id, risk, from_week_start=start)
         refresh_evaluation(wh, th, plan.weeks_from)  # back-test beside the weeks it reads
-        wh.save_stage_state(StageState("metrics", fingerprint, activities["loaded_at"].max()))  # type: ignore[arg-type]
+        state = StageState("metrics", fingerprint, activities["loaded_at"].max())  # type: ignore[arg-type]
+        # Unchanged state is not rewritten: a run with nothing new leaves the file as it
+        # was, so publishing can skip its copy (warehouse.publish).
+        if (state.fingerprint, state.watermark) != (saved.fingerprint, saved.watermark):
+            wh.save_stage_state(state)
     return out
 
 
