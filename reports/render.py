@@ -38,12 +38,13 @@ from reports.data import (
     load_back_tests,
     load_weeks,
     parse_iso_week,
+    sample_batches,
     week_fingerprints,
 )
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-WEEKS_PER_BATCH = 200  # athlete-weeks whose data is read in one batch of queries
+WEEKS_PER_BATCH = 200  # athlete-weeks whose fingerprints are read in one batch of queries
 # The report code's version, part of every page's data fingerprint: a changed template or
 # chart re-renders every page, unchanged code and data leave a page as it is.
 CODE_VERSION = hashlib.sha256(
@@ -466,9 +467,11 @@ def render_reports(
             weeks=list(weeks) if weeks is not None else None,
         )
         th = thresholds or DEFAULT_THRESHOLDS
-        # One batch of queries per athlete (at most WEEKS_PER_BATCH weeks): a handful of
-        # queries for a whole history instead of a dozen per week, memory bounded by one
-        # athlete's chart data.
+        # Fingerprints for WEEKS_PER_BATCH athlete-weeks at a time (week and activity rows
+        # only), then chart data in batches bounded by the samples they cover
+        # (data.sample_batches): a dense history makes more batches, not bigger ones, so
+        # peak memory does not grow with the runs per week. Each batch's weeks are dropped
+        # once written.
         targets = [(r["athlete_id"], r["iso_week"]) for r in rows]
         for i in range(0, len(targets), WEEKS_PER_BATCH):
             batch = targets[i : i + WEEKS_PER_BATCH]
@@ -476,8 +479,11 @@ def render_reports(
             # written: a nightly run with one new file re-renders the weeks it shows up in.
             fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
             todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
-            for week in load_weeks(con, todo, th, CODE_VERSION):
-                written.extend(_write_week(week, out, th))
+            for part in sample_batches(con, todo, th):
+                weeks_data = load_weeks(con, part, th, CODE_VERSION)
+                for week in weeks_data:
+                    written.extend(_write_week(week, out, th))
+                del weeks_data
         written.extend(_write_index(list_weeks(con), out, load_back_tests(con)))
     return written
 
