@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,12 @@ from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WEEKS_PER_BATCH = 200  # athlete-weeks whose fingerprints are read in one batch of queries
+# DuckDB keeps every block it reads cached up to its memory limit (80 % of RAM by
+# default), so over a whole history the cache grows with the database file. A limit a few
+# times one sample batch's needs (data.MAX_BATCH_SAMPLES) evicts earlier batches' blocks;
+# a query over it spills to a temporary folder, and one that still does not fit runs again
+# under DuckDB's default limit (_load_bounded).
+DUCKDB_MEMORY_LIMIT = "100MB"
 # The report code's version, part of every page's data fingerprint: a changed template or
 # chart re-renders every page, unchanged code and data leave a page as it is.
 CODE_VERSION = hashlib.sha256(
@@ -440,6 +447,21 @@ def _write_index(
     return [html_path, md_path]
 
 
+def _load_bounded(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds
+) -> list[WeekData]:
+    """load_weeks under DUCKDB_MEMORY_LIMIT; a batch that does not fit (one week of
+    extreme recordings, over the sample budget on its own) gets DuckDB's default limit."""
+    try:
+        return load_weeks(con, targets, th, CODE_VERSION)
+    except duckdb.OutOfMemoryException:
+        con.execute("RESET memory_limit")
+        try:
+            return load_weeks(con, targets, th, CODE_VERSION)
+        finally:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+
+
 def render_reports(
     db_path: Path | str,
     out_dir: Path | str,
@@ -459,8 +481,13 @@ def render_reports(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with (
+        tempfile.TemporaryDirectory(prefix="gaitwatch-reports-") as spill,
+        duckdb.connect(str(db_path), read_only=True) as con,
+    ):
         con.execute("SET TimeZone = 'UTC'")  # timestamps and week bounds in UTC
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = ?", [spill])
         rows = list_weeks(
             con,
             athletes=list(athletes) if athletes is not None else None,
@@ -480,7 +507,7 @@ def render_reports(
             fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
             todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
             for part in sample_batches(con, todo, th):
-                weeks_data = load_weeks(con, part, th, CODE_VERSION)
+                weeks_data = _load_bounded(con, part, th)
                 for week in weeks_data:
                     written.extend(_write_week(week, out, th))
                 del weeks_data
