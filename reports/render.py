@@ -451,7 +451,8 @@ def _load_bounded(
     con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds
 ) -> list[WeekData]:
     """load_weeks under DUCKDB_MEMORY_LIMIT; a batch that does not fit (one week of
-    extreme recordings, over the sample budget on its own) gets DuckDB's default limit."""
+    extreme recordings, over the sample budget on its own) gets DuckDB's default limit.
+    (Not warehouse.migrate.memory_limit: importing it loads polars, +35 MB here.)"""
     try:
         return load_weeks(con, targets, th, CODE_VERSION)
     except duckdb.OutOfMemoryException:
