@@ -35,6 +35,10 @@ MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise,
 MAX_CHART_SPEED_M_S = 12.0  # faster "running" is a GPS glitch or a vehicle: not charted
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
 HEALTH_KINDS = ("pain", "injury", "illness")  # journal entries a week's report lists
+# Samples whose chart bins one load_weeks call computes: DuckDB holds them all at once,
+# so this (not the number of weeks) bounds the memory of a batch, whatever the history's
+# density. About 110 one-hour runs at 1 s; 500k samples kept rendering under ~250 MB.
+MAX_BATCH_SAMPLES = 400_000
 
 
 @dataclass(frozen=True)
@@ -453,6 +457,50 @@ def week_fingerprints(
     cheap queries; an unchanged fingerprint means an unchanged report."""
     rows = _read_rows(con, sorted({a for a, _ in targets}))
     return {(a, w): _fingerprint(rows, a, w, th, code) for a, w in targets}
+
+
+def sample_batches(
+    con: duckdb.DuckDBPyConnection,
+    targets: list[tuple[str, str]],
+    th: Thresholds,
+    max_samples: int = MAX_BATCH_SAMPLES,
+) -> list[list[tuple[str, str]]]:
+    """Split ``targets`` (in their order) into consecutive batches for :func:`load_weeks`
+    whose chart data covers at most ``max_samples`` samples: the runs of each week and of
+    its trailing baseline, counted once per batch (neighbouring weeks share baselines).
+    A single week over the budget is a batch of its own. One query (run sample counts)."""
+    if not targets:
+        return []
+    runs: dict[tuple[str, date], list[tuple[str, int]]] = defaultdict(list)
+    for activity_id, athlete_id, monday, n in con.execute(
+        "SELECT r.activity_id, r.athlete_id, r.week_start_local, coalesce(a.n_samples, 0) "
+        "FROM v_report_activities AS r JOIN v_activities AS a USING (activity_id) "
+        "WHERE r.sport = 'running' AND list_contains(?, r.athlete_id)",
+        [sorted({a for a, _ in targets})],
+    ).fetchall():
+        runs[(athlete_id, monday)].append((activity_id, int(n)))
+    batches: list[list[tuple[str, str]]] = []
+    batch: list[tuple[str, str]] = []
+    seen: set[str] = set()  # runs the current batch reads already
+    total = 0
+    for athlete_id, iso_week in targets:
+        monday = parse_iso_week(iso_week)
+        covered = [
+            run
+            for i in range(th.baseline_weeks + 1)
+            for run in runs.get((athlete_id, monday - timedelta(weeks=i)), [])
+        ]
+        added = sum(n for run_id, n in covered if run_id not in seen)
+        if batch and total + added > max_samples:
+            batches.append(batch)
+            batch, seen, total = [], set(), 0
+            added = sum(n for _, n in covered)
+        batch.append((athlete_id, iso_week))
+        seen.update(run_id for run_id, _ in covered)
+        total += added
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def load_weeks(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,12 +39,19 @@ from reports.data import (
     load_back_tests,
     load_weeks,
     parse_iso_week,
+    sample_batches,
     week_fingerprints,
 )
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-WEEKS_PER_BATCH = 200  # athlete-weeks whose data is read in one batch of queries
+WEEKS_PER_BATCH = 200  # athlete-weeks whose fingerprints are read in one batch of queries
+# DuckDB keeps every block it reads cached up to its memory limit (80 % of RAM by
+# default), so over a whole history the cache grows with the database file. A limit a few
+# times one sample batch's needs (data.MAX_BATCH_SAMPLES) evicts earlier batches' blocks;
+# a query over it spills to a temporary folder, and one that still does not fit runs again
+# under DuckDB's default limit (_load_bounded).
+DUCKDB_MEMORY_LIMIT = "100MB"
 # The report code's version, part of every page's data fingerprint: a changed template or
 # chart re-renders every page, unchanged code and data leave a page as it is.
 CODE_VERSION = hashlib.sha256(
@@ -439,6 +447,22 @@ def _write_index(
     return [html_path, md_path]
 
 
+def _load_bounded(
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds
+) -> list[WeekData]:
+    """load_weeks under DUCKDB_MEMORY_LIMIT; a batch that does not fit (one week of
+    extreme recordings, over the sample budget on its own) gets DuckDB's default limit.
+    (Not warehouse.migrate.memory_limit: importing it loads polars, +35 MB here.)"""
+    try:
+        return load_weeks(con, targets, th, CODE_VERSION)
+    except duckdb.OutOfMemoryException:
+        con.execute("RESET memory_limit")
+        try:
+            return load_weeks(con, targets, th, CODE_VERSION)
+        finally:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+
+
 def render_reports(
     db_path: Path | str,
     out_dir: Path | str,
@@ -458,17 +482,24 @@ def render_reports(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with (
+        tempfile.TemporaryDirectory(prefix="gaitwatch-reports-") as spill,
+        duckdb.connect(str(db_path), read_only=True) as con,
+    ):
         con.execute("SET TimeZone = 'UTC'")  # timestamps and week bounds in UTC
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = ?", [spill])
         rows = list_weeks(
             con,
             athletes=list(athletes) if athletes is not None else None,
             weeks=list(weeks) if weeks is not None else None,
         )
         th = thresholds or DEFAULT_THRESHOLDS
-        # One batch of queries per athlete (at most WEEKS_PER_BATCH weeks): a handful of
-        # queries for a whole history instead of a dozen per week, memory bounded by one
-        # athlete's chart data.
+        # Fingerprints for WEEKS_PER_BATCH athlete-weeks at a time (week and activity rows
+        # only), then chart data in batches bounded by the samples they cover
+        # (data.sample_batches): a dense history makes more batches, not bigger ones, so
+        # peak memory does not grow with the runs per week. Each batch's weeks are dropped
+        # once written.
         targets = [(r["athlete_id"], r["iso_week"]) for r in rows]
         for i in range(0, len(targets), WEEKS_PER_BATCH):
             batch = targets[i : i + WEEKS_PER_BATCH]
@@ -476,8 +507,11 @@ def render_reports(
             # written: a nightly run with one new file re-renders the weeks it shows up in.
             fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
             todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
-            for week in load_weeks(con, todo, th, CODE_VERSION):
-                written.extend(_write_week(week, out, th))
+            for part in sample_batches(con, todo, th):
+                weeks_data = _load_bounded(con, part, th)
+                for week in weeks_data:
+                    written.extend(_write_week(week, out, th))
+                del weeks_data
         written.extend(_write_index(list_weeks(con), out, load_back_tests(con)))
     return written
 

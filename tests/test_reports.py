@@ -409,3 +409,25 @@ def test_second_run_rewrites_only_weeks_whose_data_changed(fixture_db: Path, tmp
     # A deleted page is written again.
     (out / "anna" / f"{WEEKS[0]}.md").unlink()
     assert f"anna/{WEEKS[0]}.html" in [str(p.relative_to(out)) for p in render_reports(db, out)]
+
+
+def test_sample_batches_split_by_samples_and_give_the_same_weeks(fixture_db: Path) -> None:
+    # Issue 15 item 5: chart data is read in batches bounded by samples, not weeks; how
+    # the weeks are split must not change what a week shows.
+    from reports.data import load_weeks, sample_batches
+    from transforms.thresholds import DEFAULT_THRESHOLDS as th
+
+    targets = [("anna", w) for w in WEEKS]
+    with duckdb.connect(str(fixture_db), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        n_samples = con.execute(
+            "SELECT sum(n_samples) FROM v_activities WHERE athlete_id = 'anna' AND sport = 'running'"
+        ).fetchone()[0]
+        assert n_samples > 0
+        assert sample_batches(con, targets, th, max_samples=n_samples) == [targets]
+        one_each = sample_batches(con, targets, th, max_samples=1)
+        assert one_each == [[t] for t in targets]
+        whole = load_weeks(con, targets, th)
+        split = [w for batch in one_each for w in load_weeks(con, batch, th)]
+    assert split == whole
+    assert any(w.step_week for w in whole)  # the comparison covers real chart bins
