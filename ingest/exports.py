@@ -16,7 +16,7 @@ import json
 import posixpath
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,6 +249,25 @@ def _number(text: str) -> float | None:
     return float(t)
 
 
+def csv_rows(reader: Any, problems: list[RowProblem]) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows of a ``csv.reader`` with the line each starts on (a quoted
+    field may span lines). An unreadable row is recorded in ``problems`` and ends the
+    file: the csv module cannot resynchronise after a broken quote."""
+    line = reader.line_num + 1  # where the next record starts
+    while True:
+        start = line
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            problems.append(RowProblem(start, f"unreadable CSV row: {exc}"))
+            return
+        line = reader.line_num + 1
+        if any(c.strip() for c in row):
+            yield start, row
+
+
 def parse_strava_csv(source: str, data: bytes) -> ParsedList:
     """Every row of a Strava ``activities.csv``.
 
@@ -284,19 +303,7 @@ def parse_strava_csv(source: str, data: bytes) -> ParsedList:
     problems: list[RowProblem] = []
     seen: set[str] = set()
     distance_cols = cols.get("distance", [])
-    line = reader.line_num + 1  # where the next record starts
-    while True:
-        start = line
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RowProblem(start, f"unreadable CSV row: {exc}"))
-            break  # the csv module cannot resynchronise after a broken quote
-        line = reader.line_num + 1
-        if not any(c.strip() for c in row):
-            continue
+    for start, row in csv_rows(reader, problems):
         try:
             ext_id = first(row, "activity id").strip()
             if not ext_id:

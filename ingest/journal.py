@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingest.exports import ExportListError, RowProblem
+from ingest.exports import ExportListError, RowProblem, csv_rows
 from ingest.limits import JOURNAL_MAX_MINUTES, PAIN_SCALE_MAX
 
 KINDS = ("strength", "cross_training", "pain", "injury", "illness", "note")
@@ -123,19 +123,7 @@ def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJourn
                                         f"(expected {','.join(COLUMNS)})", 1)
     entries: list[JournalEntry] = []
     problems: list[RowProblem] = []
-    line = reader.line_num + 1
-    while True:
-        start = line
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(RowProblem(start, f"unreadable CSV row: {exc}"))
-            break
-        line = reader.line_num + 1
-        if not any(c.strip() for c in row):
-            continue
+    for start, row in csv_rows(reader, problems):
         if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
             problems.append(RowProblem(start, f"{len(row)} values for {len(header)} columns "
                                               "(quote text that holds commas)"))
