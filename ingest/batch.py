@@ -580,6 +580,12 @@ def _decode_local(
                 del parts[nxt], expected[nxt]
                 nxt += 1
                 continue
+            # pool.healthy() replaces a worker that died, closing its pipe: if it died while
+            # busy, its chunk failed (waiting on the closed pipe would raise).
+            for pipe, (_w, part, chunk, single, _dl) in list(busy.items()):
+                if pipe.closed:
+                    del busy[pipe]
+                    fail(part, chunk, single, _CRASHED)
             if not busy:
                 continue
             timeout = max(0.0, min(b[4] for b in busy.values()) - time.monotonic())
