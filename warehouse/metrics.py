@@ -32,7 +32,28 @@ class MetricsSummary:
 
 
 
-GAIT_CHUNK = 50  # activities whose samples are read and analysed together (bounded memory)
+# Samples read and analysed together: chunks bounded by samples, not activities, so a
+# history of long runs makes more chunks, not bigger ones (memory flat in history and
+# activity length; docs/performance.md). At least one activity per chunk.
+GAIT_CHUNK_SAMPLES = 200_000
+
+
+def sample_chunks(ids: Sequence[str], n_samples: Mapping[str, int], budget: int) -> list[list[str]]:
+    """``ids`` in order, cut into runs whose samples add up to at most ``budget`` (an
+    activity over the budget on its own is a chunk of one)."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for i in ids:
+        n = max(int(n_samples.get(i) or 0), 1)
+        if current and total + n > budget:
+            chunks.append(current)
+            current, total = [], 0
+        current.append(i)
+        total += n
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def update_metrics(
@@ -68,8 +89,9 @@ def update_metrics(
     if progress:
         progress(0, len(todo))
     ref = wh.activity_gait_frame()
-    for i in range(0, len(todo), GAIT_CHUNK):
-        chunk = todo[i : i + GAIT_CHUNK]
+    sizes = dict(zip(activities["activity_id"].to_list(), activities["n_samples"].to_list(), strict=True))
+    done = 0
+    for chunk in sample_chunks(todo, sizes, GAIT_CHUNK_SAMPLES):
         gait = activity_gait(wh.samples_frame(chunk), th, sprint_ref=ref, athletes=athletes)
         if gait.height:
             wh.write_activity_gait(gait)
@@ -78,8 +100,9 @@ def update_metrics(
             # alive (docs/performance.md, F4/P4). A few thousand rows, fresh buffers.
             ref = wh.activity_gait_frame()
         out.activities += gait.height
+        done += len(chunk)
         if progress:
-            progress(i + len(chunk), len(todo))
+            progress(done, len(todo))
     gait_all = wh.activity_gait_frame()
     out.athletes = base["athlete_id"].n_unique()
     with wh.transaction():

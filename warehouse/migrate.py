@@ -126,7 +126,11 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
     return con
 
 
-DEFAULT_MEMORY_LIMIT = "1GB"
+# The block cache holds every block a run reads until the limit: 100 MB keeps a run's
+# memory flat in history length (the samples of 500 one-hour runs already fill it; at
+# 1 GB the 2,000-run first run peaked 40 % higher than the 500-run one) at no measured cost
+# in CPU: the pipeline reads each sample once. Queries that need more spill to disk.
+DEFAULT_MEMORY_LIMIT = "100MB"
 _MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
