@@ -5,7 +5,8 @@ warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
   batch of files of one athlete; retried when the database is busy).
 - ``compute_metrics``: incremental gait metrics and weekly risk.
 - ``weekly_reports``: HTML + Markdown reports, a markdown artifact with the summary.
-- ``nightly``: ingest and metrics, then publish and reports.
+- ``nightly``: the same steps as tasks of one run (no sub-flows): ingest and metrics,
+  then publish and reports.
 
 One gate: every flow that changes the warehouse runs the data tests
 (:func:`warehouse.datatests.gate`) at its end, and publishing and rendering reports run
@@ -153,16 +154,23 @@ def ingest_inbox(
     ``batch_size`` files per task and ``workers`` decoding processes (0: one per CPU)
     default to the configuration's ``[ingest]`` table.
     """
-    logger = get_run_logger()
     cfg = settings(config, inbox=inbox, database=database)
+    report = _ingest_inbox_steps(cfg, batch_size, workers)
+    _say_what_it_did(report.one_line())
+    return report
+
+
+def _ingest_inbox_steps(
+    cfg: Config, batch_size: int | None, workers: int | None
+) -> pipeline.IngestReport:
+    """Scan, ingest every ready file, the rejected-files artifact, the gate."""
     scan = scan_inbox_task(cfg)
     report = pipeline.IngestReport(
         unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
     )
     _ingest_all(cfg, scan.ready, report, batch_size, workers)
-    logger.info("ingest: %s", report.one_line())
+    get_run_logger().info("ingest: %s", report.one_line())
     _rejected_artifact(report, f"Files rejected by {cfg.inbox}")
-    _say_what_it_did(report.one_line())
     data_tests_task(cfg)
     return report
 
@@ -215,12 +223,18 @@ def weekly_reports(
 ) -> list[Path]:
     """Render the weekly reports; a markdown artifact carries the week's summary."""
     cfg = settings(config, database=database, reports_dir=reports_dir)
+    paths = _report_steps(cfg, athletes, weeks)
+    _say_what_it_did(f"{len(paths)} report files")
+    return paths
+
+
+def _report_steps(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
+    """Render the reports, then the summary artifact."""
     paths = reports_task(cfg, athletes, weeks)
     summary = pipeline.summary_markdown(cfg, athletes, weeks)
     if summary:
         create_markdown_artifact(summary, key="weekly-summary", description="gaitwatch weekly summary")
     get_run_logger().info("reports: %d files in %s", len(paths), cfg.reports_dir)
-    _say_what_it_did(f"{len(paths)} report files")
     return paths
 
 
@@ -236,20 +250,23 @@ def nightly(
 ) -> pipeline.RunReport:
     """Ingest the inbox, compute metrics, publish, write reports.
 
+    The steps are this run's tasks, not sub-flows: each sub-flow run costs about a
+    second of round trips to the Prefect API, several times the work of a nightly run
+    with one new file (docs/performance.md). The stand-alone flows run the same steps.
+
     Publishing and the reports both pass the data-test gate first: a failing test stops
     the run before the analysts' file is replaced or any report written
     (:class:`warehouse.datatests.DataTestError`; the CLI exits with 3).
     """
     logger = get_run_logger()
-    ingest = ingest_inbox(
-        config=config, inbox=inbox, database=database, batch_size=batch_size, workers=workers
-    )
-    metrics = compute_metrics(config=config, database=database)
     cfg = settings(config, inbox, database, reports_dir, published_database)
+    ingest = _ingest_inbox_steps(cfg, batch_size, workers)
+    metrics = metrics_task(cfg, False)
+    logger.info("metrics: %s", metrics.one_line())
     published = publish_task(cfg)
     changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
     if changed or not (cfg.reports_dir / "index.html").exists():
-        reports = weekly_reports(config=config, database=database, reports_dir=reports_dir)
+        reports = _report_steps(cfg, None, None)
     else:  # nothing new since the reports were written: re-rendering would change nothing
         logger.info("reports up to date in %s", cfg.reports_dir)
         reports = []

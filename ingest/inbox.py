@@ -105,6 +105,26 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
     return scan
 
 
+def new_since(cfg: InboxRules, since_ns: int | None, limit: int) -> int:
+    """How many ready inbox files (counting stops at ``limit``) may be new since
+    ``since_ns``, the warehouse's last write (None: no warehouse yet, all are): modified,
+    or moved or linked in (ctime), after it. A hint from ``stat`` alone, to start
+    decoders early; the scan against the warehouse's ``inbox_files`` decides what loads."""
+    n = 0
+    for f in scan_inbox(cfg).ready:
+        if n >= limit:
+            break
+        if since_ns is None:
+            n += 1
+            continue
+        try:
+            st = f.path.stat()
+        except OSError:  # gone meanwhile
+            continue
+        n += max(st.st_mtime_ns, st.st_ctime_ns) > since_ns
+    return n
+
+
 def wait_to_settle(
     cfg: InboxRules, max_wait: float, say: Callable[[str], object], poll: float = 0.5
 ) -> list[str]:

@@ -432,20 +432,33 @@ def _covered(monday: date, th: Thresholds) -> list[date]:
     return [monday - timedelta(weeks=i) for i in range(n, -1, -1)]
 
 
-def _fingerprint(rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, code: str) -> str:
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fingerprint(
+    rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, code: str,
+    memo: dict[tuple[str, date], str],
+) -> str:
+    """The page's hash over the digests of the weeks it covers: each week's rows are
+    serialised once per call of :func:`week_fingerprints` (``memo``), not once per page
+    that shows them (a page covers up to HISTORY_WEEKS weeks)."""
     monday = parse_iso_week(iso_week)
-    covered = _covered(monday, th)
     weeks = rows.weeks.get(athlete_id, {})
+    covered = []
+    for m in _covered(monday, th):
+        key = (athlete_id, m)
+        if key not in memo:
+            memo[key] = _digest([weeks.get(iso_week_of(m)), rows.activities.get(key, [])])
+        covered.append(memo[key])
     shown = {
         "code": code,
         "th": repr(th),
         "name": rows.names.get(athlete_id),
-        "weeks": [weeks.get(iso_week_of(m)) for m in covered],
-        "acts": [rows.activities.get((athlete_id, m), []) for m in covered],
+        "covered": covered,
         "journal": rows.journal.get((athlete_id, monday), []),
     }
-    text = json.dumps(shown, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _digest(shown)[:32]
 
 
 def week_fingerprints(
@@ -456,7 +469,8 @@ def week_fingerprints(
     week its charts cover, the thresholds and ``code`` (the report code's version). Two
     cheap queries; an unchanged fingerprint means an unchanged report."""
     rows = _read_rows(con, sorted({a for a, _ in targets}))
-    return {(a, w): _fingerprint(rows, a, w, th, code) for a, w in targets}
+    memo: dict[tuple[str, date], str] = {}
+    return {(a, w): _fingerprint(rows, a, w, th, code, memo) for a, w in targets}
 
 
 def sample_batches(
@@ -513,6 +527,7 @@ def load_weeks(
     mondays = [(a, parse_iso_week(w)) for a, w in targets]
     rows = _read_rows(con, sorted({a for a, _ in targets}))
     names, weeks_by_athlete = rows.names, rows.weeks
+    memo: dict[tuple[str, date], str] = {}
     sessions_by_week = {k: [_session(r) for r in v] for k, v in rows.activities.items()}
     wanted = {
         (a, m - timedelta(weeks=i)) for a, m in mondays for i in range(th.baseline_weeks + 1)
@@ -576,7 +591,7 @@ def load_weeks(
                 ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
                 baseline_runs=baseline_runs,
                 journal=rows.journal.get((athlete_id, monday), []),
-                fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code),
+                fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code, memo),
             )
         )
     return out

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -409,6 +410,21 @@ def test_second_run_rewrites_only_weeks_whose_data_changed(fixture_db: Path, tmp
     # A deleted page is written again.
     (out / "anna" / f"{WEEKS[0]}.md").unlink()
     assert f"anna/{WEEKS[0]}.html" in [str(p.relative_to(out)) for p in render_reports(db, out)]
+    # One run of a middle week changes: its week and every later page, whose charts show
+    # the last 12 weeks (all 8 fixture weeks), are new; the earlier weeks are not (the
+    # empty W45 has no page).
+    middle = WEEKS[3]
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        run = con.execute(
+            "SELECT activity_id FROM v_report_activities WHERE athlete_id = 'anna' AND sport = 'running' "
+            "AND week_start_local = ? ORDER BY started_local LIMIT 1",
+            [date.fromisocalendar(int(middle[:4]), int(middle[-2:]), 1)],
+        ).fetchone()[0]
+        con.execute("UPDATE activity_gait SET cadence_median_spm = 171.5 WHERE activity_id = ?", [run])
+    rewritten = {p.stem for p in render_reports(db, out) if p.parent != out}
+    assert rewritten == {w for w in WEEKS[3:] if f"{w}.html" in weeks_first}
+    assert len(rewritten) == 4
 
 
 def test_sample_batches_split_by_samples_and_give_the_same_weeks(fixture_db: Path) -> None:
