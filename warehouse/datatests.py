@@ -257,8 +257,10 @@ TESTS_004_008: dict[str, str] = {
         "WHERE a.activity_id = e.activity_id AND a.athlete_id = e.athlete_id)"
     ),
     "inbox_files -> athletes": (
-        # imported rows (pre-004 side file) do not know their athlete
-        "SELECT i.path, i.athlete_id FROM inbox_files AS i WHERE i.outcome <> 'imported' "
+        # imported rows (pre-004 side file) do not know their athlete; an unchanged list
+        # file wrote nothing (a header-only journal of a new athlete creates no athlete)
+        "SELECT i.path, i.athlete_id FROM inbox_files AS i "
+        "WHERE i.outcome NOT IN ('imported', 'unchanged') "
         "AND NOT EXISTS (SELECT 1 FROM athletes AS p WHERE p.athlete_id = i.athlete_id)"
     ),
     "evaluation_state -> athletes": _orphans("evaluation_state", "athletes", "athlete_id"),
