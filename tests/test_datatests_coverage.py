@@ -133,6 +133,30 @@ def test_a_journal_change_reruns_the_tests_reading_the_journal_only(
     assert "export_activities -> athletes" not in ran
 
 
+def test_a_journal_session_replaced_by_its_recording_passes(tmp_path: Path) -> None:
+    """The loader keeps the richer of two overlapping activities: a ride recorded at
+    12:01 UTC, loaded after a journal cross-training entry of that day (stored at local
+    noon), replaces the entry's summary-only activity. Every data test still passes."""
+    fit = EXPORT / "activities" / "15559008994.fit.gz"  # ride, 2025-05-24 12:01:33 UTC
+    if not fit.exists():
+        pytest.skip(f"real file not found at {fit}")
+    from ingest.reader import read_path
+    from warehouse.store import Warehouse
+    from warehouse.summaries import load_journal
+
+    name = f"{ATHLETE}/journal.csv"
+    journal = b"date,kind,minutes,body_part,side,severity,text\n2025-05-24,cross_training,180,,,,Ride\n"
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        load_journal(wh, ATHLETE, name, journal)
+        wh.load(list(read_path(fit)), ATHLETE)
+        acts = wh.con.execute("SELECT source, summary_only FROM activities").fetchall()
+        log = wh.con.execute("SELECT status FROM ingest_log WHERE source_file = ?", [name]).fetchall()
+        failed = [r.name for r in run(wh.con, raise_on_failure=False) if not r.passed]
+    assert acts == [("file", False)]
+    assert log == [("duplicate",)]
+    assert failed == []
+
+
 # The rule's name -> SQL that breaks exactly that rule in one row (or drops one row).
 _RECORDED_LINK = ("(SELECT min(e.external_id) FROM export_activities AS e JOIN activities AS a "
                   "USING (activity_id) WHERE NOT a.summary_only)")
@@ -198,7 +222,7 @@ CASES: dict[str, str] = {
     "journal activities -> their strength/cross-training entry": (
         "UPDATE journal SET kind = 'note' WHERE kind = 'strength'"
     ),
-    "strength/cross-training journal entries have their activity": (
+    "strength/cross-training journal entries have their activity (or its recording)": (
         "UPDATE journal SET kind = 'strength' WHERE kind = 'note'"
     ),
     "inbox_files rejected/skipped have a reason and an ingest_log row": (

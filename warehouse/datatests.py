@@ -327,11 +327,17 @@ TESTS_004_008: dict[str, str] = {
         "WHERE j.entry_id = a.external_id AND j.athlete_id = a.athlete_id "
         f"AND j.kind IN {_in(SESSION_KINDS)})"
     ),
-    "strength/cross-training journal entries have their activity": (
+    "strength/cross-training journal entries have their activity (or its recording)": (
+        # the loader keeps the richer of two overlapping activities: a recording that
+        # starts with a journal session replaces it, and the entry's log row becomes a
+        # duplicate of the recording
         "SELECT j.entry_id, j.kind FROM journal AS j "  # noqa: S608
         f"WHERE j.kind IN {_in(SESSION_KINDS)} AND NOT EXISTS (SELECT 1 FROM activities AS a "
         f"WHERE a.source = '{JOURNAL}' AND a.external_id = j.entry_id "
-        "AND a.athlete_id = j.athlete_id AND a.summary_only)"
+        "AND a.athlete_id = j.athlete_id AND a.summary_only) AND NOT EXISTS (SELECT 1 "
+        "FROM ingest_log AS l WHERE l.athlete_id = j.athlete_id "
+        "AND l.source_file = j.source_file AND l.part = j.source_line "
+        "AND l.status = 'duplicate' AND l.activity_id IS NOT NULL)"
     ),
     "inbox_files rejected/skipped have a reason and an ingest_log row": (
         "SELECT i.path, i.outcome, i.reason FROM inbox_files AS i "
