@@ -6,6 +6,7 @@ and, on a real warehouse built from sample_data, the same rows: EXCEPT ALL both 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,11 @@ def test_every_view_returns_the_same_rows_as_before(sample_db: Path, tmp_path: P
             cmp.unregister("new_rows")
     # v_ingest_problems and v_layoffs may be empty here; every other view holds rows
     assert nonempty >= len(old_defs) - 2
+
+
+def test_no_migration_after_the_folder_defines_a_view() -> None:
+    """A view created by a later migration would be replaced by the folder's definition
+    right after it ran: views change in warehouse/sql/views/ only."""
+    late = [m.name for m in migrations() if m.version > BEFORE
+            and re.search(r"\bCREATE\s+(OR\s+REPLACE\s+)?VIEW\b", m.sql, re.IGNORECASE)]
+    assert late == [], f"{late}: define views in warehouse/sql/views/, not in a migration"
