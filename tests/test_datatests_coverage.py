@@ -157,6 +157,30 @@ def test_a_journal_session_replaced_by_its_recording_passes(tmp_path: Path) -> N
     assert failed == []
 
 
+def test_a_header_only_journal_of_a_new_athlete_passes(
+        prefect_harness: None, tmp_path: Path) -> None:
+    """A new athlete's first file is an empty journal: it is recorded as unchanged and
+    writes nothing, not even the athlete; the gate still passes."""
+    from flows.flows import ingest_inbox
+
+    journal = tmp_path / "inbox" / "newbie" / "journal.csv"
+    journal.parent.mkdir(parents=True)
+    journal.write_text("date,kind,minutes,body_part,side,severity,text\n", encoding="utf-8")
+    age([journal])
+    config = write_config(tmp_path / "gaitwatch.toml", {
+        "inbox": "inbox", "database": "out/gw.duckdb", "default_athlete": "solo",
+        "inbox_options": {"settle_seconds": 0},
+    })
+    ingest_inbox(config=config)
+    with duckdb.connect(str(tmp_path / "out" / "gw.duckdb")) as c:
+        files = c.execute("SELECT path, outcome, athlete_id FROM inbox_files").fetchall()
+        athletes = c.execute("SELECT athlete_id FROM athletes").fetchall()
+        failed = [r.name for r in run(c, raise_on_failure=False) if not r.passed]
+    assert files == [("newbie/journal.csv", "unchanged", "newbie")]
+    assert athletes == []
+    assert failed == []
+
+
 # The rule's name -> SQL that breaks exactly that rule in one row (or drops one row).
 _RECORDED_LINK = ("(SELECT min(e.external_id) FROM export_activities AS e JOIN activities AS a "
                   "USING (activity_id) WHERE NOT a.summary_only)")
