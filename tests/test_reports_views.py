@@ -20,7 +20,7 @@ from transforms.gait import derive_samples
 from transforms.thresholds import DEFAULT_THRESHOLDS
 
 REPO = Path(__file__).resolve().parents[1]
-VIEWS_SQL = REPO / "warehouse" / "sql" / "007_report_views.sql"
+VIEWS_SQL = REPO / "warehouse" / "sql" / "views" / "50_reports.sql"  # current definitions
 
 
 def _table_refs(sql: str) -> set[str]:

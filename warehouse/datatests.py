@@ -35,6 +35,10 @@ import duckdb
 import pyarrow as pa
 
 from ingest.errors import GaitwatchError
+from ingest.exports import GARMIN_JSON, JOURNAL, STRAVA_CSV
+from ingest.journal import KINDS, SESSION_KINDS, SIDES
+from ingest.limits import PAIN_SCALE_MAX
+from transforms.evaluate import EPISODE_KINDS, LEVELS, RULES
 from warehouse.migrate import StageState, fetch_one, read_stage_state, write_stage_state
 
 # A full data-test run at least this often, even when every run in between is incremental.
@@ -190,6 +194,212 @@ TESTS: dict[str, str] = {
 }
 
 
+# -- the tables of migrations 004-008 (pipeline state, exports, journal, back-test) -----
+
+# Tables and their primary keys: DuckDB enforces a declared key (unique, not null), so the
+# test is that the key is still declared (a table recreated by CREATE TABLE AS, or by a
+# migration that forgot it, loses it and duplicates would then load silently).
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "athletes": ("athlete_id",),
+    "activities": ("activity_id",),
+    "inbox_files": ("path",),
+    "pipeline_state": ("name",),
+    "export_activities": ("athlete_id", "source", "external_id"),
+    "journal": ("entry_id",),
+    "athlete_evaluation": ("athlete_id", "signal"),
+    "evaluation_episodes": ("athlete_id", "episode"),
+    "evaluation_layoffs": ("athlete_id", "return_iso_week"),
+    "evaluation_state": ("athlete_id",),
+}
+# inbox_files.outcome: warehouse.files.OUTCOMES as recorded ("changed" files are left for
+# the next run, never recorded), and "imported" for rows carried over from the pre-004
+# side file (warehouse.store._import_side_files, athlete unknown: '').
+ACCEPTED_INBOX_OUTCOME = ("loaded", "duplicate", "unchanged", "skipped", "rejected", "imported")
+ACCEPTED_SOURCE = ("file", STRAVA_CSV, GARMIN_JSON, JOURNAL)
+ACCEPTED_EXPORT_SOURCE = (STRAVA_CSV, GARMIN_JSON)
+ACCEPTED_STAGE = ("metrics", STAGE)  # pipeline_state.name (migration 004)
+N_SIGNALS = len(RULES) + len(LEVELS)
+
+
+def _primary_keys_sql() -> str:
+    wanted = ", ".join(
+        f"('{t}', [{', '.join(repr(c) for c in cols)}])" for t, cols in PRIMARY_KEYS.items()
+    )
+    return (
+        f"SELECT w.t, w.cols FROM (VALUES {wanted}) AS w(t, cols) "  # noqa: S608
+        "WHERE NOT EXISTS (SELECT 1 FROM duckdb_constraints() AS c WHERE c.table_name = w.t "
+        "AND c.constraint_type = 'PRIMARY KEY' AND c.constraint_column_names = w.cols)"
+    )
+
+
+# SHA-256 of an athlete's journal rows as warehouse.evaluation.journal_hashes computes it
+# (same text, hashed by DuckDB): the back-test is checked against the journal only for
+# athletes whose stored evaluation read the journal as it is now (a journal changed by
+# this run's ingest is re-evaluated by the metrics stage, after the first gate).
+_FRESH_EVALUATIONS = (
+    "SELECT s.athlete_id FROM evaluation_state AS s JOIN (SELECT athlete_id, "
+    "sha256(string_agg(concat_ws('|', entry_id, entry_date, kind, coalesce(body_part, ''), "
+    "coalesce(CAST(severity AS VARCHAR), '')), chr(10) ORDER BY entry_id)) AS h "
+    "FROM journal GROUP BY athlete_id) AS j USING (athlete_id) WHERE s.journal_sha256 = j.h"
+)
+_EPISODE_KINDS = _in(EPISODE_KINDS)
+
+# name -> SQL, merged into TESTS below (tests/test_datatests_coverage.py breaks each alone)
+TESTS_004_008: dict[str, str] = {
+    # keys
+    "primary keys declared": _primary_keys_sql(),
+    # relationships
+    "journal -> athletes": _orphans("journal", "athletes", "athlete_id"),
+    "export_activities -> athletes": _orphans("export_activities", "athletes", "athlete_id"),
+    "export_activities linked activity -> activities (same athlete)": (
+        "SELECT e.source, e.external_id, e.activity_id FROM export_activities AS e "
+        "WHERE e.activity_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM activities AS a "
+        "WHERE a.activity_id = e.activity_id AND a.athlete_id = e.athlete_id)"
+    ),
+    "inbox_files -> athletes": (
+        # imported rows (pre-004 side file) do not know their athlete; an unchanged list
+        # file wrote nothing (a header-only journal of a new athlete creates no athlete)
+        "SELECT i.path, i.athlete_id FROM inbox_files AS i "
+        "WHERE i.outcome NOT IN ('imported', 'unchanged') "
+        "AND NOT EXISTS (SELECT 1 FROM athletes AS p WHERE p.athlete_id = i.athlete_id)"
+    ),
+    "evaluation_state -> athletes": _orphans("evaluation_state", "athletes", "athlete_id"),
+    "back-test rows only for evaluated athletes (-> evaluation_state)": (
+        "SELECT b.t, b.athlete_id FROM (SELECT 'athlete_evaluation' AS t, athlete_id "
+        "FROM athlete_evaluation UNION SELECT 'evaluation_episodes', athlete_id "
+        "FROM evaluation_episodes UNION SELECT 'evaluation_layoffs', athlete_id "
+        "FROM evaluation_layoffs) AS b WHERE NOT EXISTS "
+        "(SELECT 1 FROM evaluation_state AS s WHERE s.athlete_id = b.athlete_id)"
+    ),
+    # accepted values
+    "journal.kind accepted": (
+        f"SELECT entry_id, kind FROM journal WHERE kind NOT IN {_in(KINDS)}"  # noqa: S608
+    ),
+    "journal.side accepted": (
+        f"SELECT entry_id, side FROM journal WHERE side NOT IN {_in(SIDES)}"  # noqa: S608
+    ),
+    "journal.severity within the 0-10 pain scale": (
+        "SELECT entry_id, severity FROM journal "  # noqa: S608
+        f"WHERE severity < 0 OR severity > {PAIN_SCALE_MAX}"
+    ),
+    "inbox_files.outcome accepted": (
+        "SELECT path, outcome FROM inbox_files "  # noqa: S608
+        f"WHERE outcome NOT IN {_in(ACCEPTED_INBOX_OUTCOME)}"
+    ),
+    "activities.source accepted": (
+        "SELECT activity_id, source FROM activities "  # noqa: S608
+        f"WHERE source IS NULL OR source NOT IN {_in(ACCEPTED_SOURCE)}"
+    ),
+    "export_activities.source accepted": (
+        "SELECT external_id, source FROM export_activities "  # noqa: S608
+        f"WHERE source NOT IN {_in(ACCEPTED_EXPORT_SOURCE)}"
+    ),
+    "athlete_evaluation signal and kind accepted": (
+        "SELECT athlete_id, signal, kind FROM athlete_evaluation "  # noqa: S608
+        f"WHERE NOT ((kind = 'rule' AND signal IN {_in(RULES)}) "
+        f"OR (kind = 'level' AND signal IN {_in(LEVELS)}))"
+    ),
+    "pipeline_state.name accepted": (
+        f"SELECT name FROM pipeline_state WHERE name NOT IN {_in(ACCEPTED_STAGE)}"  # noqa: S608
+    ),
+    # consistency
+    "summary-only activities and only they have format summary and a list source": (
+        "SELECT activity_id, summary_only, format, source FROM activities "
+        "WHERE summary_only IS DISTINCT FROM (format = 'summary') "
+        "OR summary_only IS DISTINCT FROM (source <> 'file')"
+    ),
+    "summary-only activities hold no recording (samples, sessions, laps, extras, gait)": (
+        "SELECT a.activity_id FROM activities AS a WHERE a.summary_only AND (a.n_samples <> 0 "
+        "OR a.n_sessions <> 0 OR a.n_laps <> 0 OR a.n_extras <> 0 OR a.n_data_columns <> 0 "
+        "OR a.has_gps OR a.has_running_dynamics OR a.has_gct_balance "
+        "OR EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id))"
+    ),
+    "summary-only listed activities -> their export_activities row": (
+        "SELECT a.activity_id, a.source, a.external_id FROM activities AS a "  # noqa: S608
+        f"WHERE a.summary_only AND a.source IN {_in(ACCEPTED_EXPORT_SOURCE)} AND NOT EXISTS "
+        "(SELECT 1 FROM export_activities AS e WHERE e.activity_id = a.activity_id "
+        "AND e.athlete_id = a.athlete_id AND e.source = a.source "
+        "AND e.external_id = a.external_id)"
+    ),
+    "journal activities -> their strength/cross-training entry": (
+        "SELECT a.activity_id, a.external_id FROM activities AS a "  # noqa: S608
+        f"WHERE a.source = '{JOURNAL}' AND NOT EXISTS (SELECT 1 FROM journal AS j "
+        "WHERE j.entry_id = a.external_id AND j.athlete_id = a.athlete_id "
+        f"AND j.kind IN {_in(SESSION_KINDS)})"
+    ),
+    "strength/cross-training journal entries have their activity (or its recording)": (
+        # the loader keeps the richer of two overlapping activities: a recording that
+        # starts with a journal session replaces it, and the entry's log row becomes a
+        # duplicate of the recording
+        "SELECT j.entry_id, j.kind FROM journal AS j "  # noqa: S608
+        f"WHERE j.kind IN {_in(SESSION_KINDS)} AND NOT EXISTS (SELECT 1 FROM activities AS a "
+        f"WHERE a.source = '{JOURNAL}' AND a.external_id = j.entry_id "
+        "AND a.athlete_id = j.athlete_id AND a.summary_only) AND NOT EXISTS (SELECT 1 "
+        "FROM ingest_log AS l WHERE l.athlete_id = j.athlete_id "
+        "AND l.source_file = j.source_file AND l.part = j.source_line "
+        "AND l.status = 'duplicate' AND l.activity_id IS NOT NULL)"
+    ),
+    "inbox_files rejected/skipped have a reason and an ingest_log row": (
+        "SELECT i.path, i.outcome, i.reason FROM inbox_files AS i "
+        "WHERE i.outcome IN ('rejected', 'skipped') AND (nullif(trim(i.reason), '') IS NULL "
+        "OR NOT EXISTS (SELECT 1 FROM ingest_log AS l WHERE l.athlete_id = i.athlete_id "
+        "AND l.status IN ('rejected', 'skipped') "
+        "AND (l.source_file = i.path OR starts_with(l.source_file, i.path || '/'))))"
+    ),
+    "athlete_evaluation rates agree with their counts": (
+        "SELECT athlete_id, signal FROM athlete_evaluation WHERE warning_weeks > scored_weeks "
+        "OR preceded > episodes OR warning_weeks < 0 OR preceded < 0 "
+        "OR (alarm_rate IS NULL) <> (scored_weeks = 0) "
+        "OR abs(alarm_rate - warning_weeks / greatest(scored_weeks, 1)) > 1e-9 "
+        "OR (hit_rate IS NULL) <> (episodes = 0) "
+        "OR abs(hit_rate - preceded / greatest(episodes, 1)) > 1e-9 "
+        "OR (median_lead_days IS NULL) <> (preceded = 0)"
+    ),
+    "athlete_evaluation.scored_weeks = the athlete's scored weekly_risk weeks": (
+        "SELECT e.athlete_id, e.signal, e.scored_weeks FROM athlete_evaluation AS e "
+        "WHERE e.scored_weeks <> (SELECT count(*) FROM weekly_risk AS w "
+        "WHERE w.athlete_id = e.athlete_id AND w.risk_level <> 'insufficient_data')"
+    ),
+    "athlete_evaluation.episodes = the athlete's evaluation_episodes": (
+        "SELECT e.athlete_id, e.signal, e.episodes FROM athlete_evaluation AS e "
+        "WHERE e.episodes <> (SELECT count(*) FROM evaluation_episodes AS x "
+        "WHERE x.athlete_id = e.athlete_id)"
+    ),
+    "evaluated athletes with weeks have every signal": (
+        "SELECT s.athlete_id, (SELECT count(*) FROM athlete_evaluation AS e "  # noqa: S608
+        "WHERE e.athlete_id = s.athlete_id) AS n FROM evaluation_state AS s "
+        "WHERE EXISTS (SELECT 1 FROM weekly_risk AS w WHERE w.athlete_id = s.athlete_id) "
+        f"AND (SELECT count(*) FROM athlete_evaluation AS e "
+        f"WHERE e.athlete_id = s.athlete_id) <> {N_SIGNALS}"
+    ),
+    "evaluation_episodes numbered 1, 2, ... in date order": (
+        "SELECT athlete_id, episode, start_date FROM (SELECT *, row_number() OVER "
+        "(PARTITION BY athlete_id ORDER BY start_date) AS n FROM evaluation_episodes) "
+        "WHERE episode <> n"
+    ),
+    "evaluation_episodes are the journal's pain/injury entries": (
+        # start and end are entries' days; entries and max_severity count the entries
+        # between them (episodes never overlap)
+        "SELECT e.athlete_id, e.episode, e.start_date, e.end_date, e.entries, "  # noqa: S608
+        "count(j.entry_id) AS found FROM evaluation_episodes AS e "
+        f"JOIN ({_FRESH_EVALUATIONS}) AS f USING (athlete_id) "
+        "LEFT JOIN journal AS j ON j.athlete_id = e.athlete_id "
+        f"AND j.kind IN {_EPISODE_KINDS} AND j.entry_date BETWEEN e.start_date AND e.end_date "
+        "GROUP BY ALL HAVING count(j.entry_id) <> e.entries "
+        "OR min(j.entry_date) IS DISTINCT FROM e.start_date "
+        "OR max(j.entry_date) IS DISTINCT FROM e.end_date "
+        "OR max(j.severity) IS DISTINCT FROM any_value(e.max_severity)"
+    ),
+    "evaluation_layoffs are return weeks of weekly_risk": (
+        "SELECT l.athlete_id, l.return_iso_week, l.days_off FROM evaluation_layoffs AS l "
+        "WHERE NOT EXISTS (SELECT 1 FROM weekly_risk AS w WHERE w.athlete_id = l.athlete_id "
+        "AND w.iso_week = l.return_iso_week AND w.return_week = 1 "
+        "AND w.days_off_before = l.days_off)"
+    ),
+}
+TESTS.update(TESTS_004_008)
+
+
 def _scope_sql(sql: str) -> str:
     for table in ("activities", "samples", "sample_extras"):
         sql = sql.replace(f"FROM {table} AS", f"FROM {_scoped(table)} AS")
@@ -333,8 +543,14 @@ def scope(
 # samples without writing their activity's row (a new loaded_at), so a change there
 # shows in ``activities`` too.
 _HASHED_TABLES = ("activities", "athletes", "sessions", "laps", "activity_gait",
-                  "weekly_risk", "ingest_log")
+                  "weekly_risk", "ingest_log", "inbox_files", "pipeline_state",
+                  "export_activities", "journal", "athlete_evaluation",
+                  "evaluation_episodes", "evaluation_layoffs", "evaluation_state")
 _COUNTED_TABLES = ("samples", "sample_extras")
+# Rows left out of a table's digest: the gate's own state row, written after every
+# passing gate, would otherwise make every next gate see pipeline_state as changed.
+_NOT_FINGERPRINTED = {"pipeline_state": f"name <> '{STAGE}'"}
+_CONSTRAINTS = "duckdb_constraints"
 
 
 _FINGERPRINT_TAG = "datatests-v1:"
@@ -345,8 +561,15 @@ def state_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     equal answers. Milliseconds where the tests take seconds (they scan every sample)."""
     parts = [
         f"SELECT '{t}', count(*), coalesce(bit_xor(hash(x)), 0) FROM {t} AS x"  # noqa: S608
+        + (f" WHERE {_NOT_FINGERPRINTED[t]}" if t in _NOT_FINGERPRINTED else "")
         for t in _HASHED_TABLES
-    ] + [f"SELECT '{t}', count(*), 0 FROM {t}" for t in _COUNTED_TABLES]  # noqa: S608
+    ] + [f"SELECT '{t}', count(*), 0 FROM {t}" for t in _COUNTED_TABLES] + [  # noqa: S608
+        # the declared keys (the test "primary keys declared" reads them): a migration
+        # that recreates a table changes them without changing a row
+        f"SELECT '{_CONSTRAINTS}', count(*), coalesce(bit_xor(hash(c.table_name, "  # noqa: S608
+        "c.constraint_type, c.constraint_text)), 0) FROM duckdb_constraints() AS c "
+        "WHERE c.database_name = current_database()"
+    ]
     # bit_xor of row hashes: order-free; a changed row changes it (64-bit collisions aside)
     rows = con.execute(" UNION ALL ".join(parts) + " ORDER BY 1").fetchall()
     return _FINGERPRINT_TAG + ";".join(f"{t}={n}/{h}" for t, n, h in rows)
@@ -360,7 +583,8 @@ def _per_table(fingerprint: str | None) -> dict[str, str]:
 
 def _reads(sql: str) -> set[str]:
     """The fingerprinted tables a test's SQL names (``n_samples`` is not ``samples``)."""
-    return {t for t in (*_HASHED_TABLES, *_COUNTED_TABLES) if re.search(rf"\b{t}\b", sql)}
+    return {t for t in (*_HASHED_TABLES, *_COUNTED_TABLES, _CONSTRAINTS)
+            if re.search(rf"\b{t}\b", sql)}
 
 
 def _changed_tests(saved: str | None, now: str) -> set[str]:

@@ -50,6 +50,12 @@ warehouse/sql/*.sql. Do not edit by hand: a test compares this file with the sch
 transaction, recorded in `schema_version`. Re-opening applies nothing. An applied
 migration is never edited: add a new file.
 
+Views have one home: `warehouse/sql/views/NN_family.sql` holds every view's current
+definition with its COMMENTs, applied with `CREATE OR REPLACE` after the migrations (in
+file order, one transaction) whenever a file there changed, was added or removed, or a
+migration ran; recorded in `schema_views`. The views the migrations 002-008 create stay
+in them as history. Change a view in its folder file, never in a new migration.
+
 ## Loading rules
 
 - **Activity identity** (`activity_id`): FIT files carrying `serial_number` and

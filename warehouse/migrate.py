@@ -22,6 +22,9 @@ from ingest.errors import GaitwatchError
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 STORAGE_VERSION = "v1.5.0"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+# Every view's current definition, one file per family, applied after the migrations.
+VIEWS_DIR = "views"
+_VIEW_FILE_NAME = re.compile(r"^(\d{2})_([a-z0-9_]+)\.sql$")
 
 _SCHEMA_VERSION_DDL = """
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -213,7 +216,50 @@ def migrate(con: duckdb.DuckDBPyConnection, sql_dir: Path = SQL_DIR) -> list[int
             con.execute("ROLLBACK")
             raise
         done.append(m.version)
+    apply_views(con, sql_dir / VIEWS_DIR, force=bool(done))
     return done
+
+
+def view_files(views_dir: Path) -> list[Migration]:
+    """The view files (``NN_family.sql``) in file order; version = NN."""
+    if not views_dir.is_dir():
+        return []
+    found: list[Migration] = []
+    for path in sorted(views_dir.glob("*.sql")):
+        m = _VIEW_FILE_NAME.match(path.name)
+        if not m:
+            raise MigrationError(f"{path.name}: view files are named NN_family.sql")
+        found.append(Migration(int(m.group(1)), path.name, path.read_text(encoding="utf-8")))
+    return found
+
+
+def apply_views(con: duckdb.DuckDBPyConnection, views_dir: Path, force: bool = False) -> bool:
+    """Create or replace every view from ``views_dir`` in one transaction when a file
+    differs from the one recorded in ``schema_views`` (changed, added or removed), or
+    when ``force`` (a migration ran: it may have dropped a view). Returns True when
+    applied. Nothing is written otherwise (an open that changes nothing leaves the file
+    as it was, warehouse.publish)."""
+    files = view_files(views_dir)
+    if not files:
+        return False
+    wanted = {f.name: f.checksum for f in files}
+    if not force:
+        recorded = dict(con.execute("SELECT file, checksum FROM schema_views").fetchall())
+        if recorded == wanted:
+            return False
+    con.execute("BEGIN")
+    try:
+        for f in files:
+            con.execute(f.sql)
+        con.execute("DELETE FROM schema_views")
+        con.executemany(
+            "INSERT INTO schema_views VALUES (?, ?, now())", [[n, c] for n, c in wanted.items()]
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
 
 
 # ---------------------------------------------------------------- pipeline state (004)

@@ -165,7 +165,8 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
             r[0]
             for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                "AND schema_name = 'main' AND table_name <> 'schema_version' ORDER BY table_name",
+                "AND schema_name = 'main' AND table_name NOT IN ('schema_version', 'schema_views') "
+                "ORDER BY table_name",
                 [src_db],
             ).fetchall()
         ]
