@@ -158,6 +158,14 @@ def test_failing_data_test_blocks_publishing(tmp_path: Path) -> None:
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
 
 
+def _fingerprint_of(path: Path) -> Any:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return fingerprint(con)
+    finally:
+        con.close()
+
+
 def _rows(path: Path) -> tuple[Any, ...]:
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -169,8 +177,9 @@ def _rows(path: Path) -> tuple[Any, ...]:
 
 
 def test_publish_copies_only_when_the_working_file_or_the_published_file_changed(tmp_path: Path) -> None:
-    """An unchanged warehouse is not copied again (the published file keeps its inode);
-    a load, a touched published file, a lost stamp or another mode each copy afresh.
+    """An unchanged warehouse is not copied again (the published file keeps its inode); a
+    load is written into it in place; a touched published file, a lost stamp or another
+    mode each copy afresh.
     Incremental gates as in the pipeline (a full gate saves its state: a write)."""
     from warehouse.publish import is_current
 
@@ -191,13 +200,16 @@ def test_publish_copies_only_when_the_working_file_or_the_published_file_changed
     with Warehouse.open(work) as wh:  # a run with nothing new: no copy
         publish(wh.con, wh.path, dest, full_checks=False)
     assert dest.stat().st_ino == first
-    with Warehouse.open(work) as wh:  # new data: copied, the new rows are there
+    with Warehouse.open(work) as wh:  # new data: written in place, the new rows are there
         wh.load(fit[2:4] + rest[:1], "ann")
         n_work = wh.con.execute("SELECT count(*) FROM activities").fetchall()[0][0]
         assert not is_current(work, dest)
         publish(wh.con, wh.path, dest, full_checks=False)
+        fp_work = fingerprint(wh.con)
     second = dest.stat().st_ino
-    assert second != first and _rows(dest)[0] == n_work
+    assert second == first and _rows(dest)[0] == n_work
+    assert _fingerprint_of(dest) == fp_work  # exactly what a copy would hold
+    assert is_current(work, dest)
     # someone wrote into the published file: it is no longer what the stamp says
     con = duckdb.connect(str(dest))
     con.execute("DELETE FROM weekly_risk")

@@ -12,6 +12,14 @@ DuckDB lets no other process open a file while the pipeline holds it read-write
   with ``lat_deg``/``lon_deg`` null) so no coordinate bytes survive in freed blocks of the
   file, as they would after an ``UPDATE`` of a copied file.
 
+- ``dest`` is what the last publish from this working file wrote (its stamp, below, and
+  the same mode) and no other process has it open: it is brought up to date in place, in
+  one transaction (:func:`_update_in_place`): the samples of activities added, changed or
+  removed, every small table whole, then a checkpoint. A nightly run with one new file
+  writes a few megabytes instead of copying the whole file (hundreds of MB after a few
+  years). The result equals a copy table for table (tests/test_publish_in_place.py).
+  The price: a connection opened during those few tenths of a second is refused (the
+  file is locked); one opened before keeps the file locked, so the publish copies.
 - Nothing changed since the last publish to ``dest``: no copy. A stamp on ``dest`` (an
   extended attribute, set after the rename) records the working file as it was copied
   (device, inode, size, mtime in ns, after ``CHECKPOINT``), the mode (plain or stripped)
@@ -160,7 +168,7 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
         try:
             migrate(con)
         finally:
-            con.execute(f"USE {src_db}")
+            con.execute(f"USE {_ident(src_db)}")
         tables = [
             r[0]
             for r in con.execute(
@@ -177,7 +185,7 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
                 if t == "samples":
                     select = "SELECT * REPLACE (NULL::DOUBLE AS lat_deg, NULL::DOUBLE AS lon_deg)"
                 con.execute(
-                    f"INSERT INTO gw_publish.main.{t} BY NAME {select} FROM {src_db}.main.{t}"  # noqa: S608
+                    f"INSERT INTO gw_publish.main.{t} BY NAME {select} FROM {_ident(src_db)}.main.{t}"  # noqa: S608
                 )
             con.execute("COMMIT")
         except BaseException:
@@ -187,6 +195,117 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
     finally:
         con.execute("DETACH gw_publish")
     os.chmod(dst, 0o600)
+
+
+# Tables whose rows belong to one activity and that hold nearly all of the file: on a
+# publish over an existing copy only the rows of activities added, changed or removed
+# are rewritten (their rows are only ever inserted and deleted with their activity,
+# never updated, so an unchanged ``activities`` row means unchanged rows here).
+_PER_ACTIVITY = ("samples", "sample_extras")
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier (a database is named after its file: "my-runs" needs quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _NotInPlace(Exception):
+    """The published file cannot be brought up to date in place: copy it instead."""
+
+
+def _tables(con: duckdb.DuckDBPyConnection, db: str) -> dict[str, list[tuple[str, str]]]:
+    """The base tables of database ``db`` with their columns and types (no views)."""
+    rows = con.execute(
+        "SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() AS c "
+        "JOIN duckdb_tables() AS t USING (database_name, schema_name, table_name) "
+        "WHERE c.database_name = ? AND c.schema_name = 'main' "
+        "ORDER BY c.table_name, c.column_index",
+        [db],
+    ).fetchall()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for table, column, kind in rows:
+        out.setdefault(table, []).append((column, kind))
+    return out
+
+
+def _update_in_place(
+    con: duckdb.DuckDBPyConnection, dest: Path, strip_coordinates: bool
+) -> dict[str, int]:
+    """Bring ``dest`` (a published copy of this warehouse, same schema) up to date in one
+    transaction: the per-activity tables only for activities whose ``activities`` row
+    differs, every other (small) table rewritten whole; then a checkpoint so the file is
+    complete without a WAL. Raises :class:`_NotInPlace`, with ``dest`` as it was, when it
+    is missing, open in another process, of another schema, or ends with other row
+    counts than the working file. Returns the rows rewritten per table."""
+    if not dest.exists():
+        raise _NotInPlace("no published file yet")
+    home = fetch_one(con, "SELECT current_database()")
+    assert home is not None
+    name = home[0]
+    src = _ident(name)
+    try:
+        con.execute(f"ATTACH {sql_literal(str(dest))} AS gw_pub")
+    except duckdb.Error as exc:  # open elsewhere (lock), or not a DuckDB file
+        raise _NotInPlace(str(exc)) from exc
+    done: dict[str, int] = {}
+    try:
+        tables = _tables(con, name)
+        if tables != _tables(con, "gw_pub"):
+            raise _NotInPlace("the published file has another schema")
+        # activities whose row is not in both files (before activities is rewritten; in
+        # the temporary catalog, outside the transaction, which may write one database)
+        work_acts, pub_acts = f"{src}.main.activities", "gw_pub.main.activities"
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _gw_changed AS SELECT DISTINCT activity_id FROM ("  # noqa: S608
+            f"(SELECT * FROM {work_acts} EXCEPT ALL SELECT * FROM {pub_acts}) UNION ALL "
+            f"(SELECT * FROM {pub_acts} EXCEPT ALL SELECT * FROM {work_acts}))"
+        )
+        con.execute("BEGIN")
+        try:
+            for t in sorted(tables):
+                if t in _PER_ACTIVITY:
+                    con.execute(
+                        f"DELETE FROM gw_pub.main.{t} WHERE activity_id IN (SELECT activity_id FROM _gw_changed)"  # noqa: S608
+                    )
+                    where = "WHERE activity_id IN (SELECT activity_id FROM _gw_changed)"
+                else:
+                    con.execute(f"DELETE FROM gw_pub.main.{t}")  # noqa: S608
+                    where = ""
+                select = "SELECT *"
+                if t == "samples" and strip_coordinates:
+                    select = "SELECT * REPLACE (NULL::DOUBLE AS lat_deg, NULL::DOUBLE AS lon_deg)"
+                n = fetch_one(con, f"INSERT INTO gw_pub.main.{t} BY NAME {select} FROM {src}.main.{t} {where}")  # noqa: S608
+                done[t] = int(n[0]) if n else 0
+            for t in tables:
+                a = fetch_one(con, f"SELECT count(*) FROM {src}.main.{t}")  # noqa: S608
+                b = fetch_one(con, f"SELECT count(*) FROM gw_pub.main.{t}")  # noqa: S608
+                if a != b:
+                    raise _NotInPlace(f"{t}: {b} rows in the published file, {a} in the working file")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT gw_pub")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _gw_changed")
+        con.execute("DETACH gw_pub")
+    return done
+
+
+def _updatable(working_path: Path, dest: Path, strip_coordinates: bool) -> bool:
+    """True when ``dest`` is untouched since this working file was last published to it
+    in the same mode (its stamp says so): then only what changed since needs writing."""
+    try:
+        doc = json.loads(os.getxattr(dest, _STAMP_ATTR))
+    except (OSError, AttributeError, ValueError):
+        return False
+    working = _file_id(working_path)
+    return (
+        doc.get("strip_coordinates") == strip_coordinates
+        and doc.get("published") == _file_id(dest)
+        and working is not None
+        and (doc.get("working") or [None, None])[:2] == working[:2]  # same file (device, inode)
+    )
 
 
 def publish(
@@ -225,6 +344,14 @@ def publish(
     if not strip_coordinates and _wal_size(working_path) > 0:
         wal = working_path.with_name(working_path.name + ".wal")
         raise PublishError(f"{wal} not empty after CHECKPOINT: another writer is active")
+    if _updatable(working_path, dest, strip_coordinates):
+        try:
+            _update_in_place(con, dest, strip_coordinates)
+        except (_NotInPlace, duckdb.Error):
+            pass  # a reader has it open, or it is not what its stamp says: copy instead
+        else:
+            _write_stamp(working_path, dest, strip_coordinates)
+            return dest
     tmp = _temp_path(dest)
     try:
         if strip_coordinates:
