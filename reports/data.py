@@ -436,29 +436,32 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _fingerprint(
-    rows: _Rows, athlete_id: str, iso_week: str, th: Thresholds, code: str,
-    memo: dict[tuple[str, date], str],
-) -> str:
-    """The page's hash over the digests of the weeks it covers: each week's rows are
-    serialised once per call of :func:`week_fingerprints` (``memo``), not once per page
-    that shows them (a page covers up to HISTORY_WEEKS weeks)."""
-    monday = parse_iso_week(iso_week)
-    weeks = rows.weeks.get(athlete_id, {})
-    covered = []
-    for m in _covered(monday, th):
-        key = (athlete_id, m)
-        if key not in memo:
-            memo[key] = _digest([weeks.get(iso_week_of(m)), rows.activities.get(key, [])])
-        covered.append(memo[key])
-    shown = {
-        "code": code,
-        "th": repr(th),
-        "name": rows.names.get(athlete_id),
-        "covered": covered,
-        "journal": rows.journal.get((athlete_id, monday), []),
-    }
-    return _digest(shown)[:32]
+def _digests(con: duckdb.DuckDBPyConnection, sql: str, athletes: list[str]) -> dict[tuple[str, Any], str]:
+    """(athlete, key) -> md5 digest, from ``sql`` returning those three columns."""
+    return {(a, k): d for a, k, d in con.execute(sql, [athletes]).fetchall()}
+
+
+# What a page shows, digested per week in SQL (the rows as DuckDB prints them): one pass
+# over the athletes' weeks, activities and journal, not one serialisation per page.
+_WEEK_DIGESTS = (
+    "SELECT w.athlete_id, w.iso_week, md5(CAST(w AS VARCHAR)) FROM ("  # noqa: S608 - constant text
+    f"SELECT {_WEEK_COLUMNS} FROM v_report_weeks WHERE list_contains(?, athlete_id)) AS w"
+)
+_ACTIVITY_DIGESTS = (
+    "SELECT a.athlete_id, a.week_start_local, md5(string_agg(CAST(a AS VARCHAR), chr(31) "  # noqa: S608
+    "ORDER BY a.started_local, a.activity_id)) FROM ("
+    f"SELECT {_ACTIVITY_COLUMNS} FROM v_report_activities WHERE list_contains(?, athlete_id)) AS a "
+    "GROUP BY ALL"
+)
+_JOURNAL_DIGESTS = (
+    "SELECT j.athlete_id, j.week_start, md5(string_agg(CAST(j AS VARCHAR), chr(31) "  # noqa: S608
+    "ORDER BY j.entry_date, j.source_line, j.entry_id)) FROM ("
+    f"SELECT {_JOURNAL_COLUMNS} FROM v_journal WHERE list_contains(?, athlete_id)) AS j GROUP BY ALL"
+)
+_NAMES = (
+    "SELECT athlete_id, 'name', any_value(athlete_name) FROM v_activities "
+    "WHERE list_contains(?, athlete_id) GROUP BY ALL"
+)
 
 
 def week_fingerprints(
@@ -466,11 +469,21 @@ def week_fingerprints(
 ) -> dict[tuple[str, str], str]:
     """A hash of everything each athlete-week's report shows: its weekly rows and the
     activities (with their gait numbers and file hashes, so also their samples) of every
-    week its charts cover, the thresholds and ``code`` (the report code's version). Two
-    cheap queries; an unchanged fingerprint means an unchanged report."""
-    rows = _read_rows(con, sorted({a for a, _ in targets}))
-    memo: dict[tuple[str, date], str] = {}
-    return {(a, w): _fingerprint(rows, a, w, th, code, memo) for a, w in targets}
+    week its charts cover, its journal entries, the athlete's name, the thresholds and
+    ``code`` (the report code's version). Four cheap queries (each week digested once, in
+    SQL); an unchanged fingerprint means an unchanged report."""
+    athletes = sorted({a for a, _ in targets})
+    weeks = _digests(con, _WEEK_DIGESTS, athletes)
+    acts = _digests(con, _ACTIVITY_DIGESTS, athletes)
+    journal = _digests(con, _JOURNAL_DIGESTS, athletes)
+    names = _digests(con, _NAMES, athletes)
+    fixed = [code, repr(th)]
+    out = {}
+    for a, w in targets:
+        monday = parse_iso_week(w)
+        covered = [[weeks.get((a, iso_week_of(m))), acts.get((a, m))] for m in _covered(monday, th)]
+        out[(a, w)] = _digest([*fixed, names.get((a, "name")), covered, journal.get((a, monday))])[:32]
+    return out
 
 
 def sample_batches(
@@ -526,8 +539,8 @@ def load_weeks(
         return []
     mondays = [(a, parse_iso_week(w)) for a, w in targets]
     rows = _read_rows(con, sorted({a for a, _ in targets}))
+    prints = week_fingerprints(con, targets, th, code)
     names, weeks_by_athlete = rows.names, rows.weeks
-    memo: dict[tuple[str, date], str] = {}
     sessions_by_week = {k: [_session(r) for r in v] for k, v in rows.activities.items()}
     wanted = {
         (a, m - timedelta(weeks=i)) for a, m in mondays for i in range(th.baseline_weeks + 1)
@@ -591,7 +604,7 @@ def load_weeks(
                 ref_speed_m_s=refs[-1] if refs else th.ref_speed_m_s,
                 baseline_runs=baseline_runs,
                 journal=rows.journal.get((athlete_id, monday), []),
-                fingerprint=_fingerprint(rows, athlete_id, iso_week, th, code, memo),
+                fingerprint=prints[(athlete_id, iso_week)],
             )
         )
     return out
