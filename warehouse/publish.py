@@ -362,6 +362,10 @@ def publish(
             _rebuild_without_coordinates(con, tmp)
         else:
             _copy_owner_only(working_path, tmp)
+        # A WAL beside dest (an in-place update killed before its checkpoint, or someone
+        # writing to the published file) belongs to the file being replaced: DuckDB would
+        # replay it into the new one.
+        dest.with_name(dest.name + ".wal").unlink(missing_ok=True)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     except BaseException:
