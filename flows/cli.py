@@ -229,13 +229,13 @@ def run(
             published_database=published_db,
         )
         from flows.flows import nightly
-        from flows.pipeline import prewarm_decoders
-        from ingest.inbox import wait_to_settle
+        from ingest.inbox import prewarm_decoders, wait_to_settle
 
         # A person just copied files in: wait (bounded) rather than leave them all for a
         # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
         wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
-        prewarm_decoders(cfg, workers)  # their start-up overlaps Prefect's server start
+        n = cfg.workers if workers is None else workers
+        prewarm_decoders(cfg.rules, cfg.database, n)  # their start-up overlaps Prefect's
         with _progress(True):
             result = nightly(
                 config=cfg.source,
@@ -273,9 +273,10 @@ def ingest(
 
             athlete = normalize_athlete_id(athlete)
         from flows.flows import ingest_paths
-        from flows.pipeline import prewarm_decoders
+        from ingest.inbox import prewarm_decoders
 
-        prewarm_decoders(cfg, workers, files=len(paths))
+        n = cfg.workers if workers is None else workers
+        prewarm_decoders(cfg.rules, cfg.database, n, files=len(paths))
         with _progress(True):
             report = ingest_paths(
                 paths=[p.resolve() for p in paths],

@@ -161,8 +161,7 @@ def ingest_inbox(
 
 
 def _ingest_inbox_steps(
-    cfg: Config, batch_size: int | None, workers: int | None
-) -> pipeline.IngestReport:
+    cfg: Config, batch_size: int | None, workers: int | None) -> pipeline.IngestReport:
     """Scan, ingest every ready file, the rejected-files artifact, the gate."""
     scan = scan_inbox_task(cfg)
     report = pipeline.IngestReport(
@@ -175,13 +174,8 @@ def _ingest_inbox_steps(
     return report
 
 
-def _ingest_all(
-    cfg: Config,
-    files: list[InboxFile],
-    report: pipeline.IngestReport,
-    batch_size: int | None,
-    workers: int | None,
-) -> None:
+def _ingest_all(cfg: Config, files: list[InboxFile], report: pipeline.IngestReport,
+                batch_size: int | None, workers: int | None) -> None:
     """One ``ingest-batch`` task per batch; one decode stream across them (ingest.batch)."""
     pipeline.progress_start("ingest", len(files))
     size = batch_size or cfg.batch_size
@@ -248,11 +242,9 @@ def nightly(
     batch_size: BatchSize | None = None,
     workers: Workers | None = None,
 ) -> pipeline.RunReport:
-    """Ingest the inbox, compute metrics, publish, write reports.
-
-    The steps are this run's tasks, not sub-flows: each sub-flow run costs about a
-    second of round trips to the Prefect API, several times the work of a nightly run
-    with one new file (docs/performance.md). The stand-alone flows run the same steps.
+    """Ingest the inbox, compute metrics, publish, write reports: the steps of the
+    stand-alone flows as tasks, not sub-flows (a sub-flow run costs about a second of
+    Prefect API round trips, more than a nightly run's work; docs/performance.md).
 
     Publishing and the reports both pass the data-test gate first: a failing test stops
     the run before the analysts' file is replaced or any report written

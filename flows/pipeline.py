@@ -21,7 +21,7 @@ from flows.config import Config
 from ingest import batch as _batch
 from ingest.batch import DecodeAhead, InboxFile, list_inputs
 from ingest.exports import list_kind
-from ingest.inbox import InboxScan, dispose, new_since, scan_inbox
+from ingest.inbox import InboxScan, dispose, scan_inbox
 from warehouse.datatests import DataTestError
 from warehouse.files import (
     FileOutcome,
@@ -102,20 +102,6 @@ def scan_new_files(cfg: Config) -> InboxScan:
         with Warehouse.open(cfg.database) as wh:
             scan.drop_done(wh.inbox_files())
     return scan
-
-
-def prewarm_decoders(cfg: Config, workers: int | None = None, files: int | None = None) -> None:
-    """Start decode workers before the flow needs them (:func:`ingest.batch.prewarm`), so
-    their start-up overlaps Prefect's: one per file that may be new (``files``, else
-    counted by :func:`ingest.inbox.new_since` against the warehouse's last write), at
-    most one per worker."""
-    n_workers = cfg.workers if workers is None else workers
-    limit = n_workers or _batch.default_workers()
-    if files is None:
-        stamps = [p.stat().st_mtime_ns for p in (cfg.database, cfg.database.with_name(
-            cfg.database.name + ".wal")) if p.exists()]
-        files = new_since(cfg.rules, max(stamps) if stamps else None, limit)
-    _batch.prewarm(n_workers, min(files, limit))
 
 
 def explicit_files(

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.batch import InboxFile, is_temporary
+from ingest.batch import InboxFile, default_workers, is_temporary, prewarm
 from ingest.errors import GaitwatchError
 
 
@@ -123,6 +123,19 @@ def new_since(cfg: InboxRules, since_ns: int | None, limit: int) -> int:
             continue
         n += max(st.st_mtime_ns, st.st_ctime_ns) > since_ns
     return n
+
+
+def prewarm_decoders(cfg: InboxRules, database: Path, workers: int, files: int | None = None) -> None:
+    """Start decode workers before a run needs them (:func:`ingest.batch.prewarm`), so
+    their start-up overlaps the caller's (Prefect's server): one per file that may be new
+    (``files``, else :func:`new_since` the last write of ``database`` or its WAL), at
+    most one per worker (``workers``; 0: one per CPU)."""
+    limit = workers or default_workers()
+    if files is None:
+        wal = database.with_name(database.name + ".wal")
+        stamps = [p.stat().st_mtime_ns for p in (database, wal) if p.exists()]
+        files = new_since(cfg, max(stamps) if stamps else None, limit)
+    prewarm(workers, min(files, limit))
 
 
 def wait_to_settle(
