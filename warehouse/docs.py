@@ -36,11 +36,15 @@ warehouse/sql/*.sql. Do not edit by hand: a test compares this file with the sch
   successful run. Open it read-only, from Python
   `duckdb.connect("out/published/gaitwatch.duckdb", read_only=True)` or from the DuckDB
   shell (`duckdb -readonly out/published/gaitwatch.duckdb`, the 1.5.6 shell from
-  `pip install duckdb-cli` works: the files use storage format v1.5.0). Publishing copies
-  the file next to the destination and renames it over the old one, so an open connection
-  keeps answering from the old version; reconnect to see new data (in Python, close every
-  connection to the file first: duckdb shares one database instance per file and process
-  while a connection is open, so a second `connect()` would still see the old version).
+  `pip install duckdb-cli` works: the files use storage format v1.5.0). While nobody has
+  the file open, publishing writes only what changed since the last run into it, in one
+  transaction (a nightly run with a new file writes a few MB, not the whole file); a
+  connection opened during those few tenths of a second is refused (the file is
+  locked): open it again. While a connection is open, publishing copies the file next to
+  the destination and renames it over the old one, so that connection keeps answering
+  from the old version; reconnect to see new data (in Python, close every connection to
+  the file first: duckdb shares one database instance per file and process while a
+  connection is open, so a second `connect()` would still see the old version).
   Published files are owner-only (mode 0600). With `strip_coordinates` the published copy has
   `samples.lat_deg` / `lon_deg` null (rebuilt, so no coordinate bytes remain in the file).
 
