@@ -787,6 +787,14 @@ class Warehouse:
                     self.con.execute(
                         f"DELETE FROM {table} WHERE activity_id IN (SELECT activity_id FROM _gw_del)"  # noqa: S608
                     )
+                # An export list's entry linked to an activity gone for good (a summary-only
+                # entry replaced by its recording) is unlinked in the same transaction, never
+                # left pointing at nothing; warehouse.summaries.reconcile links it anew.
+                self.con.execute(
+                    "UPDATE export_activities SET activity_id = NULL WHERE activity_id IN "
+                    "(SELECT activity_id FROM _gw_del) AND NOT list_contains(?, activity_id)",
+                    [sorted(state.pending)],
+                )
             finally:
                 self.con.unregister("_gw_del")
         if state.pending:
