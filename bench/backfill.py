@@ -92,7 +92,7 @@ def child_main(name: str, spec_path: Path) -> None:
     elif name == "cli-nightly":
         import first_run
 
-        out = first_run.nightly(Path(spec["work"]), spec["workers"])
+        out = first_run.nightly(Path(spec["work"]), spec["workers"], spec.get("pairs", 3))
     elif name == "fitparse-plain":
         import first_run
 
@@ -239,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="smoke mode: 20 generated runs, no fitparse subset budget beyond 20 s, no exports",
     )
+    ap.add_argument("--nightly-pairs", type=int, default=3,
+                    help="idle/+1 file run pairs of the nightly measurement (median)")
     ap.add_argument("--json", type=Path, help="write all numbers here")
     ap.add_argument("--markdown", type=Path, help="write the table as markdown here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -253,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         args.runs = min(args.runs, 20)
         args.baseline_budget = min(args.baseline_budget, 20.0)
         args.exports = "none"
+        args.nightly_pairs = 1
     tmp = Path(tempfile.mkdtemp(prefix="gaitwatch-bench-"))
     data_root = args.data or Path(tempfile.gettempdir()) / (
         f"gaitwatch-bench-data-{args.runs}x{args.minutes}-s{args.seed}"
@@ -387,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     def first_run(label: str, chosen: list[tuple[Path, str]], nightly: bool) -> None:
         spec = {"files": _write_files(chosen, tmp / f"{label}.files.json"),
                 "work": str(tmp / f"cli-{label}"), "workers": args.workers,
-                "budget_s": args.baseline_budget}
+                "budget_s": args.baseline_budget, "pairs": args.nightly_pairs}
         entry: dict[str, Any] = {"files": len(chosen)}
         entry["run"] = attempt(f"{label}: gaitwatch run",
                                lambda: _spawn("cli-first", spec, tmp, tag=f"{label}-first"))
