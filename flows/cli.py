@@ -354,7 +354,7 @@ def watch(
             cfg = replace(cfg, settle_seconds=settle)
         from flows.watch import watch_inbox
 
-        code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo)
+        code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo, verbose=verbose)
     raise typer.Exit(code)
 
 

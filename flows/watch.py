@@ -49,6 +49,7 @@ def watch_inbox(
     echo: Callable[[str], Any] = print,
     stop: threading.Event | None = None,
     poll_seconds: float | None = None,
+    verbose: bool = False,
 ) -> int:
     """Watch ``cfg.inbox`` until SIGINT/SIGTERM (or ``stop`` is set); returns 0."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -105,18 +106,9 @@ def watch_inbox(
                     raise  # a bug: let it show
                 echo(f"error: {' '.join(str(exc).split())}")
                 continue
-            for o in report.outcomes:
-                line = f"{o.status}: {o.rel}"
-                if o.activities:
-                    line += f" ({o.activities} activities)"
-                if o.reason:
-                    line += f": {o.reason}"
+            for line in report.console_lines(None if verbose else 5):  # a big drop: a summary
                 echo(line)
-            for rel, reason in report.invalid:
-                echo(f"rejected: {rel}: {reason}")
-            waiting = report.waiting
-            if waiting:
-                echo(f"waiting for {len(waiting)} file(s) still being copied")
+            if report.waiting:
                 trigger.poke()
     finally:
         observer.stop()

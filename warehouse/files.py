@@ -71,6 +71,22 @@ class IngestReport:
         counts = self.counts()
         return ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing new"
 
+    def console_lines(self, max_files: int | None = 5) -> list[str]:
+        """What ``gaitwatch watch`` prints for one pass: a line per file read, the first
+        ``max_files`` of them (None: all, for ``-v``), then how many more with the totals;
+        every rejected file with its reason, since each needs someone to act."""
+        lines = []
+        shown = [o for o in self.outcomes if o.status not in ("rejected", "changed")]
+        for o in shown[: len(shown) if max_files is None else max_files]:
+            acts = f" ({o.activities} activities)" if o.activities else ""
+            lines.append(f"{o.status}: {o.rel}{acts}" + (f": {o.reason}" if o.reason else ""))
+        if len(lines) < len(shown):
+            lines.append(f"... and {len(shown) - len(lines)} more files: {self.one_line()}")
+        lines += [f"rejected: {o.rel}: {o.reason}" for o in self.rejected]
+        if self.waiting:
+            lines.append(f"waiting for {len(self.waiting)} file(s) still being copied")
+        return lines
+
 
 def outcome_counts(outcomes: Iterable[FileOutcome]) -> dict[str, int]:
     counts: dict[str, int] = {}
