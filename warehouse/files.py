@@ -78,7 +78,8 @@ class IngestReport:
         lines = []
         shown = [o for o in self.outcomes if o.status not in ("rejected", "changed")]
         for o in shown[: len(shown) if max_files is None else max_files]:
-            acts = f" ({o.activities} activities)" if o.activities else ""
+            n = o.activities
+            acts = f" ({n} {'activity' if n == 1 else 'activities'})" if n else ""
             lines.append(f"{o.status}: {o.rel}{acts}" + (f": {o.reason}" if o.reason else ""))
         if len(lines) < len(shown):
             lines.append(f"... and {len(shown) - len(lines)} more files: {self.one_line()}")
