@@ -17,6 +17,7 @@ The session fails if any process it started outlives it (see ``pytest_sessionfin
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,8 +27,15 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-_PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# Each test process gets its own Prefect home (its temporary servers keep an SQLite file
+# there): under pytest-xdist, workers inherit the controller's environment, so a home
+# this file made in the controller (marked by _OWN_HOME_VAR) is replaced, not shared.
+# A home the user set is kept. Ours is removed at the end of the session.
+_OWN_HOME_VAR = "GAITWATCH_TEST_PREFECT_HOME"
+_PREFECT_HOME: str | None = None
+if "PREFECT_HOME" not in os.environ or os.environ["PREFECT_HOME"] == os.environ.get(_OWN_HOME_VAR):
+    _PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
+    os.environ["PREFECT_HOME"] = os.environ[_OWN_HOME_VAR] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -242,20 +250,13 @@ def _stop_session_helpers() -> None:
         stop()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session loudly if any process started by it is still alive, or if the
-    decode pools cannot be stopped.
-
-    Runs after every fixture has been torn down. Survivors are listed, then killed, so a
-    failing ``make test`` still leaves nothing behind (and a pool management thread
-    blocked on a dead worker's pipe sees EOF and lets the interpreter exit).
-    """
+def _leftover_problems() -> list[str]:
+    """Stop the session helpers, then list (and kill) every process this one started
+    that is still alive after a bounded wait; empty when nothing is left."""
     import multiprocessing
     import signal
     import threading
 
-    if sys.platform != "linux":
-        return
     problems: list[str] = []
     stopper = threading.Thread(target=_stop_session_helpers, name="stop-session-helpers", daemon=True)
     stopper.start()
@@ -276,6 +277,43 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    return problems
+
+
+# Problems found by pytest-xdist workers, reported by the controller (a worker has no
+# terminal of its own): filled by pytest_testnodedown, read by pytest_sessionfinish.
+_WORKER_PROBLEMS: list[str] = []
+_WORKER_PROBLEMS_KEY = "gaitwatch_leftover_problems"
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent under -p no:xdist
+def pytest_testnodedown(node: object, error: object) -> None:
+    """(controller side) Keep what a finished worker found left over."""
+    output = getattr(node, "workeroutput", None) or {}
+    name = getattr(getattr(node, "gateway", None), "id", "worker")
+    _WORKER_PROBLEMS.extend(f"[{name}] {line}" for line in output.get(_WORKER_PROBLEMS_KEY, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session loudly if any process started by it is still alive, or if the
+    decode pools cannot be stopped; then remove this process's Prefect home.
+
+    Runs after every fixture has been torn down. Survivors are listed, then killed, so a
+    failing ``make test`` still leaves nothing behind (and a pool management thread
+    blocked on a dead worker's pipe sees EOF and lets the interpreter exit). Under
+    pytest-xdist every worker checks its own children (each is a subreaper) and hands
+    what it found to the controller, which reports it and fails the session.
+    """
+    problems = _leftover_problems() if sys.platform == "linux" else []
+    if _PREFECT_HOME is not None:
+        shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput[_WORKER_PROBLEMS_KEY] = problems
+        if problems:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    problems += _WORKER_PROBLEMS
     if not problems:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
