@@ -318,6 +318,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.write_line("")
         reporter.write_sep("!", "processes left by the test session", red=True, bold=True)
         for line in problems:
             reporter.write_line(line, red=True)
