@@ -85,14 +85,40 @@ def corpus_files(kind: str) -> list[Path]:
     return sorted(p for p in (CORPUS / kind).iterdir() if p.is_file())
 
 
+# Modules that take longest, with their seconds under pytest-xdist on a busy 2-core
+# machine (whole module: setup, calls, its worker's Prefect harness start if first).
+# They run first, so that the session does not end waiting for one long module that
+# started last (xdist --dist loadfile hands whole modules to workers in collection
+# order). Only the order depends on this; a module missing here runs after them.
+SLOW_MODULES_S = {
+    "test_cli.py": 100, "test_deploy.py": 86, "test_ingest_fit.py": 68,
+    "test_flags_real.py": 66, "test_exports.py": 66, "test_flows_inbox.py": 64,
+    "test_ingest_real.py": 61, "test_flows_gate.py": 60, "test_parallel.py": 58,
+    "test_fit_differential.py": 54, "test_flows_settle.py": 47,
+    "test_parallel_bench_smoke.py": 42, "test_flows_nightly.py": 32,
+    "test_e2e_restart.py": 31, "test_e2e_watch.py": 29, "test_reports_e2e.py": 27,
+}
+
+
+def _slowest_modules_first(items: list[pytest.Item]) -> None:
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first_seen.setdefault(item.path.name, i)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (-SLOW_MODULES_S.get(it.path.name, 0), first_seen[it.path.name],
+                               order[id(it)]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without the corpus, skip the tests of every module that reads it.
+    """Slowest modules first (see SLOW_MODULES_S). Without the corpus, skip the tests of
+    every module that reads it.
 
     A module reads the corpus if it imported ``CORPUS``, ``SHARED`` or ``corpus_files``
     from here; one that copes with a missing corpus test by test says so with
     ``HANDLES_MISSING_CORPUS = True``. Skipping whole modules is coarse, but it names the
     reason, where tests left to run would fail on files that are not there.
     """
+    _slowest_modules_first(items)
     reason = corpus_missing_reason()
     if reason is None:
         return
