@@ -100,6 +100,15 @@ SLOW_MODULES_S = {
 }
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent under -p no:xdist
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores this process may use. Many tests wait
+    (Prefect servers starting, CLI subprocesses, settle windows, a stopped worker's
+    deadline): with one worker per core, a core idles during each wait. Measured on the
+    busy 2-core machine: 2 workers 555 s at 99 % CPU, 3 workers 474 s at 133 %."""
+    return len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1
+
+
 def _slowest_modules_first(items: list[pytest.Item]) -> None:
     first_seen: dict[str, int] = {}
     for i, item in enumerate(items):
