@@ -17,7 +17,7 @@ run: $(STAMP)
 
 # Deterministic: hypothesis runs from the fixed-seed profile registered in tests/conftest.py.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Open-ended fuzzing of ingest for FUZZ_SECONDS (new inputs every run; the seed is printed).
 FUZZ_SECONDS ?= 120

@@ -17,6 +17,7 @@ The session fails if any process it started outlives it (see ``pytest_sessionfin
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -26,8 +27,15 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-_PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# Each test process gets its own Prefect home (its temporary servers keep an SQLite file
+# there): under pytest-xdist, workers inherit the controller's environment, so a home
+# this file made in the controller (marked by _OWN_HOME_VAR) is replaced, not shared.
+# A home the user set is kept. Ours is removed at the end of the session.
+_OWN_HOME_VAR = "GAITWATCH_TEST_PREFECT_HOME"
+_PREFECT_HOME: str | None = None
+if "PREFECT_HOME" not in os.environ or os.environ["PREFECT_HOME"] == os.environ.get(_OWN_HOME_VAR):
+    _PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
+    os.environ["PREFECT_HOME"] = os.environ[_OWN_HOME_VAR] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -77,14 +85,49 @@ def corpus_files(kind: str) -> list[Path]:
     return sorted(p for p in (CORPUS / kind).iterdir() if p.is_file())
 
 
+# Modules that take longest, with their seconds under pytest-xdist on a busy 2-core
+# machine (whole module: setup, calls, its worker's Prefect harness start if first).
+# They run first, so that the session does not end waiting for one long module that
+# started last (xdist --dist loadfile hands whole modules to workers in collection
+# order). Only the order depends on this; a module missing here runs after them.
+SLOW_MODULES_S = {
+    "test_cli.py": 100, "test_deploy.py": 86, "test_ingest_fit.py": 68,
+    "test_flags_real.py": 66, "test_exports.py": 66, "test_flows_inbox.py": 64,
+    "test_ingest_real.py": 61, "test_flows_gate.py": 60, "test_parallel.py": 58,
+    "test_fit_differential.py": 54, "test_flows_settle.py": 47,
+    "test_parallel_bench_smoke.py": 42, "test_flows_nightly.py": 32,
+    "test_e2e_restart.py": 31, "test_e2e_watch.py": 29, "test_reports_e2e.py": 27,
+}
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent under -p no:xdist
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the cores this process may use. Many tests wait
+    (Prefect servers starting, CLI subprocesses, settle windows, a stopped worker's
+    deadline): with one worker per core, a core idles during each wait. Measured on the
+    busy 2-core machine: 2 workers 555 s at 99 % CPU, 3 workers 474 s at 133 %."""
+    return len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1
+
+
+def _slowest_modules_first(items: list[pytest.Item]) -> None:
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first_seen.setdefault(item.path.name, i)
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda it: (-SLOW_MODULES_S.get(it.path.name, 0), first_seen[it.path.name],
+                               order[id(it)]))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without the corpus, skip the tests of every module that reads it.
+    """Slowest modules first (see SLOW_MODULES_S). Without the corpus, skip the tests of
+    every module that reads it.
 
     A module reads the corpus if it imported ``CORPUS``, ``SHARED`` or ``corpus_files``
     from here; one that copes with a missing corpus test by test says so with
     ``HANDLES_MISSING_CORPUS = True``. Skipping whole modules is coarse, but it names the
     reason, where tests left to run would fail on files that are not there.
     """
+    _slowest_modules_first(items)
     reason = corpus_missing_reason()
     if reason is None:
         return
@@ -242,20 +285,13 @@ def _stop_session_helpers() -> None:
         stop()
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session loudly if any process started by it is still alive, or if the
-    decode pools cannot be stopped.
-
-    Runs after every fixture has been torn down. Survivors are listed, then killed, so a
-    failing ``make test`` still leaves nothing behind (and a pool management thread
-    blocked on a dead worker's pipe sees EOF and lets the interpreter exit).
-    """
+def _leftover_problems() -> list[str]:
+    """Stop the session helpers, then list (and kill) every process this one started
+    that is still alive after a bounded wait; empty when nothing is left."""
     import multiprocessing
     import signal
     import threading
 
-    if sys.platform != "linux":
-        return
     problems: list[str] = []
     stopper = threading.Thread(target=_stop_session_helpers, name="stop-session-helpers", daemon=True)
     stopper.start()
@@ -276,10 +312,48 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    return problems
+
+
+# Problems found by pytest-xdist workers, reported by the controller (a worker has no
+# terminal of its own): filled by pytest_testnodedown, read by pytest_sessionfinish.
+_WORKER_PROBLEMS: list[str] = []
+_WORKER_PROBLEMS_KEY = "gaitwatch_leftover_problems"
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: absent under -p no:xdist
+def pytest_testnodedown(node: object, error: object) -> None:
+    """(controller side) Keep what a finished worker found left over."""
+    output = getattr(node, "workeroutput", None) or {}
+    name = getattr(getattr(node, "gateway", None), "id", "worker")
+    _WORKER_PROBLEMS.extend(f"[{name}] {line}" for line in output.get(_WORKER_PROBLEMS_KEY, []))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session loudly if any process started by it is still alive, or if the
+    decode pools cannot be stopped; then remove this process's Prefect home.
+
+    Runs after every fixture has been torn down. Survivors are listed, then killed, so a
+    failing ``make test`` still leaves nothing behind (and a pool management thread
+    blocked on a dead worker's pipe sees EOF and lets the interpreter exit). Under
+    pytest-xdist every worker checks its own children (each is a subreaper) and hands
+    what it found to the controller, which reports it and fails the session.
+    """
+    problems = _leftover_problems() if sys.platform == "linux" else []
+    if _PREFECT_HOME is not None:
+        shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports
+        workeroutput[_WORKER_PROBLEMS_KEY] = problems
+        if problems:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
+    problems += _WORKER_PROBLEMS
     if not problems:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.write_line("")
         reporter.write_sep("!", "processes left by the test session", red=True, bold=True)
         for line in problems:
             reporter.write_line(line, red=True)

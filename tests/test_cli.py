@@ -187,11 +187,14 @@ def _newcomer_env(home: Path) -> dict[str, str]:
 @pytest.mark.slow
 def test_run_on_sample_data_is_quiet_whatever_fonts_are_installed(tmp_path: Path) -> None:
     """`gaitwatch run` as `make run` runs it (its own temporary Prefect server, a fresh
-    matplotlib cache) prints a short summary: no warning, no findfont line, no traceback.
+    matplotlib cache) prints a short summary: no warning, no findfont line, no traceback,
+    and writes the reports (the index and a page per week).
 
     On this machine the system fonts may or may not include the families a chart asks
     for; the output must not depend on it (issue 11: 28,436 findfont warnings). One
     athlete of sample_data keeps it short; every chart type is drawn for one athlete.
+    (This test also holds what tests/test_reports.py's quiet run on all of sample_data
+    checked: the two started the same command on the same data.)
     """
     if not (SAMPLE_DATA / "gaitwatch.toml").is_file():
         pytest.skip(f"{SAMPLE_DATA} missing: run make sample-data")
@@ -206,5 +209,7 @@ def test_run_on_sample_data_is_quiet_whatever_fonts_are_installed(tmp_path: Path
     assert not noise, f"{len(noise)} warning lines, first: {noise[:3]}"
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert len(output) <= MAX_RUN_LINES, "\n".join(output[:60])
-    assert any(line.startswith("reports: ") for line in output)
-    assert (work / "out" / "reports" / "index.html").is_file()
+    assert any(line.startswith("reports: ") for line in done.stdout.splitlines())
+    reports = work / "out" / "reports"
+    assert (reports / "index.html").is_file()
+    assert len(list(reports.glob("*/*.html"))) > 10  # the athlete's weeks (14 in sample_data)

@@ -32,13 +32,16 @@ def _corrupt(db: Path) -> None:
         con.execute("UPDATE activities SET ended_at = started_at - INTERVAL 1 HOUR")
 
 
-@pytest.fixture
-def broken(prefect_harness: None, tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
-    """A workspace after one good run, then corrupted; published copy and reports removed."""
+@pytest.fixture(scope="module")
+def broken_template(
+    prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, str]]:
+    """A workspace after one good run, then corrupted; published copy and reports removed.
+    Built once per module; each test gets its own copy (``broken``)."""
     from prefect.settings import PREFECT_API_URL
 
     env = cli_env(api_url=PREFECT_API_URL.value())
-    root = tmp_path / "ws"
+    root = tmp_path_factory.mktemp("broken") / "ws"
     age(copy_files(_files(FIRST), root / "inbox" / "ana"))
     config = write_config(
         root / "gaitwatch.toml",
@@ -52,7 +55,19 @@ def broken(prefect_harness: None, tmp_path: Path) -> tuple[Path, Path, dict[str,
     _corrupt(root / "out" / "gw.duckdb")
     published.unlink()
     shutil.rmtree(root / "out" / "reports")
-    return root, config, env
+    return root, env
+
+
+@pytest.fixture
+def broken(
+    broken_template: tuple[Path, dict[str, str]], tmp_path: Path
+) -> tuple[Path, Path, dict[str, str]]:
+    """This test's copy of the corrupted workspace (the config's paths are relative to it)."""
+    template, env = broken_template
+    root = tmp_path / "ws"
+    shutil.copytree(template, root, symlinks=True)
+    age(p for p in (root / "inbox").rglob("*") if p.is_file())
+    return root, root / "gaitwatch.toml", env
 
 
 def _blocked(root: Path) -> None:

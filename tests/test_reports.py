@@ -362,29 +362,9 @@ def test_rendering_loads_no_font_and_logs_nothing(fixture_db: Path, tmp_path: Pa
     assert proc.stderr.strip() == "", proc.stderr[-2000:]
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(600)
-def test_gaitwatch_run_on_sample_data_is_quiet(sample_data_dir: Path, tmp_path: Path) -> None:
-    """`make run` as a user runs it (the CLI, sample data), with matplotlib's font cache in a
-    fresh temp dir: no warning or font line anywhere, only the summary."""
-    config = sample_data_dir / "gaitwatch.toml"
-    if not (sample_data_dir / "inbox").is_dir():
-        pytest.skip("sample_data/inbox missing: run make sample-data")
-    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"),
-           "PREFECT_HOME": str(tmp_path / "prefect"),
-           # a fresh Prefect home starts a temporary server: slow on a busy 2-core machine
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "240"}
-    cli = Path(sys.executable).with_name("gaitwatch")
-    proc = subprocess.run(
-        [str(cli), "run", "--config", str(config), "--db", str(tmp_path / "w.duckdb"),
-         "--reports", str(tmp_path / "reports"), "--published-db", str(tmp_path / "p.duckdb")],
-        capture_output=True, text=True, env=env, timeout=580, cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    output = proc.stdout + proc.stderr
-    assert "findfont" not in output and "warning" not in output.lower(), output[-3000:]
-    assert "reports:" in proc.stdout and (tmp_path / "reports" / "index.html").exists()
-    assert len(list((tmp_path / "reports").glob("*/*.html"))) > 10
+# `gaitwatch run` on sample data with a fresh matplotlib cache, quiet: see
+# tests/test_cli.py::test_run_on_sample_data_is_quiet_whatever_fonts_are_installed (it
+# checks everything the test that was here checked).
 
 
 def test_second_run_rewrites_only_weeks_whose_data_changed(fixture_db: Path, tmp_path: Path) -> None:
