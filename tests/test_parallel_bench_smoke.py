@@ -44,6 +44,8 @@ def test_bench_backfill_runs_5(prefect_harness: None, tmp_path: Path) -> None:
             str(tmp_path / "work"),
             "--skip",
             "baseline,decode,dask,prefect,scaling",
+            "--nightly-pairs",
+            "1",
             "--json",
             str(out),
             "--markdown",
