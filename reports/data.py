@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -532,14 +533,16 @@ def sample_batches(
 
 def load_weeks(
     con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds,
-    code: str = "",
+    code: str = "", fingerprints: Mapping[tuple[str, str], str] | None = None,
 ) -> list[WeekData]:
-    """Everything the reports of the given (athlete id, ISO week) pairs show, in order."""
+    """Everything the reports of the given (athlete id, ISO week) pairs show, in order.
+    ``fingerprints``: the targets' :func:`week_fingerprints` when the caller has them
+    already (render_reports computes them to choose the weeks), else computed here."""
     if not targets:
         return []
     mondays = [(a, parse_iso_week(w)) for a, w in targets]
     rows = _read_rows(con, sorted({a for a, _ in targets}))
-    prints = week_fingerprints(con, targets, th, code)
+    prints = fingerprints if fingerprints is not None else week_fingerprints(con, targets, th, code)
     names, weeks_by_athlete = rows.names, rows.weeks
     sessions_by_week = {k: [_session(r) for r in v] for k, v in rows.activities.items()}
     wanted = {

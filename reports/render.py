@@ -20,7 +20,7 @@ import hashlib
 import html
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -448,17 +448,18 @@ def _write_index(
 
 
 def _load_bounded(
-    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds
+    con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds,
+    fingerprints: Mapping[tuple[str, str], str],
 ) -> list[WeekData]:
     """load_weeks under DUCKDB_MEMORY_LIMIT; a batch that does not fit (one week of
     extreme recordings, over the sample budget on its own) gets DuckDB's default limit.
     (Not warehouse.migrate.memory_limit: importing it loads polars, +35 MB here.)"""
     try:
-        return load_weeks(con, targets, th, CODE_VERSION)
+        return load_weeks(con, targets, th, CODE_VERSION, fingerprints)
     except duckdb.OutOfMemoryException:
         con.execute("RESET memory_limit")
         try:
-            return load_weeks(con, targets, th, CODE_VERSION)
+            return load_weeks(con, targets, th, CODE_VERSION, fingerprints)
         finally:
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
 
@@ -508,7 +509,7 @@ def render_reports(
             fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
             todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
             for part in sample_batches(con, todo, th):
-                weeks_data = _load_bounded(con, part, th)
+                weeks_data = _load_bounded(con, part, th, fingerprints)
                 for week in weeks_data:
                     written.extend(_write_week(week, out, th))
                 del weeks_data
