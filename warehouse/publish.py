@@ -157,6 +157,14 @@ def _write_stamp(working_path: Path, dest: Path, strip_coordinates: bool) -> Non
         pass  # a filesystem without user attributes: every publish copies, as before
 
 
+def _published_rows(table: str, strip_coordinates: bool) -> str:
+    """The SELECT list copying ``table`` into a published file: positions null in
+    ``samples`` when coordinates are stripped."""
+    if table == "samples" and strip_coordinates:
+        return "SELECT * REPLACE (NULL::DOUBLE AS lat_deg, NULL::DOUBLE AS lon_deg)"
+    return "SELECT *"
+
+
 def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> None:
     """Write a fresh copy of the connection's database into ``dst`` with null coordinates."""
     home = fetch_one(con, "SELECT current_database()")
@@ -169,23 +177,14 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
             migrate(con)
         finally:
             con.execute(f"USE {_ident(src_db)}")
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                "AND schema_name = 'main' AND table_name NOT IN ('schema_version', 'schema_views') "
-                "ORDER BY table_name",
-                [src_db],
-            ).fetchall()
-        ]
+        # migrate() filled the bookkeeping tables of the new file already
+        tables = [t for t in sorted(_tables(con, src_db)) if t not in ("schema_version", "schema_views")]
         con.execute("BEGIN")
         try:
             for t in tables:
-                select = "SELECT *"
-                if t == "samples":
-                    select = "SELECT * REPLACE (NULL::DOUBLE AS lat_deg, NULL::DOUBLE AS lon_deg)"
                 con.execute(
-                    f"INSERT INTO gw_publish.main.{t} BY NAME {select} FROM {_ident(src_db)}.main.{t}"  # noqa: S608
+                    f"INSERT INTO gw_publish.main.{t} BY NAME {_published_rows(t, True)} "  # noqa: S608
+                    f"FROM {_ident(src_db)}.main.{t}"
                 )
             con.execute("COMMIT")
         except BaseException:
@@ -275,9 +274,7 @@ def _update_in_place(
                 else:
                     con.execute(f"DELETE FROM gw_pub.main.{t}")  # noqa: S608
                     where = ""
-                select = "SELECT *"
-                if t == "samples" and strip_coordinates:
-                    select = "SELECT * REPLACE (NULL::DOUBLE AS lat_deg, NULL::DOUBLE AS lon_deg)"
+                select = _published_rows(t, strip_coordinates)
                 n = fetch_one(con, f"INSERT INTO gw_pub.main.{t} BY NAME {select} FROM {src}.main.{t} {where}")  # noqa: S608
                 done[t] = int(n[0]) if n else 0
             for t in tables:
