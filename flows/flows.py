@@ -155,14 +155,15 @@ def ingest_inbox(
     default to the configuration's ``[ingest]`` table.
     """
     cfg = settings(config, inbox=inbox, database=database)
-    report = _ingest_inbox_steps(cfg, batch_size, workers)
+    with pipeline.held(cfg):
+        report = _ingest_inbox_steps(cfg, batch_size, workers)
     _say_what_it_did(report.one_line())
     return report
 
 
-def _ingest_inbox_steps(
-    cfg: Config, batch_size: int | None, workers: int | None) -> pipeline.IngestReport:
-    """Scan, ingest every ready file, the rejected-files artifact, the gate."""
+def _ingest_inbox_steps(cfg: Config, batch_size: int | None, workers: int | None,
+                        gate: bool = True) -> pipeline.IngestReport:
+    """Scan, ingest every ready file, the rejected-files artifact, the gate (``gate``)."""
     scan = scan_inbox_task(cfg)
     report = pipeline.IngestReport(
         unchanged=scan.unchanged, unsettled=list(scan.unsettled), invalid=list(scan.invalid)
@@ -170,7 +171,8 @@ def _ingest_inbox_steps(
     _ingest_all(cfg, scan.ready, report, batch_size, workers)
     get_run_logger().info("ingest: %s", report.one_line())
     _rejected_artifact(report, f"Files rejected by {cfg.inbox}")
-    data_tests_task(cfg)
+    if gate:  # else the caller runs it after later steps, over their changes too
+        data_tests_task(cfg)
     return report
 
 
@@ -201,7 +203,8 @@ def compute_metrics(
     """Gait metrics of activities that have none yet, then weekly risk from the first
     affected week on (``full=True`` recomputes everything, e.g. after a threshold change)."""
     cfg = settings(config, database=database)
-    summary = metrics_task(cfg, full)
+    with pipeline.held(cfg):
+        summary = metrics_task(cfg, full)
     get_run_logger().info("metrics: %s", summary.one_line())
     _say_what_it_did(summary.one_line())
     return summary
@@ -252,16 +255,18 @@ def nightly(
     """
     logger = get_run_logger()
     cfg = settings(config, inbox, database, reports_dir, published_database)
-    ingest = _ingest_inbox_steps(cfg, batch_size, workers)
-    metrics = metrics_task(cfg, False)
-    logger.info("metrics: %s", metrics.one_line())
-    published = publish_task(cfg)
-    changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
-    if changed or not (cfg.reports_dir / "index.html").exists():
-        reports = _report_steps(cfg, None, None)
-    else:  # nothing new since the reports were written: re-rendering would change nothing
-        logger.info("reports up to date in %s", cfg.reports_dir)
-        reports = []
+    with pipeline.held(cfg):
+        # One gate, when publishing: it covers what ingest and metrics changed.
+        ingest = _ingest_inbox_steps(cfg, batch_size, workers, gate=False)
+        metrics = metrics_task(cfg, False)
+        logger.info("metrics: %s", metrics.one_line())
+        published = publish_task(cfg)
+        changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
+        if changed or not (cfg.reports_dir / "index.html").exists():
+            reports = _report_steps(cfg, None, None)
+        else:  # nothing new since the reports were written: re-rendering would change nothing
+            logger.info("reports up to date in %s", cfg.reports_dir)
+            reports = []
     report = pipeline.RunReport(ingest=ingest, metrics=metrics, reports=reports, published=published)
     summary = f"{ingest.one_line()}; {metrics.activities} runs analysed; published"
     logger.info("nightly: %s; %d report files", summary, len(reports))
@@ -283,8 +288,9 @@ def ingest_paths(
     cfg = settings(config, database=database)
     files, missing = pipeline.explicit_files(cfg, paths, athlete)
     report = pipeline.IngestReport(invalid=missing)
-    _ingest_all(cfg, files, report, batch_size, workers)
-    _rejected_artifact(report, "Files rejected by `gaitwatch ingest`")
-    metrics_task(cfg, False)
-    data_tests_task(cfg)
+    with pipeline.held(cfg):
+        _ingest_all(cfg, files, report, batch_size, workers)
+        _rejected_artifact(report, "Files rejected by `gaitwatch ingest`")
+        metrics_task(cfg, False)
+        data_tests_task(cfg)
     return report

@@ -12,6 +12,7 @@ publishing in :mod:`warehouse.publish`. Pipeline state lives in the warehouse
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,6 @@ class RunReport:
 
 # ------------------------------------------------------------------ progress
 
-
 class Progress:
     """Optional progress callbacks (the CLI's rich bar). Module-level because tasks run
     in worker threads of the same process; flows never depend on it."""
@@ -73,6 +73,10 @@ def progress_advance(stage: str, n: int = 1, what: str = "") -> None:
 def progress_done(stage: str) -> None:
     if Progress.done:
         Progress.done(stage)
+
+
+def held(cfg: Config) -> AbstractContextManager[Warehouse | None]:
+    return Warehouse.held(cfg.database)  # one DuckDB instance for the whole run
 
 
 # ------------------------------------------------------------------ ingest
@@ -218,14 +222,13 @@ def summary_markdown(
 ) -> str:
     """The summary table for a Prefect markdown artifact (reports.render.summary_markdown):
     the given weeks, else each athlete's latest week."""
-    import duckdb
-
     from reports.render import latest_weeks
     from reports.render import summary_markdown as render_summary
+    from warehouse.migrate import connect
 
     if not cfg.database.exists():
         return ""
-    with duckdb.connect(str(cfg.database), read_only=True) as con:
+    with connect(cfg.database, read_only=True) as con:
         return render_summary(con, athletes=athletes, weeks=weeks or latest_weeks(con))
 
 

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 from markupsafe import Markup
 
 from reports import charts, content
@@ -43,9 +50,9 @@ from reports.data import (
     week_fingerprints,
 )
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from warehouse.instances import is_held
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-WEEKS_PER_BATCH = 200  # athlete-weeks whose fingerprints are read in one batch of queries
 # DuckDB keeps every block it reads cached up to its memory limit (80 % of RAM by
 # default), so over a whole history the cache grows with the database file. A limit a few
 # times one sample batch's needs (data.MAX_BATCH_SAMPLES) evicts earlier batches' blocks;
@@ -215,9 +222,23 @@ def _signal_label(signal: str) -> str:
     return content.SIGNAL_LABELS.get(signal) or _title(signal)
 
 
+def _bytecode_cache(kind: str) -> BytecodeCache | None:
+    """Compiled templates kept between processes: compiling them costs a nightly run
+    0.1-0.2 s, more than rendering its few pages. Jinja's own per-user folder in the
+    temporary directory (created owner-only, refused if anyone else owns it); an entry is
+    keyed by the template's name and checked against its source, and each environment
+    (HTML escaping or Markdown) has its own names. None, compiling each time, where no
+    such folder can be made."""
+    try:
+        return FileSystemBytecodeCache(pattern=f"__gaitwatch_{kind}_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 def _environment(markdown: bool) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        bytecode_cache=_bytecode_cache("md" if markdown else "html"),
         # HTML: autoescape every value. Markdown: no HTML autoescape, but every {{ }}
         # output goes through md_escape via finalize, so nothing can be forgotten.
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html"),
@@ -464,6 +485,21 @@ def _load_bounded(
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
 
 
+def _connect(db_path: Path | str, spill: str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection, or, while this process holds the file for a run
+    (warehouse.store.Warehouse.held), one to the held instance: DuckDB refuses a second
+    configuration of an open file, and a new instance would not see uncheckpointed commits
+    cheaply. Timestamps and week bounds in UTC."""
+    if is_held(db_path):
+        con = duckdb.connect(str(db_path))
+    else:
+        con = duckdb.connect(str(db_path), read_only=True)
+        con.execute("SET temp_directory = ?", [spill])  # a read-only instance has none
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    return con
+
+
 def render_reports(
     db_path: Path | str,
     out_dir: Path | str,
@@ -485,34 +521,29 @@ def render_reports(
     written: list[Path] = []
     with (
         tempfile.TemporaryDirectory(prefix="gaitwatch-reports-") as spill,
-        duckdb.connect(str(db_path), read_only=True) as con,
+        _connect(db_path, spill) as con,
     ):
-        con.execute("SET TimeZone = 'UTC'")  # timestamps and week bounds in UTC
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        con.execute("SET temp_directory = ?", [spill])
         rows = list_weeks(
             con,
             athletes=list(athletes) if athletes is not None else None,
             weeks=list(weeks) if weeks is not None else None,
         )
         th = thresholds or DEFAULT_THRESHOLDS
-        # Fingerprints for WEEKS_PER_BATCH athlete-weeks at a time (week and activity rows
-        # only), then chart data in batches bounded by the samples they cover
+        # Only weeks whose data (or the report code) changed since their page was written:
+        # a nightly run with one new file re-renders the weeks it shows up in. The
+        # fingerprints are a few digests per week, computed in SQL in four queries; the
+        # chart data then comes in batches bounded by the samples they cover
         # (data.sample_batches): a dense history makes more batches, not bigger ones, so
         # peak memory does not grow with the runs per week. Each batch's weeks are dropped
         # once written.
         targets = [(r["athlete_id"], r["iso_week"]) for r in rows]
-        for i in range(0, len(targets), WEEKS_PER_BATCH):
-            batch = targets[i : i + WEEKS_PER_BATCH]
-            # Only weeks whose data (or the report code) changed since their page was
-            # written: a nightly run with one new file re-renders the weeks it shows up in.
-            fingerprints = week_fingerprints(con, batch, th, CODE_VERSION)
-            todo = [t for t in batch if _written_fingerprint(out, *t) != fingerprints[t]]
-            for part in sample_batches(con, todo, th):
-                weeks_data = _load_bounded(con, part, th, fingerprints)
-                for week in weeks_data:
-                    written.extend(_write_week(week, out, th))
-                del weeks_data
+        fingerprints = week_fingerprints(con, targets, th, CODE_VERSION)
+        todo = [t for t in targets if _written_fingerprint(out, *t) != fingerprints[t]]
+        for part in sample_batches(con, todo, th):
+            weeks_data = _load_bounded(con, part, th, fingerprints)
+            for week in weeks_data:
+                written.extend(_write_week(week, out, th))
+            del weeks_data
         written.extend(_write_index(list_weeks(con), out, load_back_tests(con)))
     return written
 

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from ingest.errors import GaitwatchError
+from warehouse.instances import is_held
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 STORAGE_VERSION = "v1.5.0"
@@ -105,8 +106,12 @@ def create_database_file(path: Path) -> None:
 
 
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``path`` (creating it in v1.5.0 storage if missing), session time zone UTC."""
+    """Open ``path`` (creating it in v1.5.0 storage if missing), session time zone UTC.
+    ``read_only`` is ignored while this process holds the file for a run
+    (:meth:`warehouse.store.Warehouse.held`): the connection joins the held read-write
+    instance (DuckDB refuses a second configuration of an open file)."""
     path = Path(path)
+    read_only = read_only and not is_held(path)
     if not path.exists():
         if read_only:
             raise FileNotFoundError(path)

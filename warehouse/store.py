@@ -67,8 +67,10 @@ from transforms.schema import (
     WEEKLY_RISK_SCHEMA,
 )
 from warehouse import datatests
+from warehouse.instances import registered
 from warehouse.migrate import (
     StageState,
+    WarehouseLockedError,
     connect,
     fetch_one,
     migrate,
@@ -602,6 +604,29 @@ class Warehouse:
             con.close()
             raise
         return wh
+
+    @classmethod
+    @contextmanager
+    def held(cls, path: Path | str) -> Iterator[Warehouse | None]:
+        """Keep the warehouse open for a whole run (one flow run), migrated once.
+
+        DuckDB shares one database instance between a process's connections to a file and
+        checkpoints (writes the WAL into the file) only when the last of them closes. Each
+        pipeline step opens and closes its own connection; without a holder every close is
+        a checkpoint: 0.1-0.2 s per step on a 250 MB warehouse, more than a nightly run's
+        work (docs/performance.md). Held, a run checkpoints when the holder closes; every
+        commit is durable in the WAL meanwhile. Read-only opens in this process join the
+        held instance (:func:`warehouse.migrate.connect`). Nesting is allowed.
+
+        Yields None, holding nothing, when another process has the file at the start:
+        each step then opens it itself (and the flow's tasks retry while it is busy)."""
+        try:
+            wh = cls.open(path)
+        except WarehouseLockedError:
+            yield None
+            return
+        with wh, registered(path):
+            yield wh
 
     def _import_side_files(self) -> None:
         """Before migration 004 the pipeline kept its state in files beside the database
