@@ -221,13 +221,8 @@ def run(
     What the nightly deployment does, run once in this process.
     """
     with _flow_command(verbose):
-        cfg = _config(
-            config,
-            inbox=inbox,
-            database=db,
-            reports_dir=reports,
-            published_database=published_db,
-        )
+        cfg = _config(config, inbox=inbox, database=db, reports_dir=reports,
+                      published_database=published_db)
         from flows.flows import nightly
         from ingest.inbox import prewarm_decoders, wait_to_settle
 
