@@ -232,14 +232,9 @@ def run(
         n = cfg.workers if workers is None else workers
         prewarm_decoders(cfg.rules, cfg.database, n)  # their start-up overlaps Prefect's
         with _progress(True):
-            result = nightly(
-                config=cfg.source,
-                inbox=cfg.inbox,
-                database=cfg.database,
-                reports_dir=cfg.reports_dir,
-                published_database=cfg.published_database,
-                workers=workers,
-            )
+            result = nightly(config=cfg.source, inbox=cfg.inbox, database=cfg.database,
+                             reports_dir=cfg.reports_dir,
+                             published_database=cfg.published_database, workers=workers)
         code = _print_ingest(result.ingest)
         typer.echo(f"metrics: {result.metrics.one_line()}")
         index = cfg.reports_dir / "index.html"

@@ -128,9 +128,9 @@ def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | Non
 
 
 @_task("data-tests", "data tests {cfg.database.name}", retry=False)
-def data_tests_task(cfg: Config) -> None:
-    """The gate: raises DataTestError when a data test fails."""
-    pipeline.run_gate(cfg)
+def data_tests_task(cfg: Config, checkpoint: bool = False) -> None:
+    """The gate: raises DataTestError when a data test fails (pipeline.run_gate)."""
+    pipeline.run_gate(cfg, checkpoint=checkpoint)
 
 
 @_task("publish", "publish -> {cfg.published_database.name}", retry=True)
@@ -261,7 +261,7 @@ def nightly(
         ingest = _ingest_inbox_steps(cfg, batch_size, workers, gate=False)
         metrics = metrics_task(cfg, False)
         logger.info("metrics: %s", metrics.one_line())
-        data_tests_task(cfg)
+        data_tests_task(cfg, checkpoint=True)  # the file complete before the readers start
         publishing = publish_task.submit(cfg)
         changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
         if changed or not (cfg.reports_dir / "index.html").exists():

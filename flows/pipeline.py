@@ -191,15 +191,20 @@ def compute_metrics(cfg: Config, full: bool = False) -> MetricsSummary:
         return update_metrics(wh, cfg.thresholds, settings, full, progress=progress)
 
 
-def run_gate(cfg: Config, full: bool = False) -> None:
+def run_gate(cfg: Config, full: bool = False, checkpoint: bool = False) -> None:
     """The data-test gate (:func:`warehouse.datatests.gate`): raises
-    :class:`warehouse.datatests.DataTestError` when a test fails."""
+    :class:`warehouse.datatests.DataTestError` when a test fails. ``checkpoint``: then
+    write the WAL into the file, before steps that read concurrently start: a checkpoint
+    beside other transactions leaves the row groups of parallel inserts unmerged, and the
+    next process's first checkpoint rewrites the whole samples table (13 s at 2,000 runs)."""
     from warehouse.datatests import gate
 
     if not cfg.database.exists():
         return
     with Warehouse.open(cfg.database) as wh:
         gate(wh.con, full=full)
+        if checkpoint:
+            wh.checkpoint()
 
 
 def write_reports(
