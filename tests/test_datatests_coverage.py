@@ -1,5 +1,5 @@
-"""The data tests of the tables added by migrations 004-008 (warehouse/datatests.py,
-``TESTS_004_008``), each broken alone on a real warehouse.
+"""The data tests of the tables added by migrations 004-008 and 010 (warehouse/datatests.py,
+``TESTS_004_008``, ``TESTS_010``), each broken alone on a real warehouse.
 
 The warehouse is built once through the real pipeline (the ``ingest_inbox`` Prefect flow,
 then the metrics stage) from a real Strava export (slalom007's ``activities.csv`` with
@@ -22,7 +22,17 @@ import pytest
 from cli_support import age, write_config
 from conftest import CORPUS, SHARED
 
-from warehouse.datatests import TESTS_004_008, DataTestError, gate, run, state_fingerprint
+from warehouse.datatests import (
+    KNOWN_THRESHOLDS,
+    TESTS_004_008,
+    TESTS_010,
+    DataTestError,
+    gate,
+    run,
+    state_fingerprint,
+)
+
+NEW_RULES = {**TESTS_004_008, **TESTS_010}
 
 EXPORT = SHARED / "real" / "slalom007" / "strava_export"
 ATHLETE = "slalom"
@@ -111,6 +121,8 @@ def test_the_warehouse_holds_what_every_rule_reads(con: duckdb.DuckDBPyConnectio
     assert con.execute(_FRESH_EVALUATIONS).fetchall() == [(ATHLETE,)]
     assert _one(con, "SELECT count(*) FROM athlete_evaluation") == 7
     assert _one(con, "SELECT count(*) FROM pipeline_state") == 2
+    # the metrics stage recorded every threshold it used (defaults here)
+    assert _one(con, "SELECT count(*) FROM thresholds_in_use") == len(KNOWN_THRESHOLDS) > 50
 
 
 def test_full_gate_passes_and_an_unchanged_repeat_runs_nothing(built: Path, tmp_path: Path) -> None:
@@ -118,7 +130,7 @@ def test_full_gate_passes_and_an_unchanged_repeat_runs_nothing(built: Path, tmp_
     shutil.copy(built, path)
     with duckdb.connect(str(path)) as c:
         results = gate(c, full=True)
-        assert {r.name for r in results} >= set(TESTS_004_008)
+        assert {r.name for r in results} >= set(NEW_RULES)
         assert all(r.passed for r in results)
     with duckdb.connect(str(path)) as c:  # reopened: the digest does not depend on the session
         assert gate(c) == []
@@ -275,11 +287,20 @@ CASES: dict[str, str] = {
     "evaluation_layoffs are return weeks of weekly_risk": (
         f"INSERT INTO evaluation_layoffs VALUES ('{ATHLETE}', '2024-W40', 30, 'possible layoff')"  # noqa: S608
     ),
+    # migration 010
+    "thresholds_in_use.name known to transforms/thresholds.py": (
+        # a threshold this gaitwatch does not know (a typo, or one a later version removed)
+        "UPDATE thresholds_in_use SET name = 'acwr_hihg' WHERE name = 'acwr_high'"
+    ),
+    "thresholds_in_use.value a valid threshold (finite, >= 0, whole for integer ones)": (
+        # baseline_weeks is an integer threshold: 6.5 weeks is no value load_thresholds accepts
+        "UPDATE thresholds_in_use SET value = 6.5 WHERE name = 'baseline_weeks'"
+    ),
 }
 
 
 def test_every_new_rule_has_its_case() -> None:
-    assert set(CASES) == set(TESTS_004_008)
+    assert set(CASES) == set(NEW_RULES)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -237,3 +237,15 @@ def _check(th: Thresholds) -> None:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+
+
+# Names of the thresholds that are whole numbers (days, weeks, counts); the others are floats.
+INTEGER_THRESHOLDS: frozenset[str] = frozenset(
+    f.name for f in fields(Thresholds) if f.type in ("int", int)
+)
+
+
+def threshold_values(th: Thresholds = DEFAULT_THRESHOLDS) -> dict[str, float]:
+    """Every threshold of ``th`` by name, as a float (every field is a number), in field
+    order: what the metrics stage records in the warehouse (``thresholds_in_use``)."""
+    return {f.name: float(getattr(th, f.name)) for f in fields(Thresholds)}

@@ -39,6 +39,7 @@ from ingest.exports import GARMIN_JSON, JOURNAL, STRAVA_CSV
 from ingest.journal import KINDS, SESSION_KINDS, SIDES
 from ingest.limits import PAIN_SCALE_MAX
 from transforms.evaluate import EPISODE_KINDS, LEVELS, RULES
+from transforms.thresholds import INTEGER_THRESHOLDS, threshold_values
 from warehouse.migrate import StageState, fetch_one, read_stage_state, write_stage_state
 
 # A full data-test run at least this often, even when every run in between is incremental.
@@ -210,6 +211,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "evaluation_episodes": ("athlete_id", "episode"),
     "evaluation_layoffs": ("athlete_id", "return_iso_week"),
     "evaluation_state": ("athlete_id",),
+    "thresholds_in_use": ("name",),
 }
 # inbox_files.outcome: warehouse.files.OUTCOMES as recorded ("changed" files are left for
 # the next run, never recorded), and "imported" for rows carried over from the pre-004
@@ -400,6 +402,27 @@ TESTS_004_008: dict[str, str] = {
 TESTS.update(TESTS_004_008)
 
 
+# -- migration 010: the thresholds the metrics used (thresholds_in_use) ----------------
+
+KNOWN_THRESHOLDS = tuple(threshold_values())  # every field of transforms.thresholds.Thresholds
+
+# name -> SQL, merged into TESTS (tests/test_datatests_coverage.py breaks each alone). The
+# key (name) is in PRIMARY_KEYS. An empty table is valid: metrics never ran on data.
+TESTS_010: dict[str, str] = {
+    "thresholds_in_use.name known to transforms/thresholds.py": (
+        "SELECT name, value FROM thresholds_in_use "  # noqa: S608
+        f"WHERE name NOT IN {_in(KNOWN_THRESHOLDS)}"
+    ),
+    "thresholds_in_use.value a valid threshold (finite, >= 0, whole for integer ones)": (
+        # load_thresholds refuses negative values and fractions of integer thresholds
+        "SELECT name, value FROM thresholds_in_use "  # noqa: S608
+        "WHERE value IS NULL OR NOT isfinite(value) OR value < 0 "
+        f"OR (name IN {_in(tuple(sorted(INTEGER_THRESHOLDS)))} AND value <> round(value))"
+    ),
+}
+TESTS.update(TESTS_010)
+
+
 def _scope_sql(sql: str) -> str:
     for table in ("activities", "samples", "sample_extras"):
         sql = sql.replace(f"FROM {table} AS", f"FROM {_scoped(table)} AS")
@@ -545,7 +568,8 @@ def scope(
 _HASHED_TABLES = ("activities", "athletes", "sessions", "laps", "activity_gait",
                   "weekly_risk", "ingest_log", "inbox_files", "pipeline_state",
                   "export_activities", "journal", "athlete_evaluation",
-                  "evaluation_episodes", "evaluation_layoffs", "evaluation_state")
+                  "evaluation_episodes", "evaluation_layoffs", "evaluation_state",
+                  "thresholds_in_use")
 _COUNTED_TABLES = ("samples", "sample_extras")
 # Rows left out of a table's digest: the gate's own state row, written after every
 # passing gate, would otherwise make every next gate see pipeline_state as changed.

@@ -1,6 +1,7 @@
 """The metrics stage: gait metrics of the activities that need them, then weekly risk
-from the first week touched since the last run, with the stage's watermark committed in
-the same transaction as the weekly rows it describes (a crash only repeats work).
+from the first week touched since the last run, with the stage's watermark and the
+thresholds in use (``thresholds_in_use``, read by the analyst views) committed in the same
+transaction as the weekly rows they describe (a crash only repeats work).
 What to recompute is planned by :func:`transforms.plan.plan_metrics` (pure)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from transforms.gait import activity_gait
 from transforms.plan import metrics_fingerprint, plan_metrics
 from transforms.risk import DEVICE_COLUMNS, weekly_risk
 from transforms.schema import ACTIVITY_INPUT_SCHEMA
-from transforms.thresholds import Thresholds, load_thresholds
+from transforms.thresholds import Thresholds, load_thresholds, threshold_values
 from warehouse.evaluation import refresh_evaluation
 from warehouse.migrate import StageState
 from warehouse.store import Warehouse
@@ -110,12 +111,34 @@ def update_metrics(
             risk = _weekly_risk_for(base, gait_all, athletes, th, athlete_id, start)
             out.weeks += wh.write_weekly_risk(athlete_id, risk, from_week_start=start)
         refresh_evaluation(wh, th, plan.weeks_from)  # back-test beside the weeks it reads
+        # The thresholds these results were computed with, for the views that define the
+        # same per-sample quantities (v_report_samples): committed with the stage state
+        # that names them; an unchanged set writes nothing.
+        wh.write_thresholds_in_use(thresholds_in_use_rows(th))
         state = StageState("metrics", fingerprint, activities["loaded_at"].max())  # type: ignore[arg-type]
         # Unchanged state is not rewritten: a run with nothing new leaves the file as it
         # was, so publishing can skip its copy (warehouse.publish).
         if (state.fingerprint, state.watermark) != (saved.fingerprint, saved.watermark):
             wh.save_stage_state(state)
     return out
+
+
+# A threshold's unit from its name's suffix (STYLE.md: the unit is in the name); longest
+# suffix first ("_m_s" before "_s"). No suffix: a ratio, share or count (unit null).
+_UNIT_SUFFIXES = (
+    ("_m_s", "m/s"), ("_spm", "steps/min"), ("_pct", "%"), ("_bpm", "bpm"), ("_mm", "mm"),
+    ("_days", "days"), ("_weeks", "weeks"), ("_s", "s"), ("_m", "m"), ("_z", "z"),
+)
+
+
+def threshold_unit(name: str) -> str | None:
+    """The unit of threshold ``name`` (``max_sample_gap_s`` -> ``s``), or None."""
+    return next((unit for suffix, unit in _UNIT_SUFFIXES if name.endswith(suffix)), None)
+
+
+def thresholds_in_use_rows(th: Thresholds) -> dict[str, tuple[float, str | None]]:
+    """``thresholds_in_use`` rows for ``th``: every threshold, name -> (value, unit)."""
+    return {name: (value, threshold_unit(name)) for name, value in threshold_values(th).items()}
 
 
 def _weekly_risk_for(

@@ -1207,6 +1207,35 @@ class Warehouse:
         with self.transaction():
             write_stage_state(self.con, state)
 
+    def write_thresholds_in_use(self, rows: dict[str, tuple[float, str | None]]) -> int:
+        """Make ``thresholds_in_use`` (migration 010) hold exactly ``rows`` (name -> value,
+        unit), writing only the names whose value or unit changed and deleting names no
+        longer given; ``set_at`` moves for changed rows only. Nothing is written when
+        nothing changed (publish and the gate's fingerprint see an unchanged file). Joins
+        the caller's transaction (the metrics stage's). Returns the rows written or
+        deleted."""
+        stored = {
+            str(n): (float(v), u)
+            for n, v, u in self.con.execute(
+                "SELECT name, value, unit FROM thresholds_in_use").fetchall()
+        }
+        changed = {n: r for n, r in rows.items() if stored.get(n) != (float(r[0]), r[1])}
+        gone = sorted(set(stored) - set(rows))
+        if not changed and not gone:
+            return 0
+        now = datetime.now(_UTC)
+        with self.transaction():
+            self.con.execute("DELETE FROM thresholds_in_use WHERE list_contains(?, name)",
+                             [[*gone, *changed]])
+            # through Arrow: executemany costs about 1 ms per row (FACTS.md)
+            self._insert_arrow("thresholds_in_use", pa.table({
+                "name": pa.array(list(changed), pa.string()),
+                "value": pa.array([float(v) for v, _u in changed.values()], pa.float64()),
+                "unit": pa.array([u for _v, u in changed.values()], pa.string()),
+                "set_at": pa.array([now] * len(changed), pa.timestamp("us", tz="UTC")),
+            }))
+        return len(changed) + len(gone)
+
     # -- checks and publishing ---------------------------------------------------------------
 
     def run_data_tests(

@@ -6,11 +6,12 @@
 -- local start time comes from v_activities.started_local (one definition), and the
 -- per-sample interval, speed, step rate and step length are computed here exactly as
 -- transforms/gait.py computes them (interval_s, speed_calc_m_s, steps_per_min,
--- step_length_m), so a chart and a metric cannot disagree. The numbers are
--- transforms/thresholds.py defaults (tests/test_reports_views.py checks both the numbers
--- and the results against the polars functions):
---   max_sample_gap_s 10.0, cadence_valid 60-260 spm, step_length_valid 0.2-3.0 m,
---   moving_speed_min_m_s 1.0.
+-- step_length_m), so a chart and a metric cannot disagree. The thresholds are the ones
+-- the metrics used, read from thresholds_in_use (migration 010, written by the metrics
+-- stage with gaitwatch.toml [thresholds] applied). A name without a row there (a database
+-- whose metrics never ran on data) takes its transforms/thresholds.py default, written
+-- once below in the CTE th (tests/test_reports_views.py checks those numbers and the
+-- results against the polars functions; tests/test_thresholds_in_use.py checks overrides).
 
 CREATE OR REPLACE VIEW v_report_weeks AS
 SELECT
@@ -120,7 +121,17 @@ COMMENT ON COLUMN v_report_activities.summary_only IS 'True for an activity know
 COMMENT ON COLUMN v_report_activities.source IS 'file, strava_csv, garmin_json or journal';
 
 CREATE OR REPLACE VIEW v_report_samples AS
-WITH d AS (
+WITH th AS (
+    -- one row: each threshold in use, else its default (no metrics run yet)
+    SELECT
+        coalesce(max(value) FILTER (WHERE name = 'max_sample_gap_s'), 10.0) AS max_gap_s,
+        coalesce(max(value) FILTER (WHERE name = 'moving_speed_min_m_s'), 1.0) AS moving_min_m_s,
+        coalesce(max(value) FILTER (WHERE name = 'cadence_valid_min_spm'), 60.0) AS spm_min,
+        coalesce(max(value) FILTER (WHERE name = 'cadence_valid_max_spm'), 260.0) AS spm_max,
+        coalesce(max(value) FILTER (WHERE name = 'step_length_valid_min_m'), 0.2) AS sl_min_m,
+        coalesce(max(value) FILTER (WHERE name = 'step_length_valid_max_m'), 3.0) AS sl_max_m
+    FROM thresholds_in_use
+), d AS (
     SELECT
         s.activity_id,
         s.session_index,
@@ -135,10 +146,11 @@ WITH d AS (
     WINDOW w AS (PARTITION BY s.activity_id, s.session_index ORDER BY s.ts)
 ), i AS (
     SELECT
-        *,
-        -- transforms/gait.py interval_s: 0 for the first sample and for gaps > 10 s
-        CASE WHEN raw_s > 0 AND raw_s <= 10.0 THEN raw_s ELSE 0.0 END AS interval_s
-    FROM d
+        d.*,
+        th.*,
+        -- transforms/gait.py interval_s: 0 for the first sample and for gaps > max_gap_s
+        CASE WHEN raw_s > 0 AND raw_s <= max_gap_s THEN raw_s ELSE 0.0 END AS interval_s
+    FROM d CROSS JOIN th
 ), v AS (
     SELECT
         *,
@@ -151,9 +163,9 @@ WITH d AS (
     SELECT
         *,
         CASE
-            WHEN is_running AND cadence_spm BETWEEN 60.0 AND 260.0 THEN cadence_spm
-            WHEN is_running AND cadence_spm IS NULL AND step_length_m BETWEEN 0.2 AND 3.0
-                 AND 60.0 * speed_calc_m_s / step_length_m BETWEEN 60.0 AND 260.0
+            WHEN is_running AND cadence_spm BETWEEN spm_min AND spm_max THEN cadence_spm
+            WHEN is_running AND cadence_spm IS NULL AND step_length_m BETWEEN sl_min_m AND sl_max_m
+                 AND 60.0 * speed_calc_m_s / step_length_m BETWEEN spm_min AND spm_max
                 THEN 60.0 * speed_calc_m_s / step_length_m
         END AS steps_per_min
     FROM v
@@ -167,19 +179,19 @@ SELECT
     speed_calc_m_s,
     steps_per_min,
     CASE
-        WHEN is_running AND step_length_m BETWEEN 0.2 AND 3.0 THEN step_length_m
-        WHEN is_running AND speed_calc_m_s / (steps_per_min / 60.0) BETWEEN 0.2 AND 3.0
+        WHEN is_running AND step_length_m BETWEEN sl_min_m AND sl_max_m THEN step_length_m
+        WHEN is_running AND speed_calc_m_s / (steps_per_min / 60.0) BETWEEN sl_min_m AND sl_max_m
             THEN speed_calc_m_s / (steps_per_min / 60.0)
     END AS step_length_calc_m,
-    coalesce(speed_calc_m_s >= 1.0 AND interval_s > 0, FALSE) AS is_moving
+    coalesce(speed_calc_m_s >= moving_min_m_s AND interval_s > 0, FALSE) AS is_moving
 FROM c;
-COMMENT ON VIEW v_report_samples IS 'Grain: one row per sample, with the interval, speed, step rate and step length defined exactly as transforms/gait.py defines them (docs/metrics.md). Filter by activity_id.';
+COMMENT ON VIEW v_report_samples IS 'Grain: one row per sample, with the interval, speed, step rate and step length defined exactly as transforms/gait.py defines them (docs/metrics.md), with the thresholds the metrics used (thresholds_in_use; the defaults while it is empty). Filter by activity_id.';
 COMMENT ON COLUMN v_report_samples.activity_id IS 'Activity id';
 COMMENT ON COLUMN v_report_samples.session_index IS 'Session within the activity (0-based)';
 COMMENT ON COLUMN v_report_samples.ts IS 'Sample time, UTC';
 COMMENT ON COLUMN v_report_samples.is_running IS 'True for samples of a running session (by session sport)';
-COMMENT ON COLUMN v_report_samples.interval_s IS 'Seconds since the previous sample of the session; 0 for the first sample and after a gap over max_sample_gap_s (10 s, a pause)';
+COMMENT ON COLUMN v_report_samples.interval_s IS 'Seconds since the previous sample of the session; 0 for the first sample and after a gap over max_sample_gap_s (a pause; default 10 s, value in use in thresholds_in_use)';
 COMMENT ON COLUMN v_report_samples.speed_calc_m_s IS 'Speed used by all metrics: the device speed, else distance step / interval, metres per second';
-COMMENT ON COLUMN v_report_samples.steps_per_min IS 'Running step rate, steps per minute (device cadence in 60-260, else 60 x speed / device step length); null outside running';
-COMMENT ON COLUMN v_report_samples.step_length_calc_m IS 'Step length per step, metres (device value in 0.2-3.0, else speed / step rate); null outside running';
-COMMENT ON COLUMN v_report_samples.is_moving IS 'True when speed_calc_m_s >= 1.0 m/s and the sample closes a real interval';
+COMMENT ON COLUMN v_report_samples.steps_per_min IS 'Running step rate, steps per minute (device cadence within cadence_valid_min_spm-cadence_valid_max_spm, default 60-260, else 60 x speed / device step length); null outside running. Values in use: thresholds_in_use';
+COMMENT ON COLUMN v_report_samples.step_length_calc_m IS 'Step length per step, metres (device value within step_length_valid_min_m-step_length_valid_max_m, default 0.2-3.0, else speed / step rate); null outside running. Values in use: thresholds_in_use';
+COMMENT ON COLUMN v_report_samples.is_moving IS 'True when speed_calc_m_s >= moving_speed_min_m_s (default 1.0 m/s, value in use in thresholds_in_use) and the sample closes a real interval';
