@@ -1,4 +1,5 @@
-"""The DuckDB files this process holds open for a whole run (:func:`warehouse.migrate.hold`).
+"""The DuckDB files this process holds open for a whole run
+(:meth:`warehouse.store.Warehouse.held`; :func:`warehouse.migrate.connect` reads it).
 
 Apart from the registry this module imports nothing, so the reports layer can ask it
 without loading the ingest layer (and polars) through :mod:`warehouse.migrate`.
