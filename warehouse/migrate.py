@@ -105,6 +105,11 @@ def create_database_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def wal_path(database: Path) -> Path:
+    """DuckDB's write-ahead log beside ``database`` (``<name>.wal``)."""
+    return database.with_name(database.name + ".wal")
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open ``path`` (creating it in v1.5.0 storage if missing), session time zone UTC.
     ``read_only`` is ignored while this process holds the file for a run

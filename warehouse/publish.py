@@ -52,6 +52,7 @@ from warehouse.migrate import (
     migrate,
     sql_literal,
     storage_version,
+    wal_path,
 )
 
 _COPY_CHUNK = 16 * 1024 * 1024
@@ -121,7 +122,7 @@ def _file_id(path: Path) -> list[int] | None:
 
 
 def _wal_size(working_path: Path) -> int:
-    wal = working_path.with_name(working_path.name + ".wal")
+    wal = wal_path(working_path)
     return wal.stat().st_size if wal.exists() else 0
 
 
@@ -347,8 +348,7 @@ def publish(
     # Fails if this connection has an open transaction: then the file is not complete.
     con.execute("CHECKPOINT")
     if not strip_coordinates and _wal_size(working_path) > 0:
-        wal = working_path.with_name(working_path.name + ".wal")
-        raise PublishError(f"{wal} not empty after CHECKPOINT: another writer is active")
+        raise PublishError(f"{wal_path(working_path)} not empty after CHECKPOINT: another writer is active")
     if _updatable(working_path, dest, strip_coordinates):
         try:
             _update_in_place(con, dest, strip_coordinates)
@@ -366,7 +366,7 @@ def publish(
         # A WAL beside dest (an in-place update killed before its checkpoint, or someone
         # writing to the published file) belongs to the file being replaced: DuckDB would
         # replay it into the new one.
-        dest.with_name(dest.name + ".wal").unlink(missing_ok=True)
+        wal_path(dest).unlink(missing_ok=True)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     except BaseException:

@@ -75,6 +75,7 @@ from warehouse.migrate import (
     fetch_one,
     migrate,
     read_stage_state,
+    wal_path,
     write_stage_state,
 )
 
@@ -710,7 +711,7 @@ class Warehouse:
         """DuckDB creates the write-ahead log with the process umask (often 0644) and it holds
         the latest rows, positions included: make it owner-only like the database (issue 8).
         A short window remains; keep the working folder itself owner-only (0700)."""
-        wal = self.path.with_name(self.path.name + ".wal")
+        wal = wal_path(self.path)
         try:
             if stat.S_IMODE(wal.stat().st_mode) & 0o077:
                 os.chmod(wal, 0o600)
