@@ -173,6 +173,12 @@ class Thresholds:
     no_strength_weeks: int = 2  # no strength session in this and the previous week -> no_strength
 
 
+# Names of the thresholds that are whole numbers (days, weeks, counts); the others are floats.
+INTEGER_THRESHOLDS: frozenset[str] = frozenset(
+    f.name for f in fields(Thresholds) if f.type in ("int", int)
+)
+
+
 def load_thresholds(overrides: dict[str, Any] | None = None) -> Thresholds:
     """Defaults with ``overrides`` applied (e.g. gaitwatch.toml ``[thresholds]``).
 
@@ -182,16 +188,14 @@ def load_thresholds(overrides: dict[str, Any] | None = None) -> Thresholds:
         On an unknown name, a value of the wrong type, or an inconsistent combination.
     """
     overrides = dict(overrides or {})
-    known = {f.name: f for f in fields(Thresholds)}
-    unknown = sorted(set(overrides) - set(known))
+    unknown = sorted(set(overrides) - {f.name for f in fields(Thresholds)})
     if unknown:
         raise ValueError(f"unknown threshold(s): {', '.join(unknown)}")
     clean: dict[str, Any] = {}
     for name, value in overrides.items():
-        kind = known[name].type
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"threshold {name} must be a number, got {value!r}")
-        if kind in ("int", int):
+        if name in INTEGER_THRESHOLDS:
             if float(value) != int(value):
                 raise ValueError(f"threshold {name} must be an integer, got {value!r}")
             clean[name] = int(value)
@@ -237,12 +241,6 @@ def _check(th: Thresholds) -> None:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
-
-
-# Names of the thresholds that are whole numbers (days, weeks, counts); the others are floats.
-INTEGER_THRESHOLDS: frozenset[str] = frozenset(
-    f.name for f in fields(Thresholds) if f.type in ("int", int)
-)
 
 
 def threshold_values(th: Thresholds = DEFAULT_THRESHOLDS) -> dict[str, float]:
