@@ -228,9 +228,9 @@ def run(
 
         # A person just copied files in: wait (bounded) rather than leave them all for a
         # "next run" that may never come (issue 16). Scheduled runs keep the plain window.
-        wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
+        scan = wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
         n = cfg.workers if workers is None else workers
-        prewarm_decoders(cfg.rules, cfg.database, n)  # their start-up overlaps Prefect's
+        prewarm_decoders(cfg.rules, cfg.database, n, scan=scan)  # start-up overlaps Prefect's
         with _progress(True):
             result = nightly(config=cfg.source, inbox=cfg.inbox, database=cfg.database,
                              reports_dir=cfg.reports_dir,

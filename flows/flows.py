@@ -259,6 +259,8 @@ def nightly(
     cfg = settings(config, inbox, database, reports_dir, published_database)
     with pipeline.held(cfg):
         ingest = _ingest_inbox_steps(cfg, batch_size, workers, gate=False)
+        if any(o.status == "loaded" for o in ingest.outcomes):
+            pipeline.preload_reports()  # imported while metrics run: the reports will render
         metrics = metrics_task(cfg, False)
         logger.info("metrics: %s", metrics.one_line())
         data_tests_task(cfg, checkpoint=True)  # the file complete before the readers start

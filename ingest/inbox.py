@@ -71,6 +71,8 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
 
     Folders configured for processed/rejected files are skipped when they lie inside
     the inbox. Symlinked folders are not followed (loops, and files outside the inbox).
+    Every run scans the whole inbox, so the loop works on names, not Path objects (a
+    scan of 2,000 files took 0.1 s with a Path, a relative_to and an athlete check each).
     """
     scan = InboxScan()
     inbox = cfg.inbox
@@ -78,40 +80,53 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
         return scan
     now = time.time() if now is None else now
     excluded = {cfg.processed_dir.resolve(), cfg.rejected_dir.resolve()}
+    athletes: dict[str, str | GaitwatchError] = {}  # first folder -> athlete id, or why not
+
+    def athlete_of(first: str) -> str | GaitwatchError:
+        if first not in athletes:
+            try:
+                athletes[first] = athlete_for((first, ""), cfg.default_athlete)
+            except GaitwatchError as exc:
+                athletes[first] = exc
+        return athletes[first]
+
     for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
         )
+        prefix = here.relative_to(inbox).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
+        owner = athlete_of(prefix.split("/", 1)[0]) if prefix else cfg.default_athlete
         for name in sorted(filenames):
             if is_temporary(name):
                 continue
-            path = here / name
-            rel_path = path.relative_to(inbox)
-            rel = rel_path.as_posix()
+            path = os.path.join(dirpath, name)
+            rel = prefix + name
             try:
-                st = path.stat()
+                st = os.stat(path)
             except OSError:  # vanished between listing and stat: next run sees it or not
                 continue
             if now - st.st_mtime < cfg.settle_seconds:
                 scan.unsettled.append(rel)
                 continue
-            try:
-                athlete = athlete_for(rel_path.parts, cfg.default_athlete)
-            except GaitwatchError as exc:
-                scan.invalid.append((rel, f"folder name is not a valid athlete id: {exc}"))
+            if isinstance(owner, GaitwatchError):
+                scan.invalid.append((rel, f"folder name is not a valid athlete id: {owner}"))
                 continue
-            scan.ready.append(InboxFile(path, rel, athlete, st.st_size, st.st_mtime_ns, inbox))
+            scan.ready.append(InboxFile(Path(path), rel, owner, st.st_size, st.st_mtime_ns, inbox))
     return scan
 
 
-def new_since(cfg: InboxRules, since_ns: int | None, limit: int) -> int:
+def new_since(
+    cfg: InboxRules, since_ns: int | None, limit: int, ready: Iterable[InboxFile] | None = None
+) -> int:
     """How many ready inbox files (counting stops at ``limit``) may be new since
     ``since_ns``, the warehouse's last write (None: no warehouse yet, all are): modified,
     or moved or linked in (ctime), after it. A hint from ``stat`` alone, to start
-    decoders early; the scan against the warehouse's ``inbox_files`` decides what loads."""
+    decoders early; the scan against the warehouse's ``inbox_files`` decides what loads.
+    ``ready``: the ready files of a scan the caller just made (else the inbox is scanned)."""
     n = 0
-    for f in scan_inbox(cfg).ready:
+    for f in scan_inbox(cfg).ready if ready is None else ready:
         if n >= limit:
             break
         if since_ns is None:
@@ -125,36 +140,41 @@ def new_since(cfg: InboxRules, since_ns: int | None, limit: int) -> int:
     return n
 
 
-def prewarm_decoders(cfg: InboxRules, database: Path, workers: int, files: int | None = None) -> None:
+def prewarm_decoders(
+    cfg: InboxRules, database: Path, workers: int, files: int | None = None,
+    scan: InboxScan | None = None,
+) -> None:
     """Start decode workers before a run needs them (:func:`ingest.batch.prewarm`), so
     their start-up overlaps the caller's (Prefect's server): one per file that may be new
-    (``files``, else :func:`new_since` the last write of ``database`` or its WAL), at
-    most one per worker (``workers``; 0: one per CPU)."""
+    (``files``, else :func:`new_since` the last write of ``database`` or its WAL, over
+    ``scan`` when the caller has just scanned), at most one per worker (``workers``; 0:
+    one per CPU)."""
     limit = workers or default_workers()
     if files is None:
         wal = database.with_name(database.name + ".wal")
         stamps = [p.stat().st_mtime_ns for p in (database, wal) if p.exists()]
-        files = new_since(cfg, max(stamps) if stamps else None, limit)
+        ready = scan.ready if scan is not None else None
+        files = new_since(cfg, max(stamps) if stamps else None, limit, ready)
     prewarm(workers, min(files, limit))
 
 
 def wait_to_settle(
     cfg: InboxRules, max_wait: float, say: Callable[[str], object], poll: float = 0.5
-) -> list[str]:
+) -> InboxScan:
     """For a person at the keyboard (issue 16): when the inbox holds files still inside the
     settle window (just copied, or still being copied), wait until they settle (size and
     mtime unchanged for ``settle_seconds``), at most ``max_wait`` seconds, saying so in one
-    line. Returns the files still changing at the bound: the run leaves them for the next
-    run and counts them in its summary."""
+    line. Returns the last scan: its ``unsettled`` files are still changing at the bound
+    (the run leaves them for the next run and counts them in its summary)."""
     scan = scan_inbox(cfg)
     if not scan.unsettled or max_wait <= 0:
-        return scan.unsettled
+        return scan
     say(f"waiting for {len(scan.unsettled)} files still being copied...")
     deadline = time.monotonic() + max_wait
     while scan.unsettled and time.monotonic() < deadline:
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
         scan = scan_inbox(cfg)
-    return scan.unsettled
+    return scan
 
 
 def dispose(cfg: InboxRules, files: Iterable[tuple[InboxFile, str]]) -> list[tuple[str, Path]]:
