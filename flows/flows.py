@@ -41,13 +41,8 @@ BatchSize = Annotated[int, Field(ge=1, le=10_000)]
 Workers = Annotated[int, Field(ge=0, le=256)]
 
 
-def settings(
-    config: Path | None,
-    inbox: Path | None = None,
-    database: Path | None = None,
-    reports_dir: Path | None = None,
-    published_database: Path | None = None,
-) -> Config:
+def settings(config: Path | None, inbox: Path | None = None, database: Path | None = None,
+             reports_dir: Path | None = None, published_database: Path | None = None) -> Config:
     """The configuration file plus per-run path overrides."""
     cfg = load_config(config, must_exist=config is not None)
     return cfg.with_paths(inbox, database, reports_dir, published_database)
@@ -260,7 +255,7 @@ def nightly(
     with pipeline.held(cfg):
         ingest = _ingest_inbox_steps(cfg, batch_size, workers, gate=False)
         if any(o.status == "loaded" for o in ingest.outcomes):
-            pipeline.preload_reports()  # imported while metrics run: the reports will render
+            pipeline.preload_reports()
         metrics = metrics_task(cfg, False)
         logger.info("metrics: %s", metrics.one_line())
         data_tests_task(cfg, checkpoint=True)  # the file complete before the readers start

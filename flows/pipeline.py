@@ -11,9 +11,11 @@ publishing in :mod:`warehouse.publish`. Pipeline state lives in the warehouse
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import polars as pl
@@ -208,16 +210,9 @@ def run_gate(cfg: Config, full: bool = False, checkpoint: bool = False) -> None:
 
 
 def preload_reports() -> None:
-    """Import the report code (Jinja and the templates' helpers, 0.1-0.3 s) in a background
-    thread while metrics and the gate run: their DuckDB and polars work releases the GIL,
-    so a nightly run that will render pays the import off its critical path. A run with
-    nothing new never calls this and never imports it."""
-    import importlib
-    import threading
-
-    threading.Thread(
-        target=importlib.import_module, args=("reports.render",), name="preload-reports", daemon=True
-    ).start()
+    """Import the report code (Jinja, 0.1-0.3 s) in a thread while metrics run, whose DuckDB
+    and polars work releases the GIL: a run that will render pays it off its critical path."""
+    threading.Thread(target=import_module, args=("reports.render",), daemon=True).start()
 
 
 def write_reports(

@@ -36,12 +36,8 @@ def build_deployments(cfg: Config) -> list[Any]:
         ),
         ingest_inbox.to_deployment(
             name=INBOX_POLL,
-            schedules=[
-                Interval(
-                    timedelta(seconds=cfg.schedule.inbox_poll_seconds),
-                    timezone=cfg.schedule.timezone,
-                )
-            ],
+            schedules=[Interval(timedelta(seconds=cfg.schedule.inbox_poll_seconds),
+                                timezone=cfg.schedule.timezone)],
             parameters=params,
             concurrency_limit=1,
             description="Load files dropped in the inbox since the last poll.",
