@@ -290,38 +290,35 @@ def _utc(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _summary_frame(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> pl.DataFrame:
-    cols: dict[str, list[Any]] = {k: list(v) for k, v in extra.items()}
-    sports = [r.get("sport") for r in rows]
-    subs = [r.get("sub_sport") for r in rows]
-    cols["sport"] = sports
-    cols["sub_sport"] = subs
-    cols["started_at"] = [_utc(s) for s in _session_starts(rows)]
-    for fm in SUMMARY_FIELDS:
-        vals: list[float | None] = []
-        for r in rows:
+def _summary_frame(
+    rows: list[dict[str, Any]], index: list[dict[str, int]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """One row per session/lap message, ``index`` giving each row's index columns.
+
+    Built as one dict per row with the frame's exact schema: polars builds a few-row frame
+    from row dicts in ~0.2 ms, from a dict of Python lists (a Series per column) in ~1 ms,
+    and the frame then needs no conform pass."""
+    out: list[dict[str, Any]] = []
+    for r, idx, start in zip(rows, index, _session_starts(rows), strict=True):
+        sport, sub = r.get("sport"), r.get("sub_sport")
+        row: dict[str, Any] = {**idx, "sport": sport, "sub_sport": sub, "started_at": _utc(start)}
+        for fm in SUMMARY_FIELDS:
             v = _num(r, *fm.sources)
             if v is not None and fm.zero_is_null and v == 0:
                 v = None
-            vals.append(None if v is None else v * fm.scale)
-        cols[fm.column] = vals
-    cad: list[float | None] = []
-    strides: list[float | None] = []
-    for r, sport, sub in zip(rows, sports, subs, strict=True):
+            row[fm.column] = None if v is None else v * fm.scale
         foot = is_foot_sport(sport, sub)
         c = _num(r, *SUMMARY_CADENCE_FIELDS)
         if c is not None and c > 0:
             c = c + (_num(r, "avg_fractional_cadence") or 0.0)
             # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional)
-            cad.append(2 * c if foot else c)
+            row["avg_cadence_spm"] = 2 * c if foot else c
         else:
-            cad.append(None)
+            row["avg_cadence_spm"] = None
         cycles = _num(r, *SUMMARY_CYCLES_FIELDS)
-        strides.append(cycles if foot and cycles else None)  # cycling cycles are not strides
-    cols["avg_cadence_spm"] = cad
-    cols["total_strides"] = strides
-    schema = {k: v for k, v in {**SESSION_SCHEMA, **LAP_SCHEMA}.items() if k in cols}
-    return pl.DataFrame(cols, schema=schema)
+        row["total_strides"] = cycles if foot and cycles else None  # cycling cycles are not strides
+        out.append(row)
+    return pl.from_dicts(out, schema=schema)
 
 
 def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[str]) -> ParsedActivity:
@@ -391,21 +388,15 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
     ).fill_nan(None)
     samples = conform(samples, SAMPLE_SCHEMA)
 
-    session_df = conform(
-        _summary_frame(sessions, {"session_index": list(range(len(sessions)))}), SESSION_SCHEMA
-    )
+    session_df = _summary_frame(sessions, [{"session_index": i} for i in range(len(sessions))], SESSION_SCHEMA)
     lap_starts = np.array([s if s is not None else np.nan for s in _session_starts(raw.laps)])
     lap_sess: list[int] = (
         [int(i) for i in _assign_sessions(np.nan_to_num(lap_starts, nan=-np.inf), starts)]
         if raw.laps
         else []
     )
-    lap_df = conform(
-        _summary_frame(
-            raw.laps,
-            {"session_index": lap_sess, "lap_index": list(range(len(raw.laps)))},
-        ),
-        LAP_SCHEMA,
+    lap_df = _summary_frame(
+        raw.laps, [{"session_index": s, "lap_index": i} for i, s in enumerate(lap_sess)], LAP_SCHEMA
     )
     extras = _extras(raw, ts)
 
