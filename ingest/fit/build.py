@@ -37,6 +37,7 @@ from ingest.schema import (
     LAP_SCHEMA,
     SAMPLE_SCHEMA,
     SESSION_SCHEMA,
+    UTC_TS,
     ActivityMeta,
     ParsedActivity,
     conform,
@@ -281,7 +282,9 @@ def _col(records: dict[str, np.ndarray], n: int, *names: str) -> np.ndarray:
 
 def _to_ts(seconds: np.ndarray) -> pl.Series:
     micros = np.round(seconds * 1e6).astype(np.int64)
-    return pl.Series("ts", micros, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    # Int64 -> Datetime("us", "UTC") in one cast: microseconds since the epoch are UTC
+    # (the same values as via a naive Datetime and replace_time_zone, ~8x cheaper)
+    return pl.Series("ts", micros, dtype=pl.Int64).cast(UTC_TS)
 
 
 def _utc(seconds: float | None) -> datetime | None:
@@ -353,17 +356,22 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
     )
     foot = sess_foot[sess_idx] if n else np.zeros(0, dtype=bool)
 
-    cols: dict[str, Any] = {
+    cols: dict[str, pl.Series] = {
         "ts": _to_ts(ts),
-        "session_index": pl.Series(sess_idx, dtype=pl.Int32),
+        "session_index": pl.Series("session_index", sess_idx, dtype=pl.Int32),
         # per session, then gathered per sample (a Python lookup per sample cost ~1 ms/hour)
-        "sport": pl.Series(sess_sport, dtype=pl.String).gather(sess_idx) if n else pl.Series([], dtype=pl.String),
+        "sport": (
+            pl.Series("sport", sess_sport, dtype=pl.String).gather(sess_idx)
+            if n
+            else pl.Series("sport", [], dtype=pl.String)
+        ),
     }
+    floats: dict[str, np.ndarray] = {}
     for fm in RECORD_FIELDS:
         v = _col(raw.records, n, *fm.sources) * fm.scale
         if fm.zero_is_null:
             v = np.where(v == 0, np.nan, v)
-        cols[fm.column] = v
+        floats[fm.column] = v
     # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional).
     # Other sports keep the device's cadence (rpm, strokes/min). A foot cadence of 0 is a
     # pause or a missing sensor ("no steps"): null. A pedalling cadence of 0 is coasting: kept.
@@ -380,13 +388,15 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
             f"{int(implausible.sum())} running cadence value(s) outside {lo:g}-{hi:g} spm set to null"
         )
         cad = np.where(implausible, np.nan, cad)
-    cols["cadence_spm"] = cad
-    cols["power_w"] = _power(raw, n, warnings)
+    floats["cadence_spm"] = cad
+    floats["power_w"] = _power(raw, n, warnings)
+    for name, values in floats.items():
+        cols[name] = pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
 
-    samples = pl.DataFrame(
-        {k: (v if isinstance(v, pl.Series) else pl.Series(k, v, dtype=pl.Float64)) for k, v in cols.items()}
-    ).fill_nan(None)
-    samples = conform(samples, SAMPLE_SCHEMA)
+    # one frame in SAMPLE_SCHEMA's column order, NaN made null while each Series is built:
+    # no fill_nan and no reordering select (~1.4 ms per one-hour file); conform then
+    # only checks the schema
+    samples = conform(pl.DataFrame([cols[name] for name in SAMPLE_SCHEMA]), SAMPLE_SCHEMA)
 
     session_df = _summary_frame(sessions, [{"session_index": i} for i in range(len(sessions))], SESSION_SCHEMA)
     lap_starts = np.array([s if s is not None else np.nan for s in _session_starts(raw.laps)])
