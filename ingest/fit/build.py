@@ -8,6 +8,7 @@ repaired the same way whichever decoded the file.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,7 +137,9 @@ def _merge(group: list[RawSegment]) -> RawSegment:
 def _num(d: dict[str, Any], *names: str) -> float | None:
     for name in names:
         v = d.get(name)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+        # math.isfinite, not np.isfinite: same answer for an int or float, ~1.3 us less per
+        # call (a one-hour file's sessions and laps make ~280 calls)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             return float(v)
     return None
 
@@ -359,9 +362,12 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
     cols: dict[str, pl.Series] = {
         "ts": _to_ts(ts),
         "session_index": pl.Series("session_index", sess_idx, dtype=pl.Int32),
-        # per session, then gathered per sample (a Python lookup per sample cost ~1 ms/hour)
+        # per session, then gathered per sample (a Python lookup per sample cost ~1 ms/hour);
+        # one session (most files): repeated, ~0.15 ms cheaper than a gather
         "sport": (
-            pl.Series("sport", sess_sport, dtype=pl.String).gather(sess_idx)
+            pl.Series("sport", sess_sport, dtype=pl.String).new_from_index(0, n)
+            if n and len(sess_sport) == 1
+            else pl.Series("sport", sess_sport, dtype=pl.String).gather(sess_idx)
             if n
             else pl.Series("sport", [], dtype=pl.String)
         ),
