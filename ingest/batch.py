@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from ingest import errors as ingest_errors
@@ -161,9 +162,17 @@ def _error_from_state(
 
 
 def _ipc(frames: list[pl.DataFrame]) -> bytes:
+    """One table's frames (one per activity, in order) concatenated, each row tagged with
+    its activity's number."""
+    df = pl.concat(frames, how="vertical")
+    # one tag column for the whole concatenation rather than a with_columns per frame
+    # (4 per activity, ~0.3 ms per file); the same values
+    heights = np.fromiter((f.height for f in frames), dtype=np.int64, count=len(frames))
+    tags = np.repeat(np.arange(len(frames), dtype=np.int32), heights)
+    df = df.with_columns(pl.Series(_ROW, tags, dtype=pl.Int32))
     buf = io.BytesIO()
     # Uncompressed: the payload crosses a local pipe; compression costs more CPU than it saves.
-    pl.concat(frames, how="vertical").write_ipc(buf, compression="uncompressed")
+    df.write_ipc(buf, compression="uncompressed")
     return buf.getvalue()
 
 
@@ -182,8 +191,7 @@ def encode_results(items: Sequence[tuple[str, str, list[Any]]]) -> bytes:
             acts = []
             for act in r.activities:
                 for t in _TABLES:
-                    frame: pl.DataFrame = getattr(act, t)
-                    per_table[t].append(frame.with_columns(pl.lit(n_act, pl.Int32).alias(_ROW)))
+                    per_table[t].append(getattr(act, t))
                 acts.append(act.meta)
                 n_act += 1
             packed.append((r.source_file, r.sha256, r.size_bytes, acts, _error_state(r.error)))

@@ -138,6 +138,10 @@ class ParsedActivity:
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return ``df`` with exactly ``schema``'s columns, in order, cast; missing columns null."""
+    if df.schema == schema:
+        # already conforming (names, order and exact dtypes: Schema.__eq__ is ordered and
+        # strict): the select with a cast per column costs ~0.3-0.5 ms per frame for nothing
+        return df
     cols = [
         (pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype=dtype)).alias(name)
         for name, dtype in schema.items()

@@ -8,6 +8,7 @@ repaired the same way whichever decoded the file.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,7 @@ from ingest.schema import (
     LAP_SCHEMA,
     SAMPLE_SCHEMA,
     SESSION_SCHEMA,
+    UTC_TS,
     ActivityMeta,
     ParsedActivity,
     conform,
@@ -135,7 +137,9 @@ def _merge(group: list[RawSegment]) -> RawSegment:
 def _num(d: dict[str, Any], *names: str) -> float | None:
     for name in names:
         v = d.get(name)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v):
+        # math.isfinite, not np.isfinite: same answer for an int or float, ~1.3 us less per
+        # call (a one-hour file's sessions and laps make ~280 calls)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
             return float(v)
     return None
 
@@ -281,7 +285,9 @@ def _col(records: dict[str, np.ndarray], n: int, *names: str) -> np.ndarray:
 
 def _to_ts(seconds: np.ndarray) -> pl.Series:
     micros = np.round(seconds * 1e6).astype(np.int64)
-    return pl.Series("ts", micros, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    # Int64 -> Datetime("us", "UTC") in one cast: microseconds since the epoch are UTC
+    # (the same values as via a naive Datetime and replace_time_zone, ~8x cheaper)
+    return pl.Series("ts", micros, dtype=pl.Int64).cast(UTC_TS)
 
 
 def _utc(seconds: float | None) -> datetime | None:
@@ -290,38 +296,35 @@ def _utc(seconds: float | None) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _summary_frame(rows: list[dict[str, Any]], extra: dict[str, list[Any]]) -> pl.DataFrame:
-    cols: dict[str, list[Any]] = {k: list(v) for k, v in extra.items()}
-    sports = [r.get("sport") for r in rows]
-    subs = [r.get("sub_sport") for r in rows]
-    cols["sport"] = sports
-    cols["sub_sport"] = subs
-    cols["started_at"] = [_utc(s) for s in _session_starts(rows)]
-    for fm in SUMMARY_FIELDS:
-        vals: list[float | None] = []
-        for r in rows:
+def _summary_frame(
+    rows: list[dict[str, Any]], index: list[dict[str, int]], schema: dict[str, pl.DataType]
+) -> pl.DataFrame:
+    """One row per session/lap message, ``index`` giving each row's index columns.
+
+    Built as one dict per row with the frame's exact schema: polars builds a few-row frame
+    from row dicts in ~0.2 ms, from a dict of Python lists (a Series per column) in ~1 ms,
+    and the frame then needs no conform pass."""
+    out: list[dict[str, Any]] = []
+    for r, idx, start in zip(rows, index, _session_starts(rows), strict=True):
+        sport, sub = r.get("sport"), r.get("sub_sport")
+        row: dict[str, Any] = {**idx, "sport": sport, "sub_sport": sub, "started_at": _utc(start)}
+        for fm in SUMMARY_FIELDS:
             v = _num(r, *fm.sources)
             if v is not None and fm.zero_is_null and v == 0:
                 v = None
-            vals.append(None if v is None else v * fm.scale)
-        cols[fm.column] = vals
-    cad: list[float | None] = []
-    strides: list[float | None] = []
-    for r, sport, sub in zip(rows, sports, subs, strict=True):
+            row[fm.column] = None if v is None else v * fm.scale
         foot = is_foot_sport(sport, sub)
         c = _num(r, *SUMMARY_CADENCE_FIELDS)
         if c is not None and c > 0:
             c = c + (_num(r, "avg_fractional_cadence") or 0.0)
             # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional)
-            cad.append(2 * c if foot else c)
+            row["avg_cadence_spm"] = 2 * c if foot else c
         else:
-            cad.append(None)
+            row["avg_cadence_spm"] = None
         cycles = _num(r, *SUMMARY_CYCLES_FIELDS)
-        strides.append(cycles if foot and cycles else None)  # cycling cycles are not strides
-    cols["avg_cadence_spm"] = cad
-    cols["total_strides"] = strides
-    schema = {k: v for k, v in {**SESSION_SCHEMA, **LAP_SCHEMA}.items() if k in cols}
-    return pl.DataFrame(cols, schema=schema)
+        row["total_strides"] = cycles if foot and cycles else None  # cycling cycles are not strides
+        out.append(row)
+    return pl.from_dicts(out, schema=schema)
 
 
 def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[str]) -> ParsedActivity:
@@ -356,17 +359,25 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
     )
     foot = sess_foot[sess_idx] if n else np.zeros(0, dtype=bool)
 
-    cols: dict[str, Any] = {
+    cols: dict[str, pl.Series] = {
         "ts": _to_ts(ts),
-        "session_index": pl.Series(sess_idx, dtype=pl.Int32),
-        # per session, then gathered per sample (a Python lookup per sample cost ~1 ms/hour)
-        "sport": pl.Series(sess_sport, dtype=pl.String).gather(sess_idx) if n else pl.Series([], dtype=pl.String),
+        "session_index": pl.Series("session_index", sess_idx, dtype=pl.Int32),
+        # per session, then gathered per sample (a Python lookup per sample cost ~1 ms/hour);
+        # one session (most files): repeated, ~0.15 ms cheaper than a gather
+        "sport": (
+            pl.Series("sport", sess_sport, dtype=pl.String).new_from_index(0, n)
+            if n and len(sess_sport) == 1
+            else pl.Series("sport", sess_sport, dtype=pl.String).gather(sess_idx)
+            if n
+            else pl.Series("sport", [], dtype=pl.String)
+        ),
     }
+    floats: dict[str, np.ndarray] = {}
     for fm in RECORD_FIELDS:
         v = _col(raw.records, n, *fm.sources) * fm.scale
         if fm.zero_is_null:
             v = np.where(v == 0, np.nan, v)
-        cols[fm.column] = v
+        floats[fm.column] = v
     # FIT running cadence is strides/min of one foot: spm = 2 x (cadence + fractional).
     # Other sports keep the device's cadence (rpm, strokes/min). A foot cadence of 0 is a
     # pause or a missing sensor ("no steps"): null. A pedalling cadence of 0 is coasting: kept.
@@ -383,29 +394,25 @@ def build(source_file: str, sha: str, group: list[RawSegment], warnings: list[st
             f"{int(implausible.sum())} running cadence value(s) outside {lo:g}-{hi:g} spm set to null"
         )
         cad = np.where(implausible, np.nan, cad)
-    cols["cadence_spm"] = cad
-    cols["power_w"] = _power(raw, n, warnings)
+    floats["cadence_spm"] = cad
+    floats["power_w"] = _power(raw, n, warnings)
+    for name, values in floats.items():
+        cols[name] = pl.Series(name, values, dtype=pl.Float64, nan_to_null=True)
 
-    samples = pl.DataFrame(
-        {k: (v if isinstance(v, pl.Series) else pl.Series(k, v, dtype=pl.Float64)) for k, v in cols.items()}
-    ).fill_nan(None)
-    samples = conform(samples, SAMPLE_SCHEMA)
+    # one frame in SAMPLE_SCHEMA's column order, NaN made null while each Series is built:
+    # no fill_nan and no reordering select (~1.4 ms per one-hour file); conform then
+    # only checks the schema
+    samples = conform(pl.DataFrame([cols[name] for name in SAMPLE_SCHEMA]), SAMPLE_SCHEMA)
 
-    session_df = conform(
-        _summary_frame(sessions, {"session_index": list(range(len(sessions)))}), SESSION_SCHEMA
-    )
+    session_df = _summary_frame(sessions, [{"session_index": i} for i in range(len(sessions))], SESSION_SCHEMA)
     lap_starts = np.array([s if s is not None else np.nan for s in _session_starts(raw.laps)])
     lap_sess: list[int] = (
         [int(i) for i in _assign_sessions(np.nan_to_num(lap_starts, nan=-np.inf), starts)]
         if raw.laps
         else []
     )
-    lap_df = conform(
-        _summary_frame(
-            raw.laps,
-            {"session_index": lap_sess, "lap_index": list(range(len(raw.laps)))},
-        ),
-        LAP_SCHEMA,
+    lap_df = _summary_frame(
+        raw.laps, [{"session_index": s, "lap_index": i} for i, s in enumerate(lap_sess)], LAP_SCHEMA
     )
     extras = _extras(raw, ts)
 

@@ -577,6 +577,19 @@ def _walk(seg: bytes, budget: Budget) -> Walk:
         if gnum == RECORD:
             if d.csd_offset is not None:
                 _expand_csd(walk, records, seg[pos + 1 + d.csd_offset : pos + 4 + d.csd_offset])
+            elif not compressed:
+                # The following messages with this same header byte (up to 4096, each whole
+                # before the end) are records of this definition too: count them with one
+                # scan of their header bytes (strided slice + lstrip, in C) instead of a
+                # Python pass each (~1 ms per one-hour file). What stops the run (another
+                # header, a message past the end) is then handled one message at a time.
+                stride = 1 + d.size
+                ahead = min((end - nxt) // stride, 4096)
+                heads = seg[nxt : nxt + ahead * stride : stride]
+                run = ahead - len(heads.lstrip(seg[pos : pos + 1]))
+                records += run
+                messages += run
+                nxt += run * stride
             records += 1
         elif gnum in SUMMARY_MESSAGES:
             if compressed:
