@@ -51,14 +51,17 @@ VerboseOpt = Annotated[
 
 
 def _quiet_prefect(verbose: bool) -> None:
-    """Set before Prefect is imported: no telemetry (FACTS.md), and Prefect's own console
-    logs only for real failures; the command prints its own summary (``-v`` shows all)."""
+    """Set before Prefect is imported: no telemetry (FACTS.md), Prefect's console logs only
+    for real failures (``-v`` shows all), time for its temporary server's first start."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "ERROR")
     # Other libraries' log records reach Prefect's console handler through the root logger
     # (e.g. a library's warnings): errors only, unless -v.
     os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "WARNING" if verbose else "ERROR")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # A new machine's first start creates Prefect's database: 18-33 s on 2 slow cores, past
+    # Prefect's 20 s default (`make run` then failed on a fresh machine).
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
 
 
 class _OursIsOneLine(logging.Filter):
@@ -192,10 +195,8 @@ def _print_ingest(report: IngestReport) -> int:
     waiting = report.waiting
     if waiting:
         more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
-        typer.echo(
-            f"  {len(waiting)} file(s) still being copied, left for the next run: "
-            f"{', '.join(waiting[:3])}{more}"
-        )
+        typer.echo(f"  {len(waiting)} file(s) still being copied, left for the next run: "
+                   f"{', '.join(waiting[:3])}{more}")
     rejected = report.rejected
     for o in rejected:
         _err(f"rejected: {o.rel}: {o.reason}")
