@@ -57,13 +57,15 @@ class InboxScan:
         self.ready = keep
 
 
-def athlete_for(rel_parts: tuple[str, ...], default_athlete: str) -> str:
-    """Athlete of a file from its path relative to the inbox (raises GaitwatchError)."""
+def athlete_for(folder_parts: tuple[str, ...], default_athlete: str) -> str:
+    """Athlete of the files in a folder, from the folder's path relative to the inbox: the
+    first folder names it, the inbox itself is the default athlete's (raises
+    GaitwatchError)."""
     from ingest.safety import normalize_athlete_id
 
-    if len(rel_parts) <= 1:
+    if not folder_parts:
         return default_athlete
-    return normalize_athlete_id(rel_parts[0])
+    return normalize_athlete_id(folder_parts[0])
 
 
 def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
@@ -71,8 +73,9 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
 
     Folders configured for processed/rejected files are skipped when they lie inside
     the inbox. Symlinked folders are not followed (loops, and files outside the inbox).
-    Every run scans the whole inbox, so the loop works on names, not Path objects (a
-    scan of 2,000 files took 0.1 s with a Path, a relative_to and an athlete check each).
+    Every run scans the whole inbox, so the loop works on names and checks the athlete
+    once per folder (a scan of 2,000 files took 0.1 s with a Path, a relative_to and an
+    athlete check per file).
     """
     scan = InboxScan()
     inbox = cfg.inbox
@@ -80,24 +83,18 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
         return scan
     now = time.time() if now is None else now
     excluded = {cfg.processed_dir.resolve(), cfg.rejected_dir.resolve()}
-    athletes: dict[str, str | GaitwatchError] = {}  # first folder -> athlete id, or why not
-
-    def athlete_of(first: str) -> str | GaitwatchError:
-        if first not in athletes:
-            try:
-                athletes[first] = athlete_for((first, ""), cfg.default_athlete)
-            except GaitwatchError as exc:
-                athletes[first] = exc
-        return athletes[first]
-
     for dirpath, dirnames, filenames in os.walk(inbox, followlinks=False):
         here = Path(dirpath)
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and (here / d).resolve() not in excluded
         )
-        prefix = here.relative_to(inbox).as_posix()
-        prefix = "" if prefix == "." else prefix + "/"
-        owner = athlete_of(prefix.split("/", 1)[0]) if prefix else cfg.default_athlete
+        parts = here.relative_to(inbox).parts
+        prefix = "".join(f"{p}/" for p in parts)
+        owner: str | GaitwatchError  # the folder's athlete, or why its name is not one
+        try:
+            owner = athlete_for(parts, cfg.default_athlete)
+        except GaitwatchError as exc:
+            owner = exc
         for name in sorted(filenames):
             if is_temporary(name):
                 continue
