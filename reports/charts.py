@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from markupsafe import Markup
 
 from reports.svg import FONT, LEGEND_LINE, WIDTH, LegendItem, Panel, Svg, nice_ticks, tick_label
+from transforms.chartbins import CHART_SPEED_BIN_M_S
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 BLUE = "#0072B2"
@@ -81,7 +82,7 @@ class GctZones:
     moderate_max: float = 52.2
 
 
-SPEED_STEP_M_S = 0.25  # width of the speed bins the data layer aggregates into
+SPEED_STEP_M_S = CHART_SPEED_BIN_M_S  # width of the speed bins the data layer aggregates into
 
 # Layout in viewBox units (the page scales the chart): fixed margins, legend rows above.
 _LEFT = 85.0

@@ -1,18 +1,20 @@
 """Read what the weekly reports need from the warehouse's DuckDB file (read-only).
 
 Reports read only the documented analyst views (``v_report_weeks``,
-``v_report_activities``, ``v_report_samples``; warehouse/sql/007_report_views.sql), never
-the tables: local time, the sample interval, speed, step rate and step length are defined
-once there, exactly as the gait metrics define them. Sample-level data is aggregated in
-DuckDB (speed, cadence and step-length bins), so a report never pulls raw samples into
+``v_report_activities``, ``v_report_chart_bins``, ``v_report_samples``;
+warehouse/sql/views/50_reports.sql), never the tables: local time, the sample interval,
+speed, step rate and step length are defined once there, exactly as the gait metrics
+define them. The charts' speed, cadence and step-length bins are summed in DuckDB from the
+per-activity bins the metrics stage stores (``v_report_chart_bins``), or, for a run not
+binned yet, derived there from ``v_report_samples``: a report never pulls raw samples into
 Python.
 
 The index adds each athlete's stored back-test (``v_evaluation``, ``v_pain_episodes``,
 ``v_layoffs``; warehouse/sql/008_evaluation.sql) and each week its journal (``v_journal``).
 
-Reading is batched: :func:`load_weeks` answers any number of athlete-weeks with five
-queries (weeks, activities, and one pass over the samples), instead of a dozen queries per
-week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
+Reading is batched: :func:`load_weeks` answers any number of athlete-weeks with a handful
+of queries (weeks, activities, journal, and one for the chart bins), instead of a dozen
+queries per week. Weeks are ISO weeks in the athlete's local time, as in ``weekly_risk``.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from typing import Any
 
 import duckdb
 
-from reports.charts import SPEED_STEP_M_S, RunBalance, SpeedBin, WeekPoint
+from reports.charts import RunBalance, SpeedBin, WeekPoint
+from transforms.chartbins import CHART_CADENCE_BIN_SPM, CHART_MAX_SPEED_M_S, CHART_SPEED_BIN_M_S
 from transforms.thresholds import Thresholds
 
-SPEED_BIN_M_S = SPEED_STEP_M_S
-CADENCE_BIN_SPM = 2.0
+SPEED_BIN_M_S = CHART_SPEED_BIN_M_S
+CADENCE_BIN_SPM = CHART_CADENCE_BIN_SPM
 MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise, not a median
-MAX_CHART_SPEED_M_S = 12.0  # faster "running" is a GPS glitch or a vehicle: not charted
+MAX_CHART_SPEED_M_S = CHART_MAX_SPEED_M_S
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
 HEALTH_KINDS = ("pain", "injury", "illness")  # journal entries a week's report lists
 # Samples whose chart bins one load_weeks call computes: DuckDB holds them all at once,
@@ -218,11 +221,42 @@ _JOURNAL_COLUMNS = (
     "kind, minutes, body_part, side, severity, text, source_line"
 )
 
-# One pass over the samples of every run the requested weeks show (their own runs and the
-# trailing baseline's): per-activity histograms first, then summed per target week, so
-# samples are never multiplied by the number of weeks they serve. Step-length quartiles
-# are time-weighted "lower" quantiles (the smallest value whose share of running time
-# reaches q), as in transforms/gait.py's wquantile, at 1 mm resolution.
+# The chart bins of every run the requested weeks show (their own runs and the trailing
+# baseline's), per activity first, then summed per target week, so a run's bins are never
+# multiplied by the number of weeks they serve. Per activity they come from the bins the
+# metrics stage stored (v_report_chart_bins); a run without stored bins (binned by no
+# metrics run yet) is binned here from v_report_samples, the same way
+# (transforms/chartbins.py; tests/test_chart_bins.py compares the two). Step-length
+# quartiles are time-weighted "lower" quantiles (the smallest value whose share of
+# running time reaches q), as in transforms/gait.py's wquantile, at 1 mm resolution.
+# Bins are lower edges; a step-length point is drawn at its speed bin's centre.
+_STORED_BINS = """
+    SELECT kind, activity_id, coalesce(speed_bin_m_s, cadence_bin_spm) AS bin,
+           step_length_mm AS sl_mm, seconds AS w
+    FROM v_report_chart_bins
+    WHERE kind <> 'total' AND list_contains(?::VARCHAR[], activity_id)
+"""
+_DERIVED_BINS = """
+    SELECT 'step' AS kind, activity_id, floor(v / ?) * ? AS bin,
+           round(sl * 1000) AS sl_mm, sum(dt) AS w
+    FROM s WHERE sl IS NOT NULL AND (spm IS NULL OR spm >= ?)
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'cadence', activity_id, floor(spm / ?) * ?, NULL, sum(dt)
+    FROM s WHERE spm BETWEEN ? AND ?
+    GROUP BY ALL
+    UNION ALL
+    SELECT 'speed', activity_id, floor(v / ?) * ?, NULL, sum(dt)
+    FROM s WHERE v < ?
+    GROUP BY ALL
+"""
+_SAMPLES_CTE = """, s AS MATERIALIZED (
+    -- a plain list of ids (not a join) lets DuckDB filter before the view's window
+    SELECT activity_id, speed_calc_m_s AS v, steps_per_min AS spm,
+           step_length_calc_m AS sl, interval_s AS dt
+    FROM v_report_samples
+    WHERE list_contains(?::VARCHAR[], activity_id) AND is_running AND is_moving
+)"""
 _BINS_SQL = """
 WITH tgt AS (
     SELECT unnest(?::VARCHAR[]) AS athlete_id, unnest(?::DATE[]) AS week_start
@@ -235,27 +269,8 @@ WITH tgt AS (
      AND a.week_start_local >= t.week_start - to_days(7 * ?::INTEGER)
      AND a.week_start_local <= t.week_start
     WHERE a.sport = 'running'
-), all_s AS MATERIALIZED (
-    -- a plain list of ids (not a join) lets DuckDB filter before the view's window
-    SELECT activity_id, speed_calc_m_s AS v, steps_per_min AS spm,
-           step_length_calc_m AS sl, interval_s AS dt, is_running AND is_moving AS ok
-    FROM v_report_samples
-    WHERE list_contains(?::VARCHAR[], activity_id)
-), s AS MATERIALIZED (
-    SELECT activity_id, v, spm, sl, dt FROM all_s WHERE ok
-), per_activity AS (
-    SELECT 'step' AS kind, activity_id, floor(v / ?) * ? + ? / 2 AS bin,
-           round(sl * 1000) AS sl_mm, sum(dt) AS w
-    FROM s WHERE sl IS NOT NULL AND (spm IS NULL OR spm >= ?)
-    GROUP BY ALL
-    UNION ALL
-    SELECT 'cadence', activity_id, floor(spm / ?) * ?, NULL, sum(dt)
-    FROM s WHERE spm BETWEEN ? AND ?
-    GROUP BY ALL
-    UNION ALL
-    SELECT 'speed', activity_id, floor(v / ?) * ?, NULL, sum(dt)
-    FROM s WHERE v < ?
-    GROUP BY ALL
+){samples}, per_activity AS (
+{per_activity}
 ), per_week AS (
     SELECT p.kind, r.athlete_id, r.week_start, r.this_week, p.bin, p.sl_mm, sum(p.w) AS w
     FROM per_activity AS p JOIN roles AS r USING (activity_id)
@@ -268,7 +283,8 @@ WITH tgt AS (
            sum(w) OVER (PARTITION BY kind, athlete_id, week_start, this_week, bin) AS total
     FROM per_week
 )
-SELECT kind, athlete_id, week_start, this_week, bin,
+SELECT kind, athlete_id, week_start, this_week,
+       bin + CASE WHEN kind = 'step' THEN ? / 2 ELSE 0 END AS bin,
        min(sl_mm) FILTER (WHERE acc >= 0.5 * total) / 1000 AS median_m,
        min(sl_mm) FILTER (WHERE acc >= 0.25 * total) / 1000 AS q1_m,
        min(sl_mm) FILTER (WHERE acc >= 0.75 * total) / 1000 AS q3_m,
@@ -294,23 +310,43 @@ def _chart_bins(
     targets: list[tuple[str, date]],
     run_ids: list[str],
     th: Thresholds,
+    stored: bool = True,
 ) -> dict[tuple[str, date], _Bins]:
     """Speed, cadence and step-length bins of each target athlete-week (this week and the
-    trailing baseline), in one query. ``run_ids``: the runs of those weeks and baselines."""
+    trailing baseline), in one query. ``run_ids``: the runs of those weeks and baselines.
+    ``stored=False`` bins every run from its samples, ignoring the stored bins."""
     out: dict[tuple[str, date], _Bins] = defaultdict(_Bins)
     if not targets or not run_ids:
         return out
     sb, cb = SPEED_BIN_M_S, CADENCE_BIN_SPM
-    rows = con.execute(
-        _BINS_SQL,
-        [
-            [a for a, _ in targets], [w for _, w in targets], th.baseline_weeks, run_ids,
-            sb, sb, sb, th.run_cadence_min_spm,
+    binned: set[str] = set()
+    if stored:
+        binned = {a for (a,) in con.execute(
+            "SELECT activity_id FROM v_report_chart_bins "
+            "WHERE kind = 'total' AND list_contains(?::VARCHAR[], activity_id)", [run_ids],
+        ).fetchall()}
+    have = [i for i in run_ids if i in binned]
+    derive = [i for i in run_ids if i not in binned]
+    # only the sources in use: an empty id list would still cost a scan of the samples
+    parts: list[str] = []
+    params: list[Any] = [[a for a, _ in targets], [w for _, w in targets], th.baseline_weeks]
+    if derive:
+        params.append(derive)
+    if have:
+        parts.append(_STORED_BINS)
+        params.append(have)
+    if derive:
+        parts.append(_DERIVED_BINS)
+        params += [
+            sb, sb, th.run_cadence_min_spm,
             cb, cb, th.run_cadence_min_spm, th.cadence_valid_max_spm,
             sb, sb, MAX_CHART_SPEED_M_S,
-            MIN_BIN_SECONDS,
-        ],
-    ).fetchall()
+        ]
+    params += [sb, MIN_BIN_SECONDS]
+    sql = _BINS_SQL.format(
+        samples=_SAMPLES_CTE if derive else "", per_activity="    UNION ALL\n".join(parts)
+    )
+    rows = con.execute(sql, params).fetchall()
     for kind, athlete, week_start, this_week, b, med, q1, q3, secs in rows:
         bins = out[(athlete, week_start)]
         if kind == "step":

@@ -1,5 +1,6 @@
-"""The data tests of the tables added by migrations 004-008 and 010 (warehouse/datatests.py,
-``TESTS_004_008``, ``TESTS_010``), each broken alone on a real warehouse.
+"""The data tests of the tables added by migrations 004-008, 010 and 011
+(warehouse/datatests.py, ``TESTS_004_008``, ``TESTS_010``, ``TESTS_011``), each broken
+alone on a real warehouse.
 
 The warehouse is built once through the real pipeline (the ``ingest_inbox`` Prefect flow,
 then the metrics stage) from a real Strava export (slalom007's ``activities.csv`` with
@@ -26,13 +27,14 @@ from warehouse.datatests import (
     KNOWN_THRESHOLDS,
     TESTS_004_008,
     TESTS_010,
+    TESTS_011,
     DataTestError,
     gate,
     run,
     state_fingerprint,
 )
 
-NEW_RULES = {**TESTS_004_008, **TESTS_010}
+NEW_RULES = {**TESTS_004_008, **TESTS_010, **TESTS_011}
 
 EXPORT = SHARED / "real" / "slalom007" / "strava_export"
 ATHLETE = "slalom"
@@ -123,6 +125,12 @@ def test_the_warehouse_holds_what_every_rule_reads(con: duckdb.DuckDBPyConnectio
     assert _one(con, "SELECT count(*) FROM pipeline_state") == 2
     # the metrics stage recorded every threshold it used (defaults here)
     assert _one(con, "SELECT count(*) FROM thresholds_in_use") == len(KNOWN_THRESHOLDS) > 50
+    # every run has its chart bins, of every kind
+    runs = _one(con, "SELECT count(*) FROM activity_gait")
+    assert runs > 0
+    assert con.execute("SELECT kind, count(DISTINCT activity_id) FROM activity_chart_bins "
+                       "GROUP BY ALL ORDER BY ALL").fetchall() == [
+        (k, runs) for k in ("cadence", "speed", "step", "total")]
 
 
 def test_full_gate_passes_and_an_unchanged_repeat_runs_nothing(built: Path, tmp_path: Path) -> None:
@@ -295,6 +303,29 @@ CASES: dict[str, str] = {
     "thresholds_in_use.value a valid threshold (finite, >= 0, whole for integer ones)": (
         # baseline_weeks is an integer threshold: 6.5 weeks is no value load_thresholds accepts
         "UPDATE thresholds_in_use SET value = 6.5 WHERE name = 'baseline_weeks'"
+    ),
+    # migration 011: each case inserts or deletes, as the metrics stage does (the gate's
+    # fingerprint of the table is its row count and its total rows)
+    "activity_chart_bins -> activity_gait": (
+        "INSERT INTO activity_chart_bins SELECT * REPLACE ('gone' AS activity_id) "
+        "FROM activity_chart_bins WHERE kind = 'total' LIMIT 1"
+    ),
+    "activity_chart_bins.kind accepted, with its bin columns": (
+        # a speed row relabelled as a step row: no step length
+        "INSERT INTO activity_chart_bins SELECT * REPLACE ('step' AS kind) "
+        "FROM activity_chart_bins WHERE kind = 'speed' LIMIT 1"
+    ),
+    "activity_chart_bins.seconds finite, > 0 in a bin (>= 0 in a total)": (
+        "INSERT INTO activity_chart_bins SELECT * REPLACE (99.0 AS speed_bin_m_s, "
+        "-1.0 AS seconds) FROM activity_chart_bins WHERE kind = 'speed' LIMIT 1"
+    ),
+    "activity_chart_bins one row per activity, kind and bin": (
+        "INSERT INTO activity_chart_bins SELECT * FROM activity_chart_bins "
+        "WHERE kind = 'cadence' LIMIT 1"
+    ),
+    "activity_chart_bins rows have their activity's total row": (
+        "DELETE FROM activity_chart_bins WHERE kind = 'total' AND activity_id = "
+        "(SELECT min(activity_id) FROM activity_chart_bins)"
     ),
 }
 

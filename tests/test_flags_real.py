@@ -172,3 +172,35 @@ def test_no_compact_gait_in_the_six_weeks_after_a_device_change(history: History
     # and weekly_risk saw the same changes (its last change at or before each week)
     seen = sorted({w["device_changed_on"] for w in history.weeks if w["device_changed_on"]})
     assert seen == changes
+
+
+def test_stored_chart_bins_give_the_charts_of_the_samples(history: History) -> None:
+    """The report's chart bins the metrics stage stored (transforms/chartbins.py, polars)
+    give every week of a real history the same speed, cadence and step-length charts as
+    bins derived from v_report_samples (SQL): two definitions checked against each other."""
+    from dataclasses import astuple
+
+    from reports import data
+    from transforms.thresholds import DEFAULT_THRESHOLDS
+
+    th = DEFAULT_THRESHOLDS
+    with duckdb.connect(str(history.database), read_only=True) as con:
+        (runs,), (binned,) = con.execute(
+            "SELECT count(*) FROM activity_gait UNION ALL "
+            "SELECT count(*) FROM v_report_chart_bins WHERE kind = 'total'").fetchall()
+        assert binned == runs > 20
+        weeks = sorted({(a, data.parse_iso_week(w)) for a, w in (
+            (r["athlete_id"], r["iso_week"]) for r in data.list_weeks(con, [history.athlete]))})
+        ids = [i for (i,) in con.execute(
+            "SELECT activity_id FROM v_report_activities WHERE sport = 'running'").fetchall()]
+        stored = data._chart_bins(con, weeks, ids, th)
+        derived = data._chart_bins(con, weeks, ids, th, stored=False)
+    assert stored.keys() == derived.keys() and len(stored) > 20
+
+    def flat(b: Any) -> list[float]:
+        parts = (b.step[True], b.step[False], b.cadence[True], b.cadence[False], b.speed)
+        rows = [astuple(x) if hasattr(x, "__dataclass_fields__") else x for p in parts for x in p]
+        return [len(p) for p in parts] + [float(v) for row in rows for v in row]
+
+    for key in stored:
+        assert flat(stored[key]) == pytest.approx(flat(derived[key]), rel=1e-9), key

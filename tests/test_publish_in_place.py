@@ -123,6 +123,35 @@ def test_each_change_is_written_in_place_and_equals_a_copy(tmp_path: Path, input
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
 
 
+def test_chart_bins_binned_again_are_written_in_place(tmp_path: Path, inputs: Any) -> None:
+    """The report's chart bins change without their activity when the metrics bin again
+    (a threshold change): the in-place publish rewrites them, and equals a copy."""
+    from warehouse.metrics import update_metrics
+
+    fits, v1, v2 = inputs
+    work, dest = tmp_path / "work.duckdb", tmp_path / "pub" / "gaitwatch.duckdb"
+    with Warehouse.open(work) as wh:
+        wh.load(fits[:3] + [v1], "ann")
+        update_metrics(wh, {}, [])
+    _publish(work, dest)  # first publish: a copy
+    inode = dest.stat().st_ino
+    binned = _count(dest, "SELECT max(binned_at) FROM activity_chart_bins")
+    assert binned is not None
+
+    with Warehouse.open(work) as wh:  # every run binned again, no activity changed
+        assert wh.load(fits[:3] + [v1], "ann").loaded == 0
+        update_metrics(wh, {"run_cadence_min_spm": 150.0}, [])
+    _publish(work, dest)
+    assert dest.stat().st_ino == inode and _differences(work, dest) == {}
+    assert _count(dest, "SELECT min(binned_at) FROM activity_chart_bins") > binned
+
+    with Warehouse.open(work) as wh:  # a corrected file: its bins replaced with it
+        assert wh.load([v2], "ann").replaced == 1
+        update_metrics(wh, {"run_cadence_min_spm": 150.0}, [])
+    _publish(work, dest)
+    assert dest.stat().st_ino == inode and _differences(work, dest) == {}
+
+
 def test_stripped_copies_stay_stripped_in_place(tmp_path: Path, inputs: Any) -> None:
     fits, _v1, _v2 = inputs
     work, dest = tmp_path / "work.duckdb", tmp_path / "pub" / "nogps.duckdb"

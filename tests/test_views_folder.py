@@ -63,15 +63,22 @@ CHANGED_COMMENTS = {
     ("v_report_samples", "is_moving"),
 }
 
+# Views added to the folder since, over tables of later migrations (011: the report's chart
+# bins): not in "before", and nothing of "before" changes for them.
+ADDED_VIEWS = {"v_report_chart_bins"}
+
 
 def _columns_only(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Names, columns and types, and every comment but those of CHANGED_COMMENTS."""
+    """Names, columns and types, and every comment but those of CHANGED_COMMENTS, of the
+    views that are not ADDED_VIEWS."""
     def comment(view: str, column: str | None, text: str) -> str:
         return "(changed)" if (view, column) in CHANGED_COMMENTS else text
 
-    return {"names": [v[0] for v in snapshot["views"]],
-            "comments": [(v[0], comment(v[0], None, v[2])) for v in snapshot["views"]],
-            "columns": [(*c[:4], comment(c[0], c[2], c[4])) for c in snapshot["columns"]]}
+    views = [v for v in snapshot["views"] if v[0] not in ADDED_VIEWS]
+    columns = [c for c in snapshot["columns"] if c[0] not in ADDED_VIEWS]
+    return {"names": [v[0] for v in views],
+            "comments": [(v[0], comment(v[0], None, v[2])) for v in views],
+            "columns": [(*c[:4], comment(c[0], c[2], c[4])) for c in columns]}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +93,7 @@ def test_every_view_is_defined_in_the_folder(fresh: dict[str, Any]) -> None:
     defined = {line.split()[4] for line in text.splitlines()
                if line.startswith("CREATE OR REPLACE VIEW ")}
     assert defined == {v[0] for v in fresh["views"]}
-    assert len(defined) == 11
+    assert len(defined) == 12
 
 
 @pytest.mark.parametrize("version", [m.version for m in migrations()])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,12 @@ from warehouse_support import (
 )
 
 from ingest.schema import SAMPLE_SCHEMA
-from transforms.schema import ACTIVITY_GAIT_SCHEMA, ACTIVITY_INPUT_SCHEMA, WEEKLY_RISK_SCHEMA
+from transforms.schema import (
+    ACTIVITY_GAIT_SCHEMA,
+    ACTIVITY_INPUT_SCHEMA,
+    CHART_BINS_SCHEMA,
+    WEEKLY_RISK_SCHEMA,
+)
 from warehouse.datatests import DataTestError
 from warehouse.store import Warehouse, activity_identity
 
@@ -121,6 +126,16 @@ def _gait_rows(wh: Warehouse, ids: list[str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=ACTIVITY_GAIT_SCHEMA)
 
 
+def _bins_rows(ids: list[str]) -> pl.DataFrame:
+    """Each activity's total row and one speed bin (CHART_BINS_SCHEMA)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [r for i in ids for r in (
+        {"activity_id": i, "kind": "total", "seconds": 60.0, "binned_at": at},
+        {"activity_id": i, "kind": "speed", "speed_bin_m_s": 3.0, "seconds": 60.0},
+    )]
+    return pl.DataFrame(rows, schema=CHART_BINS_SCHEMA)
+
+
 def test_gait_written_then_replaced_activity_needs_gait_again(tmp_path: Path) -> None:
     fit = next(r for r in corpus_results() if r.error is None and r.activities[0].meta.format == "fit"
                and r.activities[0].meta.sport == "running" and r.activities[0].samples["lat_deg"].null_count() == 0)
@@ -131,13 +146,22 @@ def test_gait_written_then_replaced_activity_needs_gait_again(tmp_path: Path) ->
     with Warehouse.open(tmp_path / "w.duckdb") as wh:
         wh.load([v1], "bob")
         (aid,) = wh.activities_needing_gait("bob")
+        # gait without the report's chart bins (a warehouse from before migration 011):
+        # still to compute, so that the metrics bin it
         assert wh.write_activity_gait(_gait_rows(wh, [aid])) == 1
+        assert wh.activities_needing_gait("bob") == [aid]
+        assert wh.write_activity_gait(_gait_rows(wh, [aid]), _bins_rows([aid])) == 1
         assert wh.activities_needing_gait("bob") == []
-        assert wh.write_activity_gait(_gait_rows(wh, [aid])) == 1  # rewrite replaces, no duplicate
+        assert wh.write_activity_gait(_gait_rows(wh, [aid]), _bins_rows([aid])) == 1  # rewrite replaces, no duplicate
         assert wh.con.execute("SELECT count(*) FROM activity_gait").fetchall() == [(1,)]
+        assert wh.con.execute("SELECT count(*) FROM activity_chart_bins").fetchall() == [(2,)]
+        with pytest.raises(ValueError, match="without a gait row"):
+            wh.write_activity_gait(_gait_rows(wh, [aid]), _bins_rows([aid, "other"]))
         s = wh.load([v2], "bob")
         assert (s.replaced, s.loaded, s.changed_activity_ids) == (1, 0, [aid])
         assert wh.activities_needing_gait("bob") == [aid]
+        # the replaced recording's gait and bins went with it
+        assert wh.con.execute("SELECT count(*) FROM activity_chart_bins").fetchall() == [(0,)]
         acts = wh.activities_frame("bob")
         assert acts.height == 1 and acts["n_samples"][0] == v2.activities[0].samples.height
         assert acts["sha256"][0] == v2.sha256

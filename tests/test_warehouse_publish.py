@@ -23,7 +23,8 @@ from warehouse.store import Warehouse
 
 VIEWS = [
     "v_activities", "v_evaluation", "v_ingest_problems", "v_journal", "v_layoffs",
-    "v_pain_episodes", "v_report_activities", "v_report_samples", "v_report_weeks", "v_runs",
+    "v_pain_episodes", "v_report_activities", "v_report_chart_bins", "v_report_samples",
+    "v_report_weeks", "v_runs",
     "v_weekly_risk",
 ]
 

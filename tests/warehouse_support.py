@@ -25,7 +25,7 @@ VOLATILE = {
     "ingest_log": ["seen_at", "first_seen_at", "status_changed_at"],
     "athletes": ["updated_at"],
 }
-TABLES = ["athletes", "activities", "sessions", "laps", "samples", "sample_extras",
+TABLES = ["athletes", "activities", "sessions", "laps", "samples", "sample_extras", "activity_chart_bins",
           "activity_gait", "weekly_risk", "ingest_log"]
 
 

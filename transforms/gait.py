@@ -19,10 +19,12 @@ Conventions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
 import polars as pl
 
+from transforms.chartbins import chart_bins
 from transforms.load import LOAD_HR, LOAD_PACE, hr_reserve, trimp_per_sample
 from transforms.schema import ACTIVITY_GAIT_SCHEMA
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -388,6 +390,7 @@ def activity_gait(
     athletes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One row per activity with running samples (ACTIVITY_GAIT_SCHEMA).
+    :func:`activity_gait_and_bins` gives the same rows and the activities' chart bins.
 
     Parameters
     ----------
@@ -410,7 +413,30 @@ def activity_gait(
     the steady-pace segments when they total ``steady_min_total_s``, else all analysed
     samples. Speed percentiles, sprint exposure and load use all moving running samples.
     """
-    th = thresholds
+    return _gait(samples, thresholds, sprint_ref, athletes)[0]
+
+
+def activity_gait_and_bins(
+    samples: pl.LazyFrame | pl.DataFrame,
+    thresholds: Thresholds,
+    sprint_ref: pl.DataFrame | None,
+    athletes: pl.DataFrame | None,
+    binned_at: datetime,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`activity_gait` and the same activities' report chart bins
+    (``CHART_BINS_SCHEMA``, :func:`transforms.chartbins.chart_bins`) from one derivation
+    of the samples."""
+    gait, run = _gait(samples, thresholds, sprint_ref, athletes)
+    return gait, chart_bins(run, thresholds, binned_at)
+
+
+def _gait(
+    samples: pl.LazyFrame | pl.DataFrame,
+    th: Thresholds,
+    sprint_ref: pl.DataFrame | None,
+    athletes: pl.DataFrame | None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """activity_gait's rows and the derived running samples they summarise."""
     lf = _with_keys(_sorted(samples))  # sorted by activity, session, time
     # the start is over all samples of the activity, not only its running sessions
     lf = lf.with_columns(_started=pl.col("ts").min().over(ACTIVITY_KEY))
@@ -444,9 +470,10 @@ def activity_gait(
         pl.when(pl.col("sprint_threshold_m_s").is_null()).then(None).otherwise(pl.col(c)).alias(c)
         for c in ("sprint_s", "sprint_efforts")
     )
-    return per.select(
+    gait = per.select(
         [pl.col(c).cast(t) for c, t in ACTIVITY_GAIT_SCHEMA.items()]
     ).sort(["athlete_id", "started_at", "activity_id"])
+    return gait, run_df
 
 
 def _running_samples(

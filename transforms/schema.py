@@ -66,6 +66,18 @@ ACTIVITY_GAIT_SCHEMA: dict[str, pl.DataType] = {
     "load_method": pl.String(),  # "hr_trimp" (Banister TRIMP from HR) | "pace_duration" (no HR; see docs/metrics.md)
 }
 
+# Grain: one row per running activity, chart kind and bin (transforms/chartbins.py):
+# the histograms behind the weekly report's speed, cadence and step-length charts.
+CHART_BINS_SCHEMA: dict[str, pl.DataType] = {
+    "activity_id": pl.String(),
+    "kind": pl.String(),  # step | cadence | speed | total
+    "speed_bin_m_s": pl.Float64(),  # lower edge of the speed bin (step, speed)
+    "cadence_bin_spm": pl.Float64(),  # lower edge of the cadence bin (cadence)
+    "step_length_mm": pl.Int32(),  # step length to the millimetre (step)
+    "seconds": pl.Float64(),  # running, moving time in the bin (total: all of it), s
+    "binned_at": UTC_TS,  # when the bins were written (total rows only)
+}
+
 # Grain: one row per athlete per ISO week (athlete's local time) from the first to the last week with data.
 WEEKLY_RISK_SCHEMA: dict[str, pl.DataType] = {
     "athlete_id": pl.String(),

@@ -423,6 +423,37 @@ TESTS_010: dict[str, str] = {
 TESTS.update(TESTS_010)
 
 
+# -- migration 011: the report's chart bins (activity_chart_bins) ----------------------
+
+# Written with the activity's gait row, one total row per binned activity (its rows are
+# only ever written with a new total row). Cheap scans: a few hundred rows per run.
+_BINS = "activity_chart_bins"
+TESTS_011: dict[str, str] = {
+    "activity_chart_bins -> activity_gait": _orphans(_BINS, "activity_gait", "activity_id"),
+    "activity_chart_bins.kind accepted, with its bin columns": (
+        f"SELECT activity_id, kind FROM {_BINS} "  # noqa: S608
+        "WHERE kind IS NULL OR kind NOT IN ('step', 'cadence', 'speed', 'total') "
+        "OR (kind IN ('step', 'speed')) <> (speed_bin_m_s IS NOT NULL) "
+        "OR (kind = 'cadence') <> (cadence_bin_spm IS NOT NULL) "
+        "OR (kind = 'step') <> (step_length_mm IS NOT NULL) "
+        "OR (kind = 'total') <> (binned_at IS NOT NULL)"
+    ),
+    "activity_chart_bins.seconds finite, > 0 in a bin (>= 0 in a total)": (
+        f"SELECT activity_id, kind, seconds FROM {_BINS} "  # noqa: S608
+        "WHERE NOT isfinite(seconds) OR seconds < 0 OR (kind <> 'total' AND seconds = 0)"
+    ),
+    "activity_chart_bins one row per activity, kind and bin": (
+        f"SELECT activity_id, kind, speed_bin_m_s, cadence_bin_spm, step_length_mm FROM {_BINS} "  # noqa: S608
+        "GROUP BY ALL HAVING count(*) > 1"
+    ),
+    "activity_chart_bins rows have their activity's total row": (
+        f"SELECT DISTINCT activity_id FROM {_BINS} AS b WHERE NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM {_BINS} AS t WHERE t.activity_id = b.activity_id AND t.kind = 'total')"
+    ),
+}
+TESTS.update(TESTS_011)
+
+
 def _scope_sql(sql: str) -> str:
     for table in ("activities", "samples", "sample_extras"):
         sql = sql.replace(f"FROM {table} AS", f"FROM {_scoped(table)} AS")
@@ -571,6 +602,9 @@ _HASHED_TABLES = ("activities", "athletes", "sessions", "laps", "activity_gait",
                   "evaluation_episodes", "evaluation_layoffs", "evaluation_state",
                   "thresholds_in_use")
 _COUNTED_TABLES = ("samples", "sample_extras")
+# Tables fingerprinted by their row count and a hash of some rows (table -> which): the
+# metrics write an activity's chart bins only with a new total row (a new binned_at).
+_PARTLY_HASHED = {"activity_chart_bins": "x.kind = 'total'"}
 # Rows left out of a table's digest: the gate's own state row, written after every
 # passing gate, would otherwise make every next gate see pipeline_state as changed.
 _NOT_FINGERPRINTED = {"pipeline_state": f"name <> '{STAGE}'"}
@@ -588,6 +622,9 @@ def state_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
         + (f" WHERE {_NOT_FINGERPRINTED[t]}" if t in _NOT_FINGERPRINTED else "")
         for t in _HASHED_TABLES
     ] + [f"SELECT '{t}', count(*), 0 FROM {t}" for t in _COUNTED_TABLES] + [  # noqa: S608
+        f"SELECT '{t}', count(*), coalesce(bit_xor(hash(x)) FILTER (WHERE {rows}), 0) "  # noqa: S608
+        f"FROM {t} AS x" for t, rows in _PARTLY_HASHED.items()
+    ] + [
         # the declared keys (the test "primary keys declared" reads them): a migration
         # that recreates a table changes them without changing a row
         f"SELECT '{_CONSTRAINTS}', count(*), coalesce(bit_xor(hash(c.table_name, "  # noqa: S608
@@ -607,7 +644,7 @@ def _per_table(fingerprint: str | None) -> dict[str, str]:
 
 def _reads(sql: str) -> set[str]:
     """The fingerprinted tables a test's SQL names (``n_samples`` is not ``samples``)."""
-    return {t for t in (*_HASHED_TABLES, *_COUNTED_TABLES, _CONSTRAINTS)
+    return {t for t in (*_HASHED_TABLES, *_COUNTED_TABLES, *_PARTLY_HASHED, _CONSTRAINTS)
             if re.search(rf"\b{t}\b", sql)}
 
 

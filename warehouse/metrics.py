@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 
-from transforms.gait import activity_gait
+from transforms.gait import activity_gait_and_bins
 from transforms.plan import metrics_fingerprint, plan_metrics
 from transforms.risk import DEVICE_COLUMNS, weekly_risk
 from transforms.schema import ACTIVITY_INPUT_SCHEMA
@@ -93,9 +94,12 @@ def update_metrics(
     sizes = dict(zip(activities["activity_id"].to_list(), activities["n_samples"].to_list(), strict=True))
     done = 0
     for chunk in sample_chunks(todo, sizes, GAIT_CHUNK_SAMPLES):
-        gait = activity_gait(wh.samples_frame(chunk), th, sprint_ref=ref, athletes=athletes)
+        # the report's chart bins from the same derived samples, written with the gait rows
+        gait, bins = activity_gait_and_bins(
+            wh.samples_frame(chunk), th, ref, athletes, datetime.now(UTC)
+        )
         if gait.height:
-            wh.write_activity_gait(gait)
+            wh.write_activity_gait(gait, bins)
             # Re-read rather than concatenating ``gait``: its string columns are views
             # into the chunk's samples buffers and would keep every chunk's samples
             # alive (docs/performance.md, F4/P4). A few thousand rows, fresh buffers.

@@ -202,8 +202,14 @@ def _rebuild_without_coordinates(con: duckdb.DuckDBPyConnection, dst: Path) -> N
 # are rewritten. Their rows are only ever inserted and deleted with their activity
 # (warehouse.store's _DATA_TABLES), never updated, so an unchanged ``activities`` row
 # means unchanged rows here. activity_gait is not one of them: a threshold change
-# rewrites it alone.
-_PER_ACTIVITY = ("samples", "sample_extras", "sessions", "laps")
+# rewrites it alone. activity_chart_bins (most of the rest of the file) is rewritten for
+# the activities changed, and for those the metrics binned again: every write of an
+# activity's bins gives its total row a new binned_at. Table -> the temporary table of
+# the activities whose rows are rewritten.
+_PER_ACTIVITY = {
+    "samples": "_gw_changed", "sample_extras": "_gw_changed", "sessions": "_gw_changed",
+    "laps": "_gw_changed", "activity_chart_bins": "_gw_rebinned",
+}
 
 
 def _ident(name: str) -> str:
@@ -264,14 +270,19 @@ def _update_in_place(
             "FULL JOIN (SELECT activity_id, hash(p) AS h FROM gw_pub.main.activities AS p) AS p "
             "USING (activity_id) WHERE w.h IS DISTINCT FROM p.h"
         )
+        total = "SELECT activity_id, binned_at FROM {}.main.activity_chart_bins WHERE kind = 'total'"
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _gw_rebinned AS SELECT activity_id FROM _gw_changed "  # noqa: S608
+            f"UNION SELECT activity_id FROM ({total.format(src)}) AS w "
+            f"FULL JOIN ({total.format('gw_pub')}) AS p USING (activity_id) "
+            "WHERE w.binned_at IS DISTINCT FROM p.binned_at"
+        )
         con.execute("BEGIN")
         try:
             for t in sorted(tables):
                 if t in _PER_ACTIVITY:
-                    con.execute(
-                        f"DELETE FROM gw_pub.main.{t} WHERE activity_id IN (SELECT activity_id FROM _gw_changed)"  # noqa: S608
-                    )
-                    where = "WHERE activity_id IN (SELECT activity_id FROM _gw_changed)"
+                    where = f"WHERE activity_id IN (SELECT activity_id FROM {_PER_ACTIVITY[t]})"  # noqa: S608
+                    con.execute(f"DELETE FROM gw_pub.main.{t} {where}")  # noqa: S608
                 else:
                     con.execute(f"DELETE FROM gw_pub.main.{t}")  # noqa: S608
                     where = ""
@@ -294,6 +305,7 @@ def _update_in_place(
         con.execute("CHECKPOINT gw_pub")
     finally:
         con.execute("DROP TABLE IF EXISTS _gw_changed")
+        con.execute("DROP TABLE IF EXISTS _gw_rebinned")
         con.execute("DETACH gw_pub")
     return done
 

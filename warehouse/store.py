@@ -64,6 +64,7 @@ from ingest.schema import (
 from transforms.schema import (
     ACTIVITY_GAIT_SCHEMA,
     ACTIVITY_INPUT_SCHEMA,
+    CHART_BINS_SCHEMA,
     WEEKLY_RISK_SCHEMA,
 )
 from warehouse import datatests
@@ -149,7 +150,9 @@ _LOG_SCHEMA: dict[str, pl.DataType] = {
     "seen_at": UTC_TS,
     "status_changed_at": UTC_TS,
 }
-_DATA_TABLES = ("samples", "sample_extras", "sessions", "laps", "activity_gait", "activities")
+_DATA_TABLES = (
+    "samples", "sample_extras", "sessions", "laps", "activity_gait", "activity_chart_bins", "activities",
+)
 
 
 class ReadResultLike(Protocol):
@@ -1024,13 +1027,16 @@ class Warehouse:
 
     def activities_needing_gait(self, athlete_id: str | None = None) -> list[str]:
         """Running activities (activity sport running, or a running session) that have no
-        ``activity_gait`` row. Replacing an activity deletes its gait row, so a re-loaded
-        activity is listed again. Ordered by start."""
+        ``activity_gait`` row, or a gait row but no chart bins (a warehouse from before
+        migration 011). Replacing an activity deletes both, so a re-loaded activity is
+        listed again. Ordered by start."""
         sql = (
             "SELECT a.activity_id FROM activities AS a "
             "WHERE (a.sport = 'running' OR EXISTS (SELECT 1 FROM sessions AS s "
             "  WHERE s.activity_id = a.activity_id AND s.sport = 'running')) "
-            "AND NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
+            "AND (NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
+            "  OR NOT EXISTS (SELECT 1 FROM activity_chart_bins AS b"
+            "    WHERE b.activity_id = a.activity_id AND b.kind = 'total'))"
             " AND NOT a.summary_only"  # no samples to analyse (migration 005)
         )
         params: list[Any] = []
@@ -1079,12 +1085,17 @@ class Warehouse:
             raise ValueError(f"{what} frame lacks column(s) {missing}")
         return df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
 
-    def write_activity_gait(self, df: pl.DataFrame) -> int:
-        """Replace the ``activity_gait`` rows of the activities in ``df`` (one transaction).
-        Returns the number of rows written."""
+    def write_activity_gait(self, df: pl.DataFrame, bins: pl.DataFrame | None = None) -> int:
+        """Replace the ``activity_gait`` rows of the activities in ``df`` and, when
+        ``bins`` (CHART_BINS_SCHEMA, transforms.chartbins) is given, their
+        ``activity_chart_bins`` rows (one transaction). Returns the gait rows written."""
         df = self._strict(df, ACTIVITY_GAIT_SCHEMA, "activity_gait")
         if df["activity_id"].null_count() or df["activity_id"].is_duplicated().any():
             raise ValueError("activity_gait: activity_id must be unique and not null")
+        if bins is not None:
+            bins = self._strict(bins, CHART_BINS_SCHEMA, "activity_chart_bins")
+            if not bins["activity_id"].is_in(df["activity_id"].implode()).all():
+                raise ValueError("activity_chart_bins: rows of activities without a gait row")
         with self._transaction():
             ids = pa.table({"activity_id": df["activity_id"].to_arrow()})
             self.con.register("_gw_ids", ids)
@@ -1099,9 +1110,16 @@ class Warehouse:
                 self.con.execute(
                     "DELETE FROM activity_gait WHERE activity_id IN (SELECT activity_id FROM _gw_ids)"
                 )
+                if bins is not None:
+                    self.con.execute(
+                        "DELETE FROM activity_chart_bins WHERE activity_id IN "
+                        "(SELECT activity_id FROM _gw_ids)"
+                    )
             finally:
                 self.con.unregister("_gw_ids")
             self._insert_arrow("activity_gait", df.to_arrow())
+            if bins is not None and bins.height:
+                self._insert_arrow("activity_chart_bins", bins.to_arrow())
         return df.height
 
     def write_weekly_risk(

@@ -195,3 +195,15 @@ COMMENT ON COLUMN v_report_samples.speed_calc_m_s IS 'Speed used by all metrics:
 COMMENT ON COLUMN v_report_samples.steps_per_min IS 'Running step rate, steps per minute (device cadence within cadence_valid_min_spm-cadence_valid_max_spm, default 60-260, else 60 x speed / device step length); null outside running. Values in use: thresholds_in_use';
 COMMENT ON COLUMN v_report_samples.step_length_calc_m IS 'Step length per step, metres (device value within step_length_valid_min_m-step_length_valid_max_m, default 0.2-3.0, else speed / step rate); null outside running. Values in use: thresholds_in_use';
 COMMENT ON COLUMN v_report_samples.is_moving IS 'True when speed_calc_m_s >= moving_speed_min_m_s (default 1.0 m/s, value in use in thresholds_in_use) and the sample closes a real interval';
+
+CREATE OR REPLACE VIEW v_report_chart_bins AS
+SELECT activity_id, kind, speed_bin_m_s, cadence_bin_spm, step_length_mm, seconds, binned_at
+FROM activity_chart_bins;
+COMMENT ON VIEW v_report_chart_bins IS 'Grain: one row per running activity, chart kind and bin: the histograms of running, moving time behind the weekly report''s speed, cadence and step-length charts, from the same samples and thresholds as v_report_samples (migration 011). An activity without a total row has not been binned yet: derive its bins from v_report_samples. Filter by activity_id.';
+COMMENT ON COLUMN v_report_chart_bins.activity_id IS 'Activity id';
+COMMENT ON COLUMN v_report_chart_bins.kind IS 'step (speed bin x step length), cadence (step-rate bin), speed (speed bin) or total (one row per binned activity)';
+COMMENT ON COLUMN v_report_chart_bins.speed_bin_m_s IS 'Lower edge of the 0.25 m/s speed bin (step and speed rows), metres per second';
+COMMENT ON COLUMN v_report_chart_bins.cadence_bin_spm IS 'Lower edge of the 2 steps/min cadence bin (cadence rows), steps per minute';
+COMMENT ON COLUMN v_report_chart_bins.step_length_mm IS 'Step length to the millimetre (step rows), millimetres';
+COMMENT ON COLUMN v_report_chart_bins.seconds IS 'Running, moving time in the bin (total rows: in all), seconds';
+COMMENT ON COLUMN v_report_chart_bins.binned_at IS 'When the bins were written, UTC (total rows only)';

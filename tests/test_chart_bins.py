@@ -1,0 +1,78 @@
+"""The report's chart bins as the metrics stage stores them (transforms/chartbins.py),
+on samples whose bins are worked out by hand below. That the stored bins give the same
+charts as bins derived from ``v_report_samples`` is checked on the real histories, in
+tests/test_flags_real.py (where they are loaded once)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from transforms_helpers import T0, samples
+
+from transforms.gait import activity_gait, activity_gait_and_bins
+from transforms.schema import CHART_BINS_SCHEMA
+from transforms.thresholds import DEFAULT_THRESHOLDS, load_thresholds
+
+AT = datetime(2026, 2, 1, 6, 0, tzinfo=UTC)
+
+
+def _run() -> pl.DataFrame:
+    """Seven 1 s samples: the first closes no interval and the sixth is too slow, so five
+    seconds are moving. Device cadence and step length are all valid (60-260 spm,
+    0.2-3.0 m)."""
+    return samples(
+        7,
+        speed_m_s=[3.1, 3.1, 3.1, 3.3, 3.3, 0.5, 12.5],
+        cadence_spm=[170.0, 170.0, 170.0, 130.0, 176.0, 170.0, 180.0],
+        step_length_m=[1.1, 1.1, 1.1004, 1.0, 1.2, 1.1, 1.2],
+    )
+
+
+def _rows(bins: pl.DataFrame, kind: str, *cols: str) -> list[tuple[object, ...]]:
+    return sorted(bins.filter(pl.col("kind") == kind).select(*cols, "seconds").iter_rows())
+
+
+def test_bins_of_a_run_worked_out_by_hand() -> None:
+    gait, bins = activity_gait_and_bins(_run(), DEFAULT_THRESHOLDS, None, None, AT)
+    assert bins.schema == pl.Schema(CHART_BINS_SCHEMA)
+    assert gait.height == 1 and set(bins["activity_id"]) == {"a1"}
+    # step: speed bin (lower edge, 0.25 m/s) x step length to the mm; the 130 spm second
+    # is a walking break (< run_cadence_min_spm 140); no speed cap on step rows
+    assert _rows(bins, "step", "speed_bin_m_s", "step_length_mm") == [
+        (3.0, 1100, 2.0), (3.25, 1200, 1.0), (12.5, 1200, 1.0)]
+    # cadence: 2 spm bins from 140 to 260
+    assert _rows(bins, "cadence", "cadence_bin_spm") == [(170.0, 2.0), (176.0, 1.0), (180.0, 1.0)]
+    # speed: below 12 m/s, walking breaks included
+    assert _rows(bins, "speed", "speed_bin_m_s") == [(3.0, 2.0), (3.25, 2.0)]
+    assert _rows(bins, "total", "binned_at") == [(AT, 5.0)]
+
+
+def test_a_still_run_gets_a_total_row_and_other_sports_none() -> None:
+    still = samples(5, activity_id="still", speed_m_s=0.0, cadence_spm=0.0)
+    ride = samples(5, activity_id="ride", sport="cycling", start=T0.replace(hour=12), speed_m_s=8.0)
+    frame = pl.concat([_run(), still, ride])
+    gait, bins = activity_gait_and_bins(frame, DEFAULT_THRESHOLDS, None, None, AT)
+    assert sorted(gait["activity_id"]) == ["a1", "still"]
+    assert bins.filter(pl.col("activity_id") == "still").select("kind", "seconds").rows() == [
+        ("total", 0.0)]
+    assert "ride" not in set(bins["activity_id"])
+    # the gait rows are those activity_gait gives alone
+    assert gait.equals(activity_gait(frame, DEFAULT_THRESHOLDS))
+
+
+def test_the_thresholds_in_use_decide_the_step_and_cadence_rows() -> None:
+    th = load_thresholds({"run_cadence_min_spm": 172.0, "cadence_valid_max_spm": 178.0})
+    _, bins = activity_gait_and_bins(_run(), th, None, None, AT)
+    assert _rows(bins, "step", "speed_bin_m_s", "step_length_mm") == [
+        (3.25, 1200, 1.0), (12.5, 1200, 1.0)]
+    assert _rows(bins, "cadence", "cadence_bin_spm") == [(176.0, 1.0)]
+
+
+@pytest.mark.parametrize("gap_s", [11.0, 30.0])
+def test_a_pause_longer_than_the_gap_adds_no_time(gap_s: float) -> None:
+    """A sample after more than max_sample_gap_s (10 s) closes no interval."""
+    run = samples(3, step_s=[1.0, gap_s], speed_m_s=3.1, cadence_spm=170.0, step_length_m=1.1)
+    _, bins = activity_gait_and_bins(run, DEFAULT_THRESHOLDS, None, None, AT)
+    assert _rows(bins, "total", "binned_at") == [(AT, 1.0)]
