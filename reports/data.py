@@ -39,9 +39,10 @@ MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise,
 MAX_CHART_SPEED_M_S = CHART_MAX_SPEED_M_S
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
 HEALTH_KINDS = ("pain", "injury", "illness")  # journal entries a week's report lists
-# Samples whose chart bins one load_weeks call computes: DuckDB holds them all at once,
-# so this (not the number of weeks) bounds the memory of a batch, whatever the history's
-# density. About 110 one-hour runs at 1 s; 500k samples kept rendering under ~250 MB.
+# Rows one load_weeks call sums its chart bins from (samples of runs not binned yet, else
+# stored bins, about a tenth as many): DuckDB holds them all at once, so this (not the
+# number of weeks) bounds the memory of a batch, whatever the history's density. About 110
+# one-hour runs at 1 s, or 1,000 binned; 500k samples kept rendering under ~250 MB.
 MAX_BATCH_SAMPLES = 400_000
 
 
@@ -321,10 +322,13 @@ def _chart_bins(
     sb, cb = SPEED_BIN_M_S, CADENCE_BIN_SPM
     binned: set[str] = set()
     if stored:
-        binned = {a for (a,) in con.execute(
-            "SELECT activity_id FROM v_report_chart_bins "
-            "WHERE kind = 'total' AND list_contains(?::VARCHAR[], activity_id)", [run_ids],
-        ).fetchall()}
+        try:
+            binned = {a for (a,) in con.execute(
+                "SELECT activity_id FROM v_report_chart_bins "
+                "WHERE kind = 'total' AND list_contains(?::VARCHAR[], activity_id)", [run_ids],
+            ).fetchall()}
+        except duckdb.CatalogException:  # a file from before migration 011, opened as it is
+            stored = False
     have = [i for i in run_ids if i in binned]
     derive = [i for i in run_ids if i not in binned]
     # only the sources in use: an empty id list would still cost a scan of the samples
@@ -332,7 +336,7 @@ def _chart_bins(
     params: list[Any] = [[a for a, _ in targets], [w for _, w in targets], th.baseline_weeks]
     if derive:
         params.append(derive)
-    if have:
+    if have:  # implies stored
         parts.append(_STORED_BINS)
         params.append(have)
     if derive:
@@ -530,18 +534,29 @@ def sample_batches(
     max_samples: int = MAX_BATCH_SAMPLES,
 ) -> list[list[tuple[str, str]]]:
     """Split ``targets`` (in their order) into consecutive batches for :func:`load_weeks`
-    whose chart data covers at most ``max_samples`` samples: the runs of each week and of
-    its trailing baseline, counted once per batch (neighbouring weeks share baselines).
-    A single week over the budget is a batch of its own. One query (run sample counts)."""
+    whose chart data covers at most ``max_samples`` rows: the runs of each week and of its
+    trailing baseline, counted once per batch (neighbouring weeks share baselines), each
+    run by the rows its chart bins are summed from (its stored bins, else its samples).
+    A single week over the budget is a batch of its own. One query (the runs' rows)."""
     if not targets:
         return []
     runs: dict[tuple[str, date], list[tuple[str, int]]] = defaultdict(list)
-    for activity_id, athlete_id, monday, n in con.execute(
-        "SELECT r.activity_id, r.athlete_id, r.week_start_local, coalesce(a.n_samples, 0) "
-        "FROM v_report_activities AS r JOIN v_activities AS a USING (activity_id) "
-        "WHERE r.sport = 'running' AND list_contains(?, r.athlete_id)",
-        [sorted({a for a, _ in targets})],
-    ).fetchall():
+    sql = (
+        "SELECT r.activity_id, r.athlete_id, r.week_start_local, {rows} "
+        "FROM v_report_activities AS r JOIN v_activities AS a USING (activity_id) {join}"
+        "WHERE r.sport = 'running' AND list_contains(?, r.athlete_id)"
+    )
+    stored = sql.format(
+        rows="coalesce(b.n, a.n_samples, 0)",
+        join="LEFT JOIN (SELECT activity_id, count(*) AS n FROM v_report_chart_bins "
+             "GROUP BY ALL) AS b USING (activity_id) ",
+    )
+    athletes = [sorted({a for a, _ in targets})]
+    try:
+        found = con.execute(stored, athletes).fetchall()
+    except duckdb.CatalogException:  # a file from before migration 011, opened as it is
+        found = con.execute(sql.format(rows="coalesce(a.n_samples, 0)", join=""), athletes).fetchall()
+    for activity_id, athlete_id, monday, n in found:
         runs[(athlete_id, monday)].append((activity_id, int(n)))
     batches: list[list[tuple[str, str]]] = []
     batch: list[tuple[str, str]] = []

@@ -319,9 +319,10 @@ CASES: dict[str, str] = {
         "INSERT INTO activity_chart_bins SELECT * REPLACE (99.0 AS speed_bin_m_s, "
         "-1.0 AS seconds) FROM activity_chart_bins WHERE kind = 'speed' LIMIT 1"
     ),
-    "activity_chart_bins one row per activity, kind and bin": (
+    "activity_chart_bins one total row per binned activity": (
+        # an activity's bins written twice: here, its total row
         "INSERT INTO activity_chart_bins SELECT * FROM activity_chart_bins "
-        "WHERE kind = 'cadence' LIMIT 1"
+        "WHERE kind = 'total' LIMIT 1"
     ),
     "activity_chart_bins rows have their activity's total row": (
         "DELETE FROM activity_chart_bins WHERE kind = 'total' AND activity_id = "

@@ -4,8 +4,9 @@
 -- hundred rows per run instead of re-deriving every sample of its week and baseline
 -- through v_report_samples (docs/performance.md, sixth pass). Empty after this migration:
 -- the next metrics run bins every run, and until then the reports use v_report_samples.
--- No primary key: the metrics stage writes the rows of an activity at once, and a data
--- test checks one row per activity, kind and bin (an index would cost more than it saves).
+-- No primary key: the metrics stage writes the rows of an activity at once, one per bin
+-- by construction, and a data test checks one total row per activity (an index over
+-- every bin column would cost more than it saves).
 
 CREATE TABLE activity_chart_bins (
     activity_id      VARCHAR NOT NULL,
