@@ -5,7 +5,10 @@ tests/test_flags_real.py (where they are loaded once)."""
 
 from __future__ import annotations
 
+from dataclasses import astuple, is_dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -76,3 +79,43 @@ def test_a_pause_longer_than_the_gap_adds_no_time(gap_s: float) -> None:
     run = samples(3, step_s=[1.0, gap_s], speed_m_s=3.1, cadence_spm=170.0, step_length_m=1.1)
     _, bins = activity_gait_and_bins(run, DEFAULT_THRESHOLDS, None, None, AT)
     assert _rows(bins, "total", "binned_at") == [(AT, 1.0)]
+
+
+def test_runs_with_and_without_stored_bins_sum_to_the_same_charts(tmp_path: Path) -> None:
+    """A warehouse where some runs have stored bins and some not yet (an upgrade, a crash
+    before the metrics) gives each week the charts of bins derived from the samples for
+    all of them: the stored and the derived halves add up."""
+    import duckdb
+    from warehouse_support import corpus_results
+
+    from reports import data
+    from warehouse.metrics import update_metrics
+    from warehouse.store import Warehouse
+
+    results = [r for r in corpus_results() if r.error is None]
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load(results, "ann")
+        update_metrics(wh, {}, [])
+        ids = [i for (i,) in wh.con.execute(
+            "SELECT activity_id FROM v_report_activities WHERE sport = 'running' "
+            "AND activity_id IN (SELECT activity_id FROM activity_chart_bins) ORDER BY 1").fetchall()]
+        assert len(ids) >= 4
+        # every other run loses its stored bins, as before the metrics ran
+        wh.con.execute("DELETE FROM activity_chart_bins WHERE list_contains(?, activity_id)", [ids[::2]])
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        weeks = sorted({(r["athlete_id"], data.parse_iso_week(r["iso_week"]))
+                        for r in data.list_weeks(con)})
+        mixed = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
+        derived = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS, stored=False)
+    assert any(b.step[True] for b in derived.values())
+    assert mixed.keys() == derived.keys()
+    for key, b in derived.items():
+        assert _flat(mixed[key]) == pytest.approx(_flat(b), rel=1e-9), key
+
+
+def _flat(b: Any) -> list[float]:
+    """A week's chart bins as one list of numbers, the parts' lengths first."""
+    parts = (b.step[True], b.step[False], b.cadence[True], b.cadence[False], b.speed)
+    rows = [astuple(x) if is_dataclass(x) else x for p in parts for x in p]
+    return [len(p) for p in parts] + [float(v) for row in rows for v in row]
