@@ -82,3 +82,25 @@ def test_incremental_metrics_equal_a_full_computation(prefect_harness: None, tmp
     assert gait_inc.height == gait_full.height > 0
     assert_frame_equal(gait_inc, gait_full)
     assert_frame_equal(risk_inc, risk_full)
+
+
+def test_a_new_metrics_code_recomputes_every_run_and_week_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade whose metrics or flags changed (another transforms/*.py), the next
+    metrics run recomputes the whole history, once: no history is judged half by the old
+    rules and half by the new."""
+    from warehouse_support import corpus_results
+
+    from transforms import plan
+    from warehouse.metrics import update_metrics
+    from warehouse.store import Warehouse
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load([r for r in corpus_results() if r.error is None], "ann")
+        first = update_metrics(wh, {}, [])
+        assert first.activities > 0 and first.weeks > 0
+        assert update_metrics(wh, {}, []).activities == 0  # same code, nothing new
+        monkeypatch.setattr(plan, "CODE_VERSION", "a-newer-gaitwatch")
+        again = update_metrics(wh, {}, [])
+        assert (again.activities, again.weeks) == (first.activities, first.weeks)
+        assert update_metrics(wh, {}, []).activities == 0

@@ -451,6 +451,26 @@ def test_return_after_a_break_is_judged_against_the_pre_break_level() -> None:
     assert "return_progression" not in w30.row(9, named=True)["flags"]
 
 
+def test_sporadic_runs_are_no_pre_break_level() -> None:
+    # one 1 h run every third week (weeks 0, 3, ..., 15): each is a return after 20 days
+    # off, but no 4 weeks with runs lie within the 8 weeks before any break, so there is
+    # no training level to return to: the returns are noted, never a level
+    g = weekly_runs(16, days=(0,)).filter(
+        pl.col("activity_id").str.extract(r"^r(\d+)-").cast(pl.Int32) % 3 == 0)
+    w = weekly_risk(run_acts(g), g, ATH)
+    back = w.filter(pl.col("return_week") == 1)
+    assert back.height == 5 and back["days_off_before"].unique().to_list() == [20]
+    assert back["prebreak_run_time_s"].null_count() == 5
+    assert all("returning" in f and "return_progression" not in f for f in back["flags"])
+    assert set(w["risk_level"]) <= {"low", "insufficient_data"}
+    # the same four runs in four weeks in a row before a break are a level
+    dense = pl.concat([weekly_runs(4, days=(0,)), weekly_runs(8, days=(0,)).filter(
+        pl.col("activity_id") == "r7-0")])
+    back = weekly_risk(run_acts(dense), dense, ATH).filter(pl.col("return_week") == 1).row(0, named=True)
+    assert back["prebreak_run_time_s"] == pytest.approx(3600.0)
+    assert "return_progression" in back["flags"]  # 60 min > 50 % of 60 min
+
+
 def test_long_break_starts_at_a_third() -> None:
     # 40 days off (> 28): return week 1 may hold 33 % of the pre-break level
     g = pl.concat([weekly_runs(6), weekly_runs(13).filter(pl.col("activity_id") == "r12-0")])

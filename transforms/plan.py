@@ -10,21 +10,30 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from transforms.risk import weeks_to_recompute
 
+# The metrics code's version: a digest of transforms/*.py. A gaitwatch whose metrics or
+# flags changed recomputes every stored activity and week once, so that a history is never
+# judged half by the old rules and half by the new (reports/render.py's CODE_VERSION does
+# the same for pages).
+CODE_VERSION = hashlib.sha256(
+    b"".join(p.read_bytes() for p in sorted(Path(__file__).resolve().parent.glob("*.py")))
+).hexdigest()[:16]
+
 
 def metrics_fingerprint(thresholds: Mapping[str, Any], athletes: Sequence[Sequence[Any]]) -> str:
-    """What the metrics depend on besides the data: threshold overrides and the athletes'
-    settings (``[id, timezone, height_m, max_hr_bpm]`` each). When it changes, everything
-    is recomputed. (Same hash as the pre-004 ``<db>.metrics.json``, so imported state
-    stays valid.)"""
+    """What the metrics depend on besides the data: threshold overrides, the athletes'
+    settings (``[id, timezone, height_m, max_hr_bpm]`` each) and the metrics code
+    (:data:`CODE_VERSION`). When it changes, everything is recomputed."""
     payload = {
         "thresholds": {k: thresholds[k] for k in sorted(thresholds)},
         "athletes": [list(a) for a in athletes],
+        "code": CODE_VERSION,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -399,6 +399,10 @@ def _returns_and_devices(grid: pl.DataFrame, acts: pl.DataFrame, th: Thresholds)
     number of return steps, if more) they are judged against the pre-break level, the mean
     weekly running time of the last ``return_prebreak_weeks`` weeks with runs before the
     break (Daniels 2014), instead of an ACWR whose chronic load decayed during the break.
+    Those weeks must all lie within the ``return_prebreak_span_weeks`` weeks up to the
+    last run before the break: Daniels' steps assume regular training before it. Runs
+    weeks or months apart (a sporadic runner, or a history of a few files) give no level,
+    and the return is only noted.
     """
     run_dates = (
         acts.filter(pl.col("is_run"))
@@ -435,8 +439,11 @@ def _returns_and_devices(grid: pl.DataFrame, acts: pl.DataFrame, th: Thresholds)
             day, off = ret[-1]
             k = (ws - _monday(day)).days // 7 + 1
             if (a, day) not in levels:
-                before = [t for w, t in hist if w < _monday(day)][-th.return_prebreak_weeks :]
-                levels[(a, day)] = sum(before) / len(before) if before else None
+                last = _monday(day - timedelta(days=off + 1))  # week of the last run before
+                first = last - timedelta(weeks=th.return_prebreak_span_weeks - 1)
+                before = [t for w, t in hist if first <= w <= last][-th.return_prebreak_weeks :]
+                regular = len(before) == th.return_prebreak_weeks
+                levels[(a, day)] = sum(before) / len(before) if regular else None
             if k <= max(th.return_no_acwr_weeks, len(_return_shares(off, th))):
                 res["days_off_before"] = off
                 res["return_week"] = k

@@ -129,6 +129,7 @@ class Thresholds:
     return_share_long_2: float = 0.5  # week 2 up to 50 %
     return_share_long_3: float = 0.75  # week 3 up to 75 %; then normal rules
     return_prebreak_weeks: int = 4  # pre-break level: mean weekly running time of the last 4 weeks with runs
+    return_prebreak_span_weeks: int = 8  # ... all within the 8 weeks up to the break: sparser running is no training level to return to
     return_no_acwr_weeks: int = 4  # no ACWR / progression rule for 4 weeks after a return (one chronic time constant)
 
     # --- compact gait vs own baseline ---

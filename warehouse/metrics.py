@@ -81,13 +81,8 @@ def update_metrics(
     wanted_cols = [*ACTIVITY_INPUT_SCHEMA, *DEVICE_COLUMNS]
     base = activities.select([c for c in wanted_cols if c in activities.columns])
     plan = plan_metrics(activities, athletes, fingerprint, saved.fingerprint, saved.watermark, full)
-    todo = wh.activities_needing_gait()
-    if plan.full:
-        running = activities.filter(pl.col("sport") == "running")["activity_id"].to_list()
-        wanted = set(running) | set(todo)
-        todo = activities.filter(pl.col("activity_id").is_in(wanted)).sort("started_at")[
-            "activity_id"
-        ].to_list()
+    # a full plan: every running activity, multisport ones with a running session too
+    todo = wh.activities_needing_gait(every=plan.full)
     if progress:
         progress(0, len(todo))
     ref = wh.activity_gait_frame()

@@ -1025,20 +1025,23 @@ class Warehouse:
             df = df.filter(pl.col("activity_id").is_in(list(activity_ids)))
         return df
 
-    def activities_needing_gait(self, athlete_id: str | None = None) -> list[str]:
+    def activities_needing_gait(self, athlete_id: str | None = None, every: bool = False) -> list[str]:
         """Running activities (activity sport running, or a running session) that have no
         ``activity_gait`` row, or a gait row but no chart bins (a warehouse from before
-        migration 011). Replacing an activity deletes both, so a re-loaded activity is
-        listed again. Ordered by start."""
+        migration 011); ``every``: all of them (a full recompute). Replacing an activity
+        deletes both, so a re-loaded activity is listed again. Ordered by start."""
         sql = (
             "SELECT a.activity_id FROM activities AS a "
             "WHERE (a.sport = 'running' OR EXISTS (SELECT 1 FROM sessions AS s "
             "  WHERE s.activity_id = a.activity_id AND s.sport = 'running')) "
-            "AND (NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
-            "  OR NOT EXISTS (SELECT 1 FROM activity_chart_bins AS b"
-            "    WHERE b.activity_id = a.activity_id AND b.kind = 'total'))"
             " AND NOT a.summary_only"  # no samples to analyse (migration 005)
         )
+        if not every:
+            sql += (
+                " AND (NOT EXISTS (SELECT 1 FROM activity_gait AS g WHERE g.activity_id = a.activity_id)"
+                "  OR NOT EXISTS (SELECT 1 FROM activity_chart_bins AS b"
+                "    WHERE b.activity_id = a.activity_id AND b.kind = 'total'))"
+            )
         params: list[Any] = []
         if athlete_id is not None:
             sql += " AND a.athlete_id = ?"
