@@ -119,3 +119,38 @@ def _flat(b: Any) -> list[float]:
     parts = (b.step[True], b.step[False], b.cadence[True], b.cadence[False], b.speed)
     rows = [astuple(x) if is_dataclass(x) else x for p in parts for x in p]
     return [len(p) for p in parts] + [float(v) for row in rows for v in row]
+
+
+def test_a_file_without_the_bins_view_is_binned_from_its_samples(tmp_path: Path) -> None:
+    """A warehouse file from before migration 011, opened as it is (no v_report_chart_bins):
+    the report's data comes from v_report_samples, and its batches weigh runs by samples."""
+    import duckdb
+    from warehouse_support import corpus_results
+
+    from reports import data
+    from warehouse.metrics import update_metrics
+    from warehouse.store import Warehouse
+
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load([r for r in corpus_results() if r.error is None], "ann")
+        update_metrics(wh, {}, [])
+        ids = [i for (i,) in wh.con.execute(
+            "SELECT activity_id FROM v_report_activities WHERE sport = 'running'").fetchall()]
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        targets = [(r["athlete_id"], r["iso_week"]) for r in data.list_weeks(con)]
+        weeks = sorted({(a, data.parse_iso_week(w)) for a, w in targets})
+        stored = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
+        by_bins = data.sample_batches(con, targets, DEFAULT_THRESHOLDS, max_samples=20_000)
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("DROP VIEW v_report_chart_bins")
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        old = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
+        by_samples = data.sample_batches(con, targets, DEFAULT_THRESHOLDS, max_samples=20_000)
+    assert old.keys() == stored.keys() and any(b.step[True] for b in old.values())
+    for key, b in old.items():
+        assert _flat(stored[key]) == pytest.approx(_flat(b), rel=1e-9), key
+    # a binned run weighs about a tenth of its samples: fewer batches
+    assert len(by_bins) < len(by_samples)
+    assert [t for b in by_bins for t in b] == [t for b in by_samples for t in b] == targets
