@@ -82,8 +82,6 @@ class GctZones:
     moderate_max: float = 52.2
 
 
-SPEED_STEP_M_S = CHART_SPEED_BIN_M_S  # width of the speed bins the data layer aggregates into
-
 # Layout in viewBox units (the page scales the chart): fixed margins, legend rows above.
 _LEFT = 85.0
 _RIGHT = 25.0
@@ -203,8 +201,8 @@ def _gapped(bins: Sequence[SpeedBin]) -> tuple[list[float], list[float], list[fl
     med: list[float] = []
     nan = float("nan")
     for i, b in enumerate(bins):
-        if i and b.speed_m_s - bins[i - 1].speed_m_s > 1.5 * SPEED_STEP_M_S:
-            xs.append(b.speed_m_s - SPEED_STEP_M_S)
+        if i and b.speed_m_s - bins[i - 1].speed_m_s > 1.5 * CHART_SPEED_BIN_M_S:
+            xs.append(b.speed_m_s - CHART_SPEED_BIN_M_S)
             q1.append(nan)
             q3.append(nan)
             med.append(nan)
@@ -416,7 +414,7 @@ def speed_chart(
     key, title = "speed", "Time at speed"
     if not bins:
         return _empty(key, title, "No running speed recorded this week.")
-    width = SPEED_STEP_M_S
+    width = CHART_SPEED_BIN_M_S
     thr = sprint_threshold_m_s
     h = 340.0
     svg = Svg(key, h)

@@ -33,10 +33,7 @@ from reports.charts import RunBalance, SpeedBin, WeekPoint
 from transforms.chartbins import CHART_CADENCE_BIN_SPM, CHART_MAX_SPEED_M_S, CHART_SPEED_BIN_M_S
 from transforms.thresholds import Thresholds
 
-SPEED_BIN_M_S = CHART_SPEED_BIN_M_S
-CADENCE_BIN_SPM = CHART_CADENCE_BIN_SPM
 MIN_BIN_SECONDS = 20.0  # a speed bin with less running time than this is noise, not a median
-MAX_CHART_SPEED_M_S = CHART_MAX_SPEED_M_S
 HISTORY_WEEKS = 12  # weeks shown in the load, balance and session charts
 HEALTH_KINDS = ("pain", "injury", "illness")  # journal entries a week's report lists
 # Rows one load_weeks call sums its chart bins from (samples of runs not binned yet, else
@@ -306,6 +303,16 @@ class _Bins:
     speed: list[tuple[float, float]] = field(default_factory=list)
 
 
+def _has_stored_bins(con: duckdb.DuckDBPyConnection) -> bool:
+    """False for a file from before migration 011 opened as it is (no v_report_chart_bins):
+    its runs are binned from their samples."""
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'v_report_chart_bins' "
+        "AND database_name = current_database()"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def _chart_bins(
     con: duckdb.DuckDBPyConnection,
     targets: list[tuple[str, date]],
@@ -319,16 +326,13 @@ def _chart_bins(
     out: dict[tuple[str, date], _Bins] = defaultdict(_Bins)
     if not targets or not run_ids:
         return out
-    sb, cb = SPEED_BIN_M_S, CADENCE_BIN_SPM
+    sb, cb = CHART_SPEED_BIN_M_S, CHART_CADENCE_BIN_SPM
     binned: set[str] = set()
-    if stored:
-        try:
-            binned = {a for (a,) in con.execute(
-                "SELECT activity_id FROM v_report_chart_bins "
-                "WHERE kind = 'total' AND list_contains(?::VARCHAR[], activity_id)", [run_ids],
-            ).fetchall()}
-        except duckdb.CatalogException:  # a file from before migration 011, opened as it is
-            stored = False
+    if stored and _has_stored_bins(con):
+        binned = {a for (a,) in con.execute(
+            "SELECT activity_id FROM v_report_chart_bins "
+            "WHERE kind = 'total' AND list_contains(?::VARCHAR[], activity_id)", [run_ids],
+        ).fetchall()}
     have = [i for i in run_ids if i in binned]
     derive = [i for i in run_ids if i not in binned]
     # only the sources in use: an empty id list would still cost a scan of the samples
@@ -344,7 +348,7 @@ def _chart_bins(
         params += [
             sb, sb, th.run_cadence_min_spm,
             cb, cb, th.run_cadence_min_spm, th.cadence_valid_max_spm,
-            sb, sb, MAX_CHART_SPEED_M_S,
+            sb, sb, CHART_MAX_SPEED_M_S,
         ]
     params += [sb, MIN_BIN_SECONDS]
     sql = _BINS_SQL.format(
@@ -546,17 +550,17 @@ def sample_batches(
         "FROM v_report_activities AS r JOIN v_activities AS a USING (activity_id) {join}"
         "WHERE r.sport = 'running' AND list_contains(?, r.athlete_id)"
     )
-    stored = sql.format(
-        rows="coalesce(b.n, a.n_samples, 0)",
-        join="LEFT JOIN (SELECT activity_id, count(*) AS n FROM v_report_chart_bins "
-             "GROUP BY ALL) AS b USING (activity_id) ",
-    )
-    athletes = [sorted({a for a, _ in targets})]
-    try:
-        found = con.execute(stored, athletes).fetchall()
-    except duckdb.CatalogException:  # a file from before migration 011, opened as it is
-        found = con.execute(sql.format(rows="coalesce(a.n_samples, 0)", join=""), athletes).fetchall()
-    for activity_id, athlete_id, monday, n in found:
+    if _has_stored_bins(con):
+        sql = sql.format(
+            rows="coalesce(b.n, a.n_samples, 0)",
+            join="LEFT JOIN (SELECT activity_id, count(*) AS n FROM v_report_chart_bins "
+                 "GROUP BY ALL) AS b USING (activity_id) ",
+        )
+    else:
+        sql = sql.format(rows="coalesce(a.n_samples, 0)", join="")
+    for activity_id, athlete_id, monday, n in con.execute(
+        sql, [sorted({a for a, _ in targets})]
+    ).fetchall():
         runs[(athlete_id, monday)].append((activity_id, int(n)))
     batches: list[list[tuple[str, str]]] = []
     batch: list[tuple[str, str]] = []

@@ -187,7 +187,7 @@ def test_the_view_follows_overridden_thresholds(dbs: dict[str, Path]) -> None:
 def _speed_seconds(path: Path, th: Thresholds) -> dict[tuple[str, date], float]:
     """Running, moving seconds below the charts' speed cap per athlete-week (the speed
     chart's total), from the raw samples."""
-    from reports.data import MAX_CHART_SPEED_M_S
+    from transforms.chartbins import CHART_MAX_SPEED_M_S
 
     week = {a: (ath, w) for a, ath, w in _query(
         path, "SELECT activity_id, athlete_id, week_start_local FROM v_report_activities "
@@ -195,7 +195,7 @@ def _speed_seconds(path: Path, th: Thresholds) -> dict[tuple[str, date], float]:
     sport = {(a, s, ts): sp for a, s, ts, sp, *_ in _query(path, SAMPLES_SQL)}
     out: dict[tuple[str, date], float] = defaultdict(float)
     for (act, sess, ts), (dt, v, _spm, _sl, moving) in _expected(path, th).items():
-        if act in week and sport[(act, sess, ts)] == "running" and moving and v < MAX_CHART_SPEED_M_S:  # type: ignore[operator]
+        if act in week and sport[(act, sess, ts)] == "running" and moving and v < CHART_MAX_SPEED_M_S:  # type: ignore[operator]
             out[week[act]] += dt
     return out
 

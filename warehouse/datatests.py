@@ -38,6 +38,7 @@ from ingest.errors import GaitwatchError
 from ingest.exports import GARMIN_JSON, JOURNAL, STRAVA_CSV
 from ingest.journal import KINDS, SESSION_KINDS, SIDES
 from ingest.limits import PAIN_SCALE_MAX
+from transforms.chartbins import KINDS as CHART_BIN_KINDS
 from transforms.evaluate import EPISODE_KINDS, LEVELS, RULES
 from transforms.thresholds import INTEGER_THRESHOLDS, threshold_values
 from warehouse.migrate import StageState, fetch_one, read_stage_state, write_stage_state
@@ -433,7 +434,7 @@ TESTS_011: dict[str, str] = {
     "activity_chart_bins -> activity_gait": _orphans(_BINS, "activity_gait", "activity_id"),
     "activity_chart_bins.kind accepted, with its bin columns": (
         f"SELECT activity_id, kind FROM {_BINS} "  # noqa: S608
-        "WHERE kind IS NULL OR kind NOT IN ('step', 'cadence', 'speed', 'total') "
+        f"WHERE kind IS NULL OR kind NOT IN {_in(CHART_BIN_KINDS)} "
         "OR (kind IN ('step', 'speed')) <> (speed_bin_m_s IS NOT NULL) "
         "OR (kind = 'cadence') <> (cadence_bin_spm IS NOT NULL) "
         "OR (kind = 'step') <> (step_length_mm IS NOT NULL) "
