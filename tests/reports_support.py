@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -125,6 +125,14 @@ def _samples(activity_id: str, athlete_id: str, start: datetime, wk: FixtureWeek
     cols["sport"] = ["running"] * n
     cols["session_index"] = [0] * n
     return cols
+
+
+def chart_numbers(bins: Any) -> list[float]:
+    """One athlete-week's chart bins (reports.data._Bins) as one list of numbers, the
+    parts' lengths first: two ways of binning compare with pytest.approx."""
+    parts = (bins.step[True], bins.step[False], bins.cadence[True], bins.cadence[False], bins.speed)
+    rows = [astuple(x) if is_dataclass(x) else x for p in parts for x in p]
+    return [len(p) for p in parts] + [float(v) for row in rows for v in row]
 
 
 def build_fixture_db(path: Path, athlete_id: str = "anna", name: str = HOSTILE) -> Path:

@@ -5,15 +5,17 @@ tests/test_flags_real.py (where they are loaded once)."""
 
 from __future__ import annotations
 
-from dataclasses import astuple, is_dataclass
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
+from reports_support import chart_numbers
 from transforms_helpers import T0, samples
 
+from reports import data
 from transforms.gait import activity_gait, activity_gait_and_bins
 from transforms.schema import CHART_BINS_SCHEMA
 from transforms.thresholds import DEFAULT_THRESHOLDS, load_thresholds
@@ -81,29 +83,41 @@ def test_a_pause_longer_than_the_gap_adds_no_time(gap_s: float) -> None:
     assert _rows(bins, "total", "binned_at") == [(AT, 1.0)]
 
 
-def test_runs_with_and_without_stored_bins_sum_to_the_same_charts(tmp_path: Path) -> None:
-    """A warehouse where some runs have stored bins and some not yet (an upgrade, a crash
-    before the metrics) gives each week the charts of bins derived from the samples for
-    all of them: the stored and the derived halves add up."""
-    import duckdb
+@pytest.fixture(scope="module")
+def corpus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The corpus loaded and its metrics (and chart bins) computed, once; tests copy it."""
     from warehouse_support import corpus_results
 
-    from reports import data
     from warehouse.metrics import update_metrics
     from warehouse.store import Warehouse
 
-    results = [r for r in corpus_results() if r.error is None]
-    with Warehouse.open(tmp_path / "w.duckdb") as wh:
-        wh.load(results, "ann")
+    path = tmp_path_factory.mktemp("chart-bins") / "w.duckdb"
+    with Warehouse.open(path) as wh:
+        wh.load([r for r in corpus_results() if r.error is None], "ann")
         update_metrics(wh, {}, [])
-        ids = [i for (i,) in wh.con.execute(
+    return path
+
+
+def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def test_runs_with_and_without_stored_bins_sum_to_the_same_charts(corpus_db: Path, tmp_path: Path) -> None:
+    """A warehouse where some runs have stored bins and some not yet (an upgrade, a crash
+    before the metrics) gives each week the charts of bins derived from the samples for
+    all of them: the stored and the derived halves add up."""
+    path = tmp_path / "w.duckdb"
+    shutil.copy(corpus_db, path)
+    with duckdb.connect(str(path)) as con:
+        ids = [i for (i,) in con.execute(
             "SELECT activity_id FROM v_report_activities WHERE sport = 'running' "
             "AND activity_id IN (SELECT activity_id FROM activity_chart_bins) ORDER BY 1").fetchall()]
         assert len(ids) >= 4
         # every other run loses its stored bins, as before the metrics ran
-        wh.con.execute("DELETE FROM activity_chart_bins WHERE list_contains(?, activity_id)", [ids[::2]])
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute("DELETE FROM activity_chart_bins WHERE list_contains(?, activity_id)", [ids[::2]])
+    with _read_only(path) as con:
         weeks = sorted({(r["athlete_id"], data.parse_iso_week(r["iso_week"]))
                         for r in data.list_weeks(con)})
         mixed = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
@@ -111,46 +125,29 @@ def test_runs_with_and_without_stored_bins_sum_to_the_same_charts(tmp_path: Path
     assert any(b.step[True] for b in derived.values())
     assert mixed.keys() == derived.keys()
     for key, b in derived.items():
-        assert _flat(mixed[key]) == pytest.approx(_flat(b), rel=1e-9), key
+        assert chart_numbers(mixed[key]) == pytest.approx(chart_numbers(b), rel=1e-9), key
 
 
-def _flat(b: Any) -> list[float]:
-    """A week's chart bins as one list of numbers, the parts' lengths first."""
-    parts = (b.step[True], b.step[False], b.cadence[True], b.cadence[False], b.speed)
-    rows = [astuple(x) if is_dataclass(x) else x for p in parts for x in p]
-    return [len(p) for p in parts] + [float(v) for row in rows for v in row]
-
-
-def test_a_file_without_the_bins_view_is_binned_from_its_samples(tmp_path: Path) -> None:
+def test_a_file_without_the_bins_view_is_binned_from_its_samples(corpus_db: Path, tmp_path: Path) -> None:
     """A warehouse file from before migration 011, opened as it is (no v_report_chart_bins):
     the report's data comes from v_report_samples, and its batches weigh runs by samples."""
-    import duckdb
-    from warehouse_support import corpus_results
-
-    from reports import data
-    from warehouse.metrics import update_metrics
-    from warehouse.store import Warehouse
-
-    with Warehouse.open(tmp_path / "w.duckdb") as wh:
-        wh.load([r for r in corpus_results() if r.error is None], "ann")
-        update_metrics(wh, {}, [])
-        ids = [i for (i,) in wh.con.execute(
+    path = tmp_path / "w.duckdb"
+    shutil.copy(corpus_db, path)
+    with _read_only(path) as con:
+        ids = [i for (i,) in con.execute(
             "SELECT activity_id FROM v_report_activities WHERE sport = 'running'").fetchall()]
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
         targets = [(r["athlete_id"], r["iso_week"]) for r in data.list_weeks(con)]
         weeks = sorted({(a, data.parse_iso_week(w)) for a, w in targets})
         stored = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
         by_bins = data.sample_batches(con, targets, DEFAULT_THRESHOLDS, max_samples=20_000)
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+    with duckdb.connect(str(path)) as con:
         con.execute("DROP VIEW v_report_chart_bins")
-    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
-        con.execute("SET TimeZone = 'UTC'")
+    with _read_only(path) as con:
         old = data._chart_bins(con, weeks, ids, DEFAULT_THRESHOLDS)
         by_samples = data.sample_batches(con, targets, DEFAULT_THRESHOLDS, max_samples=20_000)
     assert old.keys() == stored.keys() and any(b.step[True] for b in old.values())
     for key, b in old.items():
-        assert _flat(stored[key]) == pytest.approx(_flat(b), rel=1e-9), key
+        assert chart_numbers(stored[key]) == pytest.approx(chart_numbers(b), rel=1e-9), key
     # a binned run weighs about a tenth of its samples: fewer batches
     assert len(by_bins) < len(by_samples)
     assert [t for b in by_bins for t in b] == [t for b in by_samples for t in b] == targets

@@ -178,7 +178,7 @@ def test_stored_chart_bins_give_the_charts_of_the_samples(history: History) -> N
     """The report's chart bins the metrics stage stored (transforms/chartbins.py, polars)
     give every week of a real history the same speed, cadence and step-length charts as
     bins derived from v_report_samples (SQL): two definitions checked against each other."""
-    from dataclasses import astuple
+    from reports_support import chart_numbers
 
     from reports import data
     from transforms.thresholds import DEFAULT_THRESHOLDS
@@ -197,10 +197,5 @@ def test_stored_chart_bins_give_the_charts_of_the_samples(history: History) -> N
         derived = data._chart_bins(con, weeks, ids, th, stored=False)
     assert stored.keys() == derived.keys() and len(stored) > 20
 
-    def flat(b: Any) -> list[float]:
-        parts = (b.step[True], b.step[False], b.cadence[True], b.cadence[False], b.speed)
-        rows = [astuple(x) if hasattr(x, "__dataclass_fields__") else x for p in parts for x in p]
-        return [len(p) for p in parts] + [float(v) for row in rows for v in row]
-
     for key in stored:
-        assert flat(stored[key]) == pytest.approx(flat(derived[key]), rel=1e-9), key
+        assert chart_numbers(stored[key]) == pytest.approx(chart_numbers(derived[key]), rel=1e-9), key
