@@ -306,11 +306,11 @@ class _Bins:
 def _has_stored_bins(con: duckdb.DuckDBPyConnection) -> bool:
     """False for a file from before migration 011 opened as it is (no v_report_chart_bins):
     its runs are binned from their samples."""
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'v_report_chart_bins' "
-        "AND database_name = current_database()"
-    ).fetchone()
-    return bool(row and row[0])
+    try:
+        con.execute("SELECT 1 FROM v_report_chart_bins LIMIT 0").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return True
 
 
 def _chart_bins(
