@@ -11,8 +11,8 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -86,15 +86,34 @@ class _OursIsOneLine(logging.Filter):
 
 
 @contextmanager
-def _flow_command(verbose: bool) -> Iterator[None]:
+def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable[[], None]]:
     """A command that runs flows: Prefect quiet (set before it is imported), its console
-    filtered, our errors handled (one line, documented exit code)."""
+    filtered, our errors handled (one line, documented exit code). Without a configured
+    Prefect server, a temporary one starts now (flows/tempserver.py); the command calls
+    the ``ready`` it is given just before its first flow, which waits for it."""
     _quiet_prefect(verbose)
-    with _handled():
+    from flows import tempserver
+
+    server = tempserver.TemporaryServer() if early_server and tempserver.wanted() else None
+    with _handled(), ExitStack() as stack:
         import prefect.main  # noqa: F401 - configures Prefect's logging: its handlers exist now
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
         _filter_prefect_console()
-        yield
+        if server and PREFECT_API_URL.value():  # a server named in a Prefect profile
+            server.stop()
+            server = None
+        waited: list[bool] = []
+
+        def ready() -> None:
+            if server and not waited:
+                waited.append(True)
+                server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+                stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
+                stack.callback(server.stop)
+                stack.callback(tempserver.drain_prefect)  # first: logs and events still sent
+
+        yield ready
 
 
 def _filter_prefect_console() -> None:
@@ -221,7 +240,7 @@ def run(
 
     What the nightly deployment does, run once in this process.
     """
-    with _flow_command(verbose):
+    with _flow_command(verbose) as ready:
         cfg = _config(config, inbox=inbox, database=db, reports_dir=reports,
                       published_database=published_db)
         from flows.flows import nightly
@@ -232,6 +251,7 @@ def run(
         scan = wait_to_settle(cfg.rules, cfg.settle_wait_seconds, typer.echo)
         n = cfg.workers if workers is None else workers
         prewarm_decoders(cfg.rules, cfg.database, n, scan=scan)  # start-up overlaps Prefect's
+        ready()
         with _progress(True):
             result = nightly(config=cfg.source, inbox=cfg.inbox, database=cfg.database,
                              reports_dir=cfg.reports_dir,
@@ -257,7 +277,7 @@ def ingest(
     verbose: VerboseOpt = False,
 ) -> None:
     """Load files, folders or archives for one athlete now (then update the metrics)."""
-    with _flow_command(verbose):
+    with _flow_command(verbose) as ready:
         cfg = _config(config, database=db)
         if athlete is not None:
             from ingest.safety import normalize_athlete_id
@@ -268,6 +288,7 @@ def ingest(
 
         n = cfg.workers if workers is None else workers
         prewarm_decoders(cfg.rules, cfg.database, n, files=len(paths))
+        ready()
         with _progress(True):
             report = ingest_paths(
                 paths=[p.resolve() for p in paths],
@@ -299,7 +320,7 @@ def report(
         if not _WEEK.match(w):
             _err(f"gaitwatch: --week must look like 2026-W47, got {w!r}")
             raise typer.Exit(EXIT_USAGE)
-    with _flow_command(verbose):
+    with _flow_command(verbose) as ready:
         cfg = _config(config, database=db, reports_dir=reports, need_db=True)
         ids = None
         if athlete:
@@ -308,6 +329,7 @@ def report(
             ids = [normalize_athlete_id(a) for a in athlete]
         from flows.flows import weekly_reports
 
+        ready()
         paths = weekly_reports(
             config=cfg.source,
             database=cfg.database,
@@ -337,7 +359,7 @@ def watch(
     verbose: VerboseOpt = False,
 ) -> None:
     """Watch the inbox and load files once they have finished copying (Ctrl-C to stop)."""
-    with _flow_command(verbose):
+    with _flow_command(verbose) as ready:
         cfg = _config(config, inbox=inbox, database=db)
         if settle is not None:
             from dataclasses import replace
@@ -345,6 +367,7 @@ def watch(
             cfg = replace(cfg, settle_seconds=settle)
         from flows.watch import watch_inbox
 
+        ready()
         code = watch_inbox(cfg, full=nightly_each_time, echo=typer.echo, verbose=verbose)
     raise typer.Exit(code)
 
@@ -356,7 +379,7 @@ def serve(config: ConfigOpt = None, verbose: VerboseOpt = False) -> None:
     Schedules come from the configuration's [schedule] table; needs PREFECT_API_URL
     (a running `prefect server start`). Ctrl-C to stop.
     """
-    with _flow_command(verbose):
+    with _flow_command(verbose, early_server=False):
         cfg = _config(config)
         from flows.serve import serve_deployments
 

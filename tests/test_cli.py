@@ -8,13 +8,17 @@ import hashlib
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
 import duckdb
 import pytest
-from cli_support import age, cli_env, copy_files, run_cli, write_config
-from conftest import CORPUS, SAMPLE_DATA
+from cli_support import GAITWATCH, age, cli_env, copy_files, run_cli, write_config
+from conftest import CHILD_EXIT_WAIT_S, CORPUS, SAMPLE_DATA, descendants
 
 # tests that need corpus files skip one by one (in _setup and below); the others still run
 HANDLES_MISSING_CORPUS = True
@@ -167,7 +171,9 @@ def test_ingest_an_archive_for_a_named_athlete_then_report(env: dict[str, str], 
 
 # "About 40 lines" for `make run` (issue 11): a summary, one line per rejected file.
 MAX_RUN_LINES = 40
-NOISE = re.compile(r"warning|findfont|traceback", re.IGNORECASE)
+# "error": e.g. Prefect's "--- Error logging to API ---" when its server stops before the
+# last logs were sent
+NOISE = re.compile(r"warning|findfont|traceback|error", re.IGNORECASE)
 
 
 def _newcomer_env(home: Path) -> dict[str, str]:
@@ -213,3 +219,41 @@ def test_run_on_sample_data_is_quiet_whatever_fonts_are_installed(tmp_path: Path
     reports = work / "out" / "reports"
     assert (reports / "index.html").is_file()
     assert len(list(reports.glob("*/*.html"))) > 10  # the athlete's weeks (14 in sample_data)
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has ended (reaping it when it became this process's child)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:  # not ours: ended, or alive elsewhere
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+        except OSError:
+            return True
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the server dies with its parent on Linux only")
+def test_a_killed_command_takes_its_temporary_prefect_server_with_it(tmp_path: Path) -> None:
+    """Without a Prefect server, `gaitwatch run` starts a temporary one as it starts
+    (flows/tempserver.py), not when its flow begins. Killed outright (SIGKILL: no atexit,
+    no finally), the command leaves no server running: the kernel stops it with its parent."""
+    config = _setup(tmp_path, GOOD)
+    proc = subprocess.Popen([*GAITWATCH, "run", "--config", str(config)], env=_newcomer_env(tmp_path / "home"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    deadline = time.monotonic() + 120
+    try:
+        while server is None and proc.poll() is None and time.monotonic() < deadline:
+            server = next((p for p in descendants(proc.pid)
+                           if b"prefect.server.api.server:create_app" in Path(f"/proc/{p}/cmdline").read_bytes()),
+                          None)
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert server is not None, "no temporary Prefect server was started"
+    deadline = time.monotonic() + CHILD_EXIT_WAIT_S
+    while not _gone(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(server), f"the temporary server {server} outlived its killed command"
