@@ -431,7 +431,9 @@ TESTS.update(TESTS_010)
 # 0.1 s per gate at 2,000 runs.
 _BINS = "activity_chart_bins"
 TESTS_011: dict[str, str] = {
-    "activity_chart_bins -> activity_gait": _orphans(_BINS, "activity_gait", "activity_id"),
+    # the total rows only: every row has its activity's total row (the last rule)
+    "activity_chart_bins -> activity_gait": _orphans(
+        f"(SELECT activity_id FROM {_BINS} WHERE kind = 'total')", "activity_gait", "activity_id"),  # noqa: S608
     "activity_chart_bins.kind accepted, with its bin columns": (
         f"SELECT activity_id, kind FROM {_BINS} "  # noqa: S608
         f"WHERE kind IS NULL OR kind NOT IN {_in(CHART_BIN_KINDS)} "
@@ -553,9 +555,15 @@ def run(
     if names is not None:
         tests = {k: v for k, v in tests.items() if k in names}
     try:
-        for name, sql in tests.items():
-            row = fetch_one(con, f"SELECT count(*) FROM ({sql})")  # noqa: S608
-            n = int(row[0]) if row else 0
+        # every count in one query: one plan and round trip instead of one per test (the
+        # incremental gate's ~60 small queries took 0.38 s at 2,000 runs, in one 0.28 s)
+        items = list(tests.items())
+        counts = dict(con.execute(" UNION ALL ".join(
+            f"SELECT {i} AS i, (SELECT count(*) FROM ({sql})) AS n"  # noqa: S608
+            for i, (_, sql) in enumerate(items)
+        )).fetchall()) if items else {}
+        for i, (name, sql) in enumerate(items):
+            n = int(counts[i])
             examples = (
                 con.execute(f"SELECT * FROM ({sql}) LIMIT 5").fetchall() if n else []  # noqa: S608
             )
