@@ -6,7 +6,8 @@ What to recompute is planned by :func:`transforms.plan.plan_metrics` (pure)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,27 @@ def sample_chunks(ids: Sequence[str], n_samples: Mapping[str, int], budget: int)
     return chunks
 
 
+def _prefetched(wh: Warehouse, chunks: list[list[str]]) -> Iterator[tuple[list[str], pl.DataFrame]]:
+    """Each chunk with its samples, the next chunk's read (DuckDB, then a polars sort: both
+    release the GIL) on a cursor in a thread while this one analyses and writes: a first
+    run's metrics kept 1.4 of 2 cores busy. One chunk ahead: memory stays bounded."""
+    if not chunks:
+        return
+    cursor = wh.con.cursor()
+    cursor.execute("SET TimeZone = 'UTC'")  # as warehouse.migrate.connect: UTC timestamps
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="gaitwatch-samples") as pool:
+            ahead = pool.submit(wh.samples_frame, chunks[0], cursor)
+            for i, chunk in enumerate(chunks):
+                samples = ahead.result()
+                if i + 1 < len(chunks):
+                    ahead = pool.submit(wh.samples_frame, chunks[i + 1], cursor)
+                yield chunk, samples
+                del samples
+    finally:
+        cursor.close()
+
+
 def update_metrics(
     wh: Warehouse,
     threshold_overrides: Mapping[str, Any],
@@ -88,11 +110,10 @@ def update_metrics(
     ref = wh.activity_gait_frame()
     sizes = dict(zip(activities["activity_id"].to_list(), activities["n_samples"].to_list(), strict=True))
     done = 0
-    for chunk in sample_chunks(todo, sizes, GAIT_CHUNK_SAMPLES):
+    for chunk, samples in _prefetched(wh, sample_chunks(todo, sizes, GAIT_CHUNK_SAMPLES)):
         # the report's chart bins from the same derived samples, written with the gait rows
-        gait, bins = activity_gait_and_bins(
-            wh.samples_frame(chunk), th, ref, athletes, datetime.now(UTC)
-        )
+        gait, bins = activity_gait_and_bins(samples, th, ref, athletes, datetime.now(UTC))
+        del samples
         if gait.height:
             wh.write_activity_gait(gait, bins)
             # Re-read rather than concatenating ``gait``: its string columns are views

@@ -737,8 +737,10 @@ class Warehouse:
         finally:
             self.con.unregister(name)
 
-    def _frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
-        rel = self.con.sql(sql, params=list(params) if params is not None else None)
+    def _frame(
+        self, sql: str, params: Sequence[Any] | None = None, con: duckdb.DuckDBPyConnection | None = None
+    ) -> pl.DataFrame:
+        rel = (con or self.con).sql(sql, params=list(params) if params is not None else None)
         out = pl.from_arrow(rel.to_arrow_table())
         assert isinstance(out, pl.DataFrame)
         return out
@@ -999,21 +1001,26 @@ class Warehouse:
         rest = [c for c in df.columns if c not in ACTIVITY_INPUT_SCHEMA]
         return df.select(*first, *rest)
 
-    def samples_frame(self, activity_ids: Iterable[str]) -> pl.DataFrame:
+    def samples_frame(
+        self, activity_ids: Iterable[str], con: duckdb.DuckDBPyConnection | None = None
+    ) -> pl.DataFrame:
         """``activity_id``, ``athlete_id`` + SAMPLE_SCHEMA for those activities, ordered by
         activity and time. Sorted by polars, not DuckDB: under the flow's 100 MB memory
         limit DuckDB's ORDER BY of a chunk spilled and took three times the query
-        (docs/performance.md, fifth pass)."""
+        (docs/performance.md, fifth pass). ``con``: a cursor of this warehouse (another
+        thread's), else its connection."""
+        con = con or self.con
         ids = pa.table({"activity_id": pa.array(sorted(set(activity_ids)), pa.string())})
-        self.con.register("_gw_ids", ids)
+        con.register("_gw_ids", ids)
         try:
             cols = ", ".join(f"s.{c}" for c in SAMPLE_SCHEMA)
             df = self._frame(
                 f"SELECT s.activity_id, a.athlete_id, {cols} FROM samples AS s "  # noqa: S608
-                "JOIN _gw_ids USING (activity_id) JOIN activities AS a USING (activity_id)"
+                "JOIN _gw_ids USING (activity_id) JOIN activities AS a USING (activity_id)",
+                con=con,
             )
         finally:
-            self.con.unregister("_gw_ids")
+            con.unregister("_gw_ids")
         schema = {"activity_id": pl.String(), "athlete_id": pl.String(), **SAMPLE_SCHEMA}
         df = df.select([pl.col(c).cast(t) for c, t in schema.items()])
         return df.sort(["activity_id", "ts"], maintain_order=True)
