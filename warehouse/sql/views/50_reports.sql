@@ -64,7 +64,7 @@ COMMENT ON COLUMN v_report_weeks.other_load IS 'Cross-training and strength part
 COMMENT ON COLUMN v_report_weeks.run_acwr IS 'Running acute:chronic load ratio, descriptive';
 COMMENT ON COLUMN v_report_weeks.days_off_before IS 'Days without running before the return, in the weeks after a break; else null';
 COMMENT ON COLUMN v_report_weeks.return_week IS 'Week 1, 2, ... after a break in running; else null';
-COMMENT ON COLUMN v_report_weeks.prebreak_run_time_s IS 'In return weeks: mean weekly running time before the break, seconds';
+COMMENT ON COLUMN v_report_weeks.prebreak_run_time_s IS 'In return weeks: mean weekly running time before the break, seconds; null without regular training before it (weekly_risk.prebreak_run_time_s)';
 COMMENT ON COLUMN v_report_weeks.device_changed_on IS 'Local date of the last new watch or running-dynamics sensor; null if none';
 
 CREATE OR REPLACE VIEW v_report_activities AS
