@@ -54,13 +54,16 @@ def _views(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
-# Comments changed on purpose after the folder began: v_report_samples reads its
-# thresholds from thresholds_in_use (migration 010), where 007 named the defaults as if
-# fixed. (view, column or None for the view's own comment).
+# Comments changed on purpose after the folder began, (view, column or None for the
+# view's own comment) -> what the new comment says: v_report_samples reads its thresholds
+# from thresholds_in_use (migration 010), where 007 named the defaults as if fixed; a
+# return's pre-break level is null without regular training before the break (stop 21).
+_IN_USE = "thresholds_in_use"
 CHANGED_COMMENTS = {
-    ("v_report_samples", None), ("v_report_samples", "interval_s"),
-    ("v_report_samples", "steps_per_min"), ("v_report_samples", "step_length_calc_m"),
-    ("v_report_samples", "is_moving"),
+    ("v_report_samples", None): _IN_USE, ("v_report_samples", "interval_s"): _IN_USE,
+    ("v_report_samples", "steps_per_min"): _IN_USE, ("v_report_samples", "step_length_calc_m"): _IN_USE,
+    ("v_report_samples", "is_moving"): _IN_USE,
+    ("v_report_weeks", "prebreak_run_time_s"): "null without regular training",
 }
 
 # Views added to the folder since, over tables of later migrations (011: the report's chart
@@ -110,9 +113,9 @@ def test_the_folder_changes_no_name_column_or_comment(tmp_path: Path, fresh: dic
         migrate(con, _migrations_up_to(tmp_path, BEFORE))
         before = _views(con)
     assert _columns_only(before) == _columns_only(fresh)
-    # the changed ones now say where the values in use live
+    # the changed ones now say what they were changed to say
     now = {(v[0], None): v[2] for v in fresh["views"]} | {(c[0], c[2]): c[4] for c in fresh["columns"]}
-    assert all("thresholds_in_use" in now[k] for k in CHANGED_COMMENTS)
+    assert all(says in now[k] for k, says in CHANGED_COMMENTS.items())
 
 
 def test_a_changed_view_file_is_applied_once(tmp_path: Path) -> None:
