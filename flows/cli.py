@@ -97,7 +97,7 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
     server = tempserver.TemporaryServer() if early_server and tempserver.wanted() else None
     with _handled(), ExitStack() as stack:
         import prefect.main  # noqa: F401 - configures Prefect's logging: its handlers exist now
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
         _filter_prefect_console()
         if server and PREFECT_API_URL.value():  # a server named in a Prefect profile
@@ -109,7 +109,9 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
             if server and not waited:
                 waited.append(True)
                 server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-                stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url}))
+                # no UI URL: -v would print "View at" links to a server gone with the command
+                stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url,
+                                                                PREFECT_UI_URL: ""}))
                 stack.callback(server.stop)
                 stack.callback(tempserver.drain_prefect)  # first: logs and events still sent
 
