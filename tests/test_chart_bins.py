@@ -183,3 +183,26 @@ def test_one_run_per_chunk_gives_the_metrics_of_one_chunk(
             expected, got = one.execute(sql).fetchall(), many.execute(sql).fetchall()
         assert expected, table
         assert got == expected, table
+
+
+def test_a_chunk_s_samples_are_gone_once_the_metrics_drop_them(corpus_db: Path, tmp_path: Path) -> None:
+    """The read-ahead keeps no reference of its own to the chunk it handed over: the
+    metrics drop a chunk's samples after analysing it, before writing its rows and
+    before the next chunk arrives (memory: at most the chunk analysed and the one read)."""
+    import weakref
+
+    from warehouse.metrics import _prefetched
+    from warehouse.store import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(corpus_db, path)
+    with Warehouse.open(path) as wh:
+        ids = [i for (i,) in wh.con.execute("SELECT activity_id FROM activities ORDER BY 1").fetchall()]
+        seen = 0
+        for chunk, samples in _prefetched(wh, [[i] for i in ids[:3]]):
+            assert samples["activity_id"].unique().to_list() in ([chunk[0]], [])
+            ref = weakref.ref(samples)
+            del samples
+            assert ref() is None
+            seen += 1
+    assert seen == 3

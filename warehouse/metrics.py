@@ -62,20 +62,26 @@ def sample_chunks(ids: Sequence[str], n_samples: Mapping[str, int], budget: int)
 def _prefetched(wh: Warehouse, chunks: list[list[str]]) -> Iterator[tuple[list[str], pl.DataFrame]]:
     """Each chunk with its samples, the next chunk's read (DuckDB, then a polars sort: both
     release the GIL) on a cursor in a thread while this one analyses and writes: a first
-    run's metrics kept 1.4 of 2 cores busy. One chunk ahead: memory stays bounded."""
+    run's metrics kept 1.4 of 2 cores busy. One chunk ahead: memory stays bounded. The
+    caller holds a chunk's only reference to its samples (each read comes in a one-item
+    list, emptied as it is handed over): dropped once analysed, they are gone before the
+    write."""
     if not chunks:
         return
     cursor = wh.con.cursor()
     cursor.execute("SET TimeZone = 'UTC'")  # as warehouse.migrate.connect: UTC timestamps
+
+    def read(chunk: list[str]) -> list[pl.DataFrame]:
+        return [wh.samples_frame(chunk, cursor)]
+
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="gaitwatch-samples") as pool:
-            ahead = pool.submit(wh.samples_frame, chunks[0], cursor)
+            ahead = pool.submit(read, chunks[0])
             for i, chunk in enumerate(chunks):
-                samples = ahead.result()
+                box = ahead.result()
                 if i + 1 < len(chunks):
-                    ahead = pool.submit(wh.samples_frame, chunks[i + 1], cursor)
-                yield chunk, samples
-                del samples
+                    ahead = pool.submit(read, chunks[i + 1])
+                yield chunk, box.pop()
     finally:
         cursor.close()
 
