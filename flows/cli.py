@@ -103,11 +103,12 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
         if server and PREFECT_API_URL.value():  # a server named in a Prefect profile
             server.stop()
             server = None
-        waited: list[bool] = []
+        started = False
 
         def ready() -> None:
-            if server and not waited:
-                waited.append(True)
+            nonlocal started
+            if server and not started:
+                started = True
                 server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
                 # no UI URL: -v would print "View at" links to a server gone with the command
                 stack.enter_context(temporary_settings(updates={PREFECT_API_URL: server.api_url,

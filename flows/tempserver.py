@@ -30,14 +30,13 @@ class TemporaryServerError(GaitwatchError):
 
 
 def wanted() -> bool:
-    """Prefect not imported yet (in-process callers such as tests bring their own server)
-    and neither a server nor an opt-out in the environment. A server named in a Prefect
-    profile is only known after the import: the caller then stops this one unused."""
+    """Prefect not imported yet (in-process callers such as tests bring their own server),
+    no server or opt-out in the environment (one in a Prefect profile shows after import)."""
     return ("prefect" not in sys.modules and not os.environ.get("PREFECT_API_URL")
             and os.environ.get("PREFECT_SERVER_EPHEMERAL_ENABLED", "1").lower() not in ("0", "false"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -54,7 +53,7 @@ class TemporaryServer:
     """A Prefect API server process on a free local port, for this command only."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = self._spawn()
         # before Prefect's exit handlers, registered later: atexit runs them in reverse
         atexit.register(self.stop)
@@ -78,7 +77,7 @@ class TemporaryServer:
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code == _PORT_TAKEN:
-                self.port = _free_port()
+                self.port = free_port()
                 self.proc = self._spawn()
             elif code is not None:
                 raise TemporaryServerError(

@@ -22,8 +22,10 @@ import duckdb
 import httpx
 import pytest
 import yaml
-from cli_support import GAITWATCH, age, cli_env, copy_files, free_port, write_config
+from cli_support import GAITWATCH, age, cli_env, copy_files, write_config
 from conftest import CORPUS, REPO
+
+from flows.tempserver import free_port
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 FILES = [
