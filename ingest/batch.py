@@ -277,12 +277,11 @@ def _read_safely(path: str, limits: Limits, root: Path | None) -> list[Any]:
     try:
         return _read(Path(path), limits, root)
     except ingest_errors.IngestError as exc:
-        return [_failed(path, exc)]
+        return [_failed(_source_name(path, root), exc)]
     except OSError as exc:
-        return [_failed(path, ingest_errors.IngestError(path, f"cannot read file: {exc}"))]
+        return [_failed_here(path, root, f"cannot read file: {exc}")]
     except Exception as exc:  # noqa: BLE001 - a reader bug: reported, not raised
-        reason = f"internal error while reading: {type(exc).__name__}: {exc}"
-        return [_failed(path, ingest_errors.IngestError(path, reason))]
+        return [_failed_here(path, root, f"internal error while reading: {type(exc).__name__}: {exc}")]
 
 
 def decode_chunk(chunk: Sequence[tuple[str, str]], limits: Limits, name_root: str | None) -> bytes:
@@ -299,15 +298,32 @@ def decode_chunk(chunk: Sequence[tuple[str, str]], limits: Limits, name_root: st
             encode_results([(path, athlete, results)])
         except Exception as exc:  # noqa: BLE001
             reason = f"internal error: decoded frames do not match the schema: {exc}"
-            results = [_failed(path, ingest_errors.IngestError(path, reason))]
+            results = [_failed_here(path, root, reason)]
         safe.append((path, athlete, results))
     return encode_results(safe)
 
 
-def _failed(path: str, exc: ingest_errors.IngestError) -> Any:
+def _failed(name: str, exc: ingest_errors.IngestError) -> Any:
     from ingest.reader import ReadResult
 
-    return ReadResult(source_file=path, sha256=None, size_bytes=0, activities=[], error=exc)
+    return ReadResult(source_file=name, sha256=None, size_bytes=0, activities=[], error=exc)
+
+
+def _source_name(path: str, root: Path | str | None) -> str:
+    """The name :func:`ingest.reader.read_path` gives ``path``'s results (relative to
+    ``root``): a failure reported outside the reader (a crashed or late decoder, a reader
+    bug) must name the file as its results would, or the warehouse cannot tie its
+    ``ingest_log`` row to the file's ``inbox_files`` row (a data test fails the run)."""
+    from ingest.reader import display_name
+
+    p = Path(path)
+    return display_name(p, Path(root) if root else p.parent)
+
+
+def _failed_here(path: str, root: Path | str | None, reason: str) -> Any:
+    """The result of a file that failed outside the reader, named as the reader would."""
+    name = _source_name(path, root)
+    return _failed(name, ingest_errors.IngestError(name, reason))
 
 
 # ---------------------------------------------------------------- caller side
@@ -531,11 +547,8 @@ def _decode_here(path: str, athlete_id: str, limits: Limits, root: str | None) -
     )
 
 
-def _crashed(chunk: Chunk, reason: str = _CRASHED) -> list[DecodedFile]:
-    return [
-        DecodedFile(Path(p), a, [_failed(p, ingest_errors.IngestError(p, reason))])
-        for p, a in chunk
-    ]
+def _crashed(chunk: Chunk, root: str | None, reason: str = _CRASHED) -> list[DecodedFile]:
+    return [DecodedFile(Path(p), a, [_failed_here(p, root, reason)]) for p, a in chunk]
 
 
 _Part = tuple[int, int]  # (chunk index, position of the first file inside it)
@@ -567,7 +580,7 @@ def _decode_local(
     def fail(part: _Part, chunk: Chunk, single: bool, reason: str) -> None:
         idx, first = part
         if single:
-            parts[idx][first] = _crashed(chunk, reason)
+            parts[idx][first] = _crashed(chunk, root, reason)
             return
         expected[idx].discard(first)
         for k, one in enumerate(chunk):
@@ -708,7 +721,7 @@ def _decode_dask(
                 try:
                     out.extend(decode_results(f1.result()))
                 except Exception as exc:  # noqa: BLE001 - this file kills workers
-                    out.extend(_crashed([one], f"{_CRASHED}: {type(exc).__name__}"))
+                    out.extend(_crashed([one], root, f"{_CRASHED}: {type(exc).__name__}"))
                 finally:
                     f1.release()
             return out

@@ -357,13 +357,14 @@ def read_path(path: Path | str, limits: Limits = DEFAULT_LIMITS, name_root: Path
     if path.is_dir():
         root = Path(name_root) if name_root is not None else path
         for file_path in _walk(path):
-            yield from _read_file(file_path, _display_name(file_path, root), limits)
+            yield from _read_file(file_path, display_name(file_path, root), limits)
     else:
         root = Path(name_root) if name_root is not None else path.parent
-        yield from _read_file(path, _display_name(path, root), limits)
+        yield from _read_file(path, display_name(path, root), limits)
 
 
-def _display_name(path: Path, root: Path) -> str:
+def display_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` (POSIX), or whole when it is not under it."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:

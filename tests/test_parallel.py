@@ -217,3 +217,43 @@ def test_one_chunk_starts_one_worker(single_process: list[DecodedFile]) -> None:
     assert_same_decoding(got, ref)
     assert len(batch._pool(2).workers) == 2
     batch.shutdown_pools()
+
+
+def test_a_file_its_decoder_overruns_is_rejected_by_its_inbox_name_and_the_gate_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file whose decoder does not answer by the deadline (a hostile or pathological
+    # file) is killed in its worker and rejected. Its ingest_log row must name it as its
+    # inbox_files row does (relative to the inbox), as every reader result does: the
+    # result made on the caller's side once named it by its absolute path, the data test
+    # tying the two tables failed, and the whole run stopped at the gate.
+    import duckdb
+
+    from flows import pipeline
+    from flows.config import config_from_dict
+    from ingest import batch
+
+    folder = tmp_path / "inbox" / "ann"
+    folder.mkdir(parents=True)
+    for src in corpus_files("fit")[:2]:
+        (folder / src.name).write_bytes(src.read_bytes())
+    cfg = config_from_dict(
+        {"inbox": str(tmp_path / "inbox"), "database": str(tmp_path / "gw.duckdb"),
+         "published_database": str(tmp_path / "pub.duckdb"), "reports": str(tmp_path / "reports"),
+         "inbox_options": {"settle_seconds": 0}, "limits": {"decode_timeout_s": 0.0}},
+        tmp_path,
+    )
+    # no start-up allowance: the deadline passes as the chunk is sent, before any worker
+    # can answer, so the caller kills the workers (the chunk, then each file alone)
+    monkeypatch.setattr(batch, "_START_S", 0.0)
+    files = pipeline.scan_new_files(cfg).ready
+    assert len(files) == 2
+    outcomes = pipeline.ingest_files(cfg, files, workers=2)
+    batch.shutdown_pools()
+    assert [o.status for o in outcomes] == ["rejected", "rejected"]
+    assert all("took longer than" in o.reason for o in outcomes), [o.reason for o in outcomes]
+    pipeline.run_gate(cfg, full=True)  # raised DataTestError before the fix
+    with duckdb.connect(str(cfg.database), read_only=True) as con:
+        logged = sorted(r[0] for r in con.execute("SELECT source_file FROM ingest_log").fetchall())
+        inbox = sorted(r[0] for r in con.execute("SELECT path FROM inbox_files").fetchall())
+    assert logged == inbox == sorted(f"ann/{p.name}" for p in corpus_files("fit")[:2])
