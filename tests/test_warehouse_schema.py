@@ -237,3 +237,39 @@ def test_pre_004_side_files_are_imported_once_and_removed(tmp_path: Path) -> Non
     assert tests.full_at is not None and tests.full_at.isoformat() == "2026-11-03T10:00:00+00:00"
     with Warehouse.open(db) as wh:  # imported once: reopening changes nothing
         assert wh.inbox_files() == {"ann/a.fit": (10, 123)}
+
+
+def test_013_gives_rejections_logged_by_absolute_path_their_inbox_name(tmp_path: Path) -> None:
+    # Before stop 23 a file whose decoder crashed or overran was logged by its absolute
+    # path, and the data test tying ingest_log to inbox_files failed every run after.
+    from warehouse.datatests import TESTS, run
+
+    old = tmp_path / "sql"
+    shutil.copytree(SQL_DIR, old)
+    for f in old.glob("*.sql"):
+        if int(f.name[:3]) >= 13:
+            f.unlink()
+    test = "inbox_files rejected/skipped have a reason and an ingest_log row"
+    assert test in TESTS
+    log = ("INSERT INTO ingest_log (athlete_id, source_file, sha256, part, size_bytes, status, "
+           "reason, first_seen_at, seen_at, status_changed_at) VALUES ")
+    row = "('ann', '{}', NULL, 0, 0, 'rejected', 'decoder process crashed', now(), now(), now())"
+    with connect(tmp_path / "gw.duckdb") as con:
+        assert migrate(con, old)[-1] == 12
+        con.execute(
+            "INSERT INTO inbox_files VALUES "
+            "('ann/x.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
+            "('ann/y.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
+            "('ann/b/x.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now())"
+        )
+        con.execute(log + ", ".join(row.format(p) for p in (
+            "/in/ann/x.fit",  # renamed
+            "/in/ann/y.fit", "ann/y.fit",  # the same rejection twice: one row stays
+            "/in/ann/b/x.fit",  # ends with ann/x.fit's name too: the longer name wins
+            "/elsewhere/z.fit",  # named on the command line, not in the inbox: kept
+        )))
+        assert [r.name for r in run(con, False, names={test}) if not r.passed] == [test]
+        assert migrate(con) == [13]
+        names = sorted(r[0] for r in con.execute("SELECT source_file FROM ingest_log").fetchall())
+        assert names == ["/elsewhere/z.fit", "ann/b/x.fit", "ann/x.fit", "ann/y.fit"]
+        assert [r.name for r in run(con, False, names={test}) if not r.passed] == []
