@@ -51,6 +51,7 @@ import polars as pl
 
 from ingest import errors as ingest_errors
 from ingest.limits import DEFAULT_LIMITS, Limits
+from ingest.safety import text_name
 from ingest.schema import ActivityMeta, ParsedActivity
 
 # The reader module is imported lazily in the worker (see _read): importing it here would
@@ -126,7 +127,7 @@ def list_inputs(
             continue
         for q in candidates:
             st = q.stat()
-            rel = q.relative_to(root).as_posix()
+            rel = text_name(q.relative_to(root).as_posix())
             files.append(InboxFile(q, rel, athlete_id, st.st_size, st.st_mtime_ns, root))
     return files, missing
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ingest.batch import InboxFile, default_workers, is_temporary, prewarm
 from ingest.errors import GaitwatchError
+from ingest.safety import text_name
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
             if is_temporary(name):
                 continue
             path = os.path.join(dirpath, name)
-            rel = prefix + name
+            rel = text_name(prefix + name)
             try:
                 st = os.stat(path)
             except OSError:  # vanished between listing and stat: next run sees it or not
@@ -187,11 +188,12 @@ def dispose(cfg: InboxRules, files: Iterable[tuple[InboxFile, str]]) -> list[tup
         if action != "move":
             continue
         root = cfg.processed_dir if disposition == "processed" else cfg.rejected_dir
-        dest = root / f.rel
+        real = f.path.relative_to(f.root)  # rel is text: a name not in UTF-8 is escaped
+        dest = root / real
         dest.parent.mkdir(parents=True, exist_ok=True)
         n = 1
         while dest.exists():
-            dest = dest.with_name(f"{Path(f.rel).stem}.{n}{Path(f.rel).suffix}")
+            dest = dest.with_name(f"{real.stem}.{n}{real.suffix}")
             n += 1
         try:
             shutil.move(str(f.path), dest)

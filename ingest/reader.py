@@ -28,7 +28,14 @@ from ingest.errors import (
     UnsupportedFormatError,
 )
 from ingest.limits import DEFAULT_LIMITS, Limits
-from ingest.safety import GZIP_MAGIC, ZIP_MAGICS, ArchiveBudget, is_os_junk, strip_xml_prolog_noise
+from ingest.safety import (
+    GZIP_MAGIC,
+    ZIP_MAGICS,
+    ArchiveBudget,
+    is_os_junk,
+    strip_xml_prolog_noise,
+    text_name,
+)
 from ingest.schema import ParsedActivity
 
 #: The start of the reason given when one of our readers fails in a way it does not
@@ -364,11 +371,12 @@ def read_path(path: Path | str, limits: Limits = DEFAULT_LIMITS, name_root: Path
 
 
 def display_name(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` (POSIX), or whole when it is not under it."""
+    """``path`` relative to ``root`` (POSIX), or whole when it is not under it, as text
+    (:func:`ingest.safety.text_name`)."""
     try:
-        return path.relative_to(root).as_posix()
+        return text_name(path.relative_to(root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return text_name(path.as_posix())
 
 
 def _walk(folder: Path) -> Iterator[Path]:

@@ -80,6 +80,23 @@ def normalize_athlete_id(raw: str) -> str:
 # --------------------------------------------------------------------------- names
 
 
+def text_name(name: str) -> str:
+    """``name`` as text that can be stored, logged and printed. A file name that is not
+    valid UTF-8 (a Latin-1 name from an old zip or a Windows copy) reaches Python with
+    its undecodable bytes as lone surrogates, which DuckDB, polars and Prefect refuse to
+    encode: each such byte is written ``\\xNN`` instead (``café`` in Latin-1 becomes
+    ``caf\\xe9``). Valid names are returned unchanged."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate no file system name decodes to
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    return name
+
+
 def is_os_junk(name: str) -> bool:
     """True for OS/archiver metadata: ``__MACOSX/`` trees, AppleDouble ``._x`` files,
     ``.DS_Store``, ``Thumbs.db``, and hidden (dot) files or folders. These are skipped

@@ -146,6 +146,42 @@ def test_invalid_athlete_folder_is_reported_not_lost(prefect_harness: None, tmp_
     assert "athlete" in report.rejected[0].reason
 
 
+def test_file_names_not_in_utf8_are_loaded_under_an_escaped_name(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    # Latin-1 names (an old zip, a Windows copy) reach Python with lone surrogates that
+    # DuckDB, polars and Prefect cannot encode: the whole run used to stop with a
+    # UnicodeEncodeError. The files load; the warehouse names them with \\xNN escapes;
+    # moving a processed file keeps its real name on disk.
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    src = CORPUS / GOOD[0]
+    if not src.exists():
+        pytest.skip(f"corpus file {GOOD[0]} missing")
+    folder = os.fsencode(inbox) + b"/J\xf6rg"  # "Jörg" in Latin-1
+    os.makedirs(folder)
+    names = [folder + b"/caf\xe9 run.fit", os.fsencode(inbox) + b"/ana/\xe9t\xe9.fit"]
+    os.makedirs(os.path.dirname(names[1]))
+    for n in names:
+        shutil.copyfile(src, n)
+        age([Path(os.fsdecode(n))])
+    config = _config(tmp_path, processed="move", processed_dir="done")
+
+    report = ingest_inbox(config=config)
+    assert sorted((o.rel, o.status) for o in report.outcomes) == [
+        ("J\\xf6rg/caf\\xe9 run.fit", "loaded"), ("ana/\\xe9t\\xe9.fit", "loaded"),
+    ]
+    assert _log(tmp_path) == [
+        ("ana", "ana/\\xe9t\\xe9.fit", "loaded"), ("jrg", "J\\xf6rg/caf\\xe9 run.fit", "loaded"),
+    ]
+    done = sorted(os.listdir(os.fsencode(tmp_path / "done" / "ana")))
+    assert done == [b"\xe9t\xe9.fit"]  # moved under its own name
+    assert os.listdir(os.fsencode(tmp_path / "done") + b"/J\xf6rg") == [b"caf\xe9 run.fit"]
+    again = ingest_inbox(config=config)
+    assert again.outcomes == [] and again.invalid == []
+
+
 def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
