@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,7 +104,13 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
             rel = text_name(prefix + name)
             try:
                 st = os.stat(path)
-            except OSError:  # vanished between listing and stat: next run sees it or not
+            except OSError:
+                if os.path.islink(path):  # a link to nothing: it stays so until fixed
+                    scan.invalid.append((rel, "broken symbolic link: nothing to read"))
+                continue  # else vanished between listing and stat: next run sees it or not
+            if not stat.S_ISREG(st.st_mode):
+                # a named pipe would block the reader (and the run) for ever
+                scan.invalid.append((rel, "not a regular file (named pipe, socket or device): nothing to read"))
                 continue
             if now - st.st_mtime < cfg.settle_seconds:
                 scan.unsettled.append(rel)

@@ -19,6 +19,15 @@ class Limits:
     max_xml_depth: int = 64  # element nesting in GPX/TCX
     max_records: int = 2_000_000  # samples in one activity (about 23 days at 1 Hz)
     decode_timeout_s: float = 120.0  # wall time to decode one file
+    # Recording times a clock can plausibly have set; activities outside are logged as
+    # skipped, not analysed (warehouse.store). A watch whose clock was never set writes
+    # times near the FIT epoch, 1989-12-31 (FIT SDK, Profile: date_time); one set wrong
+    # writes years ahead. Either would give the athlete decades of empty weeks and a
+    # "return after a break" flag on real ones. The first consumer GPS running watch
+    # (Garmin Forerunner 201) shipped in 2003: 2000 leaves room. Local time written as
+    # UTC is at most 14 h ahead (UTC+14): 36 h of slack past the time of loading.
+    earliest_start_year: int = 2000
+    max_start_ahead_h: float = 36.0
 
     def with_overrides(self, overrides: dict[str, Any]) -> Limits:
         known = {f.name for f in fields(self)}

@@ -182,6 +182,25 @@ def test_file_names_not_in_utf8_are_loaded_under_an_escaped_name(
     assert again.outcomes == [] and again.invalid == []
 
 
+@pytest.mark.timeout(180)  # the named pipe used to block the run for ever
+def test_named_pipes_and_broken_links_are_rejected_without_blocking(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    from flows.flows import ingest_inbox
+
+    inbox = tmp_path / "inbox"
+    _drop(inbox, "ana", GOOD[:1])
+    os.mkfifo(inbox / "ana" / "pipe.fit")
+    age([inbox / "ana" / "pipe.fit"])  # settled: else it waits, unread, for the next run
+    (inbox / "ana" / "broken.fit").symlink_to(tmp_path / "nowhere.fit")
+    report = ingest_inbox(config=_config(tmp_path))
+    assert [(o.rel, o.status) for o in report.outcomes] == [("ana/fenix5-run-dynamics-short.fit", "loaded")]
+    assert sorted((o.rel, o.reason) for o in report.rejected) == [
+        ("ana/broken.fit", "broken symbolic link: nothing to read"),
+        ("ana/pipe.fit", "not a regular file (named pipe, socket or device): nothing to read"),
+    ]
+
+
 def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId

@@ -386,3 +386,35 @@ def test_incremental_gate_finds_orphan_samples_through_totals(tmp_path: Path) ->
             "FROM sample_extras LIMIT 1")
         with pytest.raises(DataTestError, match="sample_extras -> activities"):
             gate(wh.con)
+
+
+def test_activities_recorded_at_implausible_times_are_skipped_with_the_time(tmp_path: Path) -> None:
+    # A watch whose clock was never set records times near the FIT epoch (1989-12-31);
+    # one set wrong, years ahead. Loaded, each gave the athlete decades of empty weeks and
+    # a "return after a break" flag on the real weeks that followed.
+    from ingest.limits import DEFAULT_LIMITS
+
+    fit = next(r for r in corpus_results() if r.error is None and r.activities[0].meta.format == "fit"
+               and r.activities[0].samples["lat_deg"].null_count() == 0)
+    samples = fit.activities[0].samples.head(120)
+    start = samples["ts"][0]
+    now = datetime.now(UTC)
+
+    def moved(name: str, to: datetime) -> Any:
+        return read_one(name, gpx_bytes(samples.with_columns(pl.col("ts") + (to - start))))
+
+    unset = moved("unset.gpx", datetime(1989, 12, 31, 0, 5, tzinfo=UTC))
+    ahead = moved("ahead.gpx", now + timedelta(days=3))
+    soon = moved("soon.gpx", now + timedelta(hours=20))  # local time written as UTC: kept
+    old = moved("old.gpx", datetime(2004, 6, 1, 7, tzinfo=UTC))  # an early GPS watch: kept
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        s = wh.load([unset, ahead, soon, old], "cy")
+        assert (s.loaded, s.skipped) == (2, 2)
+        log = dict(wh.con.execute("SELECT source_file, reason FROM ingest_log WHERE status = 'skipped'").fetchall())
+        assert log.keys() == {"unset.gpx", "ahead.gpx"}
+        assert log["unset.gpx"].startswith("recorded at 1989-12-31 00:05 UTC, before 2000")
+        assert "the watch's clock was set wrong" in log["ahead.gpx"]
+        # configurable: a limit moved back takes the early recording too
+        earlier = dataclasses.replace(DEFAULT_LIMITS, earliest_start_year=1980)
+        again = moved("unset-again.gpx", datetime(1989, 12, 31, 1, 5, tzinfo=UTC))
+        assert wh.load([again], "cy", limits=earlier).loaded == 1

@@ -19,6 +19,7 @@ import polars as pl
 
 from ingest.batch import DecodedFile, InboxFile
 from ingest.errors import IngestError, NotAnActivityError
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.reader import ReadResult
 from transforms.privacy import PrivacyZone, mask_privacy_zones
 from warehouse.store import InboxFileRow, LoadSummary, Warehouse
@@ -116,6 +117,7 @@ def load_decoded(
     zones: Mapping[str, Sequence[PrivacyZone]],
     batch_size: int,
     inbox: Path | None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[FileOutcome]:
     """Load decoded ``files``, ``batch_size`` files of one athlete per ``Warehouse.load``
     (one transaction); yield each file's outcome once it is committed.
@@ -133,18 +135,21 @@ def load_decoded(
             yield changed(f)
             continue
         if group and group[0][0].athlete_id != f.athlete_id:
-            yield from load_group(wh, group, inbox)
+            yield from load_group(wh, group, inbox, limits)
             group = []
         group.append((f, masked(f, list(item.results), zones.get(f.athlete_id, ()))))
         if len(group) >= batch_size:
-            yield from load_group(wh, group, inbox)
+            yield from load_group(wh, group, inbox, limits)
             group = []
     if group:
-        yield from load_group(wh, group, inbox)
+        yield from load_group(wh, group, inbox, limits)
 
 
 def load_group(
-    wh: Warehouse, group: Sequence[tuple[InboxFile, list[ReadResult]]], inbox: Path | None
+    wh: Warehouse,
+    group: Sequence[tuple[InboxFile, list[ReadResult]]],
+    inbox: Path | None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[FileOutcome]:
     """Load the files of one athlete with one ``Warehouse.load`` call; one outcome each."""
     athlete_id = group[0][0].athlete_id
@@ -170,7 +175,7 @@ def load_group(
         wh.record_inbox_files(rows)
 
     wh.load([r for _f, results in group for r in results], athlete_id, check=False,
-            finish=finish)
+            finish=finish, limits=limits)
     return outcomes
 
 

@@ -51,6 +51,7 @@ import polars as pl
 import pyarrow as pa
 
 from ingest.errors import GaitwatchError
+from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.schema import (
     EXTRA_SCHEMA,
     LAP_SCHEMA,
@@ -450,12 +451,29 @@ def _batches(results: Iterable[ReadResultLike]) -> Iterator[list[ReadResultLike]
 _LogKey = tuple[str, str | None, int]  # (source_file, sha256, part) within one athlete
 
 
+def _implausible_start(started_at: datetime | None, now: datetime, limits: Limits) -> str | None:
+    """Why an activity's start is no time a clock can plausibly have set (None: it is):
+    see :class:`ingest.limits.Limits`."""
+    if started_at is None:
+        return None
+    t = started_at if started_at.tzinfo else started_at.replace(tzinfo=_UTC)
+    when = f"recorded at {t.astimezone(_UTC):%Y-%m-%d %H:%M} UTC"
+    if t.year < limits.earliest_start_year:
+        return (f"{when}, before {limits.earliest_start_year} (earliest_start_year): the "
+                "watch's clock was not set; not analysed")
+    if t > now + timedelta(hours=limits.max_start_ahead_h):
+        return (f"{when}, later than {limits.max_start_ahead_h:g} h after loading "
+                "(max_start_ahead_h): the watch's clock was set wrong; not analysed")
+    return None
+
+
 class _AthleteState:
     """The athlete's ingest_log rows and activity index, in memory for one load() call,
     plus the writes pending for the current batch."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, athlete_id: str) -> None:
         self.athlete_id = athlete_id
+        self.limits = DEFAULT_LIMITS  # the current load()'s
         cols = list(_LOG_SCHEMA)
         self.log: dict[_LogKey, dict[str, Any]] = {}
         for values in con.execute(
@@ -753,6 +771,7 @@ class Warehouse:
         athlete_id: str,
         check: bool = True,
         finish: Callable[[LoadSummary], None] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> LoadSummary:
         """Store every input of ``results`` for ``athlete_id`` and log each in ``ingest_log``.
 
@@ -761,12 +780,15 @@ class Warehouse:
         so what it writes (the inbox file state) commits together with the last rows.
         With ``check`` the data tests run afterwards and raise
         :class:`warehouse.datatests.DataTestError` if the warehouse is inconsistent.
+        An activity recorded outside the times ``limits`` call plausible (a clock never
+        set, or set years ahead) is logged as skipped, with the time, not stored.
         """
         if not _ATHLETE_ID.match(athlete_id):
             raise ValueError(f"athlete_id {athlete_id!r} is not a slug [a-z0-9_-]{{1,64}}")
         t0 = time.perf_counter()
         summary = LoadSummary(athlete_id=athlete_id)
         state = self._state(athlete_id)
+        state.limits = limits
         batches = _batches(results)
         batch = next(batches, None)
         if batch is None and finish is not None:
@@ -914,6 +936,11 @@ class Warehouse:
         now: datetime,
         summary: LoadSummary,
     ) -> None:
+        why_not = _implausible_start(act.meta.started_at, now, state.limits)
+        if why_not is not None:
+            state.put_log(key, now, size, "skipped", why_not, "ImplausibleTime", None)
+            summary.skipped += 1
+            return
         try:
             prep = prepare_activity(act, state.athlete_id, activity_id, now)
         except LoadError as e:
