@@ -9,7 +9,8 @@ the configuration hands them its :class:`InboxRules`.
   use (``*.part``, ``*.crdownload``, ``*.tmp``, ``*.partial``, ``~`` suffix) are not
   inputs yet: they are renamed when the copy completes.
 - A file whose modification time is younger than ``settle_seconds`` is still being
-  copied and is left for the next run; the ingest step looks again (size and mtime)
+  copied and is left for the next run (one dated in the future by a clock set wrong is
+  not: nothing here is writing it); the ingest step looks again (size and mtime)
   right before and right after reading, and drops what it read if the file changed.
 - Which files are done (path, size, mtime, sha256, outcome) is kept in the warehouse's
   ``inbox_files`` table, written in the load transaction (warehouse.files).
@@ -59,6 +60,15 @@ class InboxScan:
         self.ready = keep
 
 
+# A modification time this far ahead of the clock was not made by a copy in progress here
+# (which stamps the present): a device's or a copy's kept time, from a clock set wrong or a
+# FAT volume's local time read as UTC (up to 14 h ahead). Such a file counts as settled;
+# the size and mtime checks around reading still catch a change.
+_FUTURE_SLACK_S = 2.0
+_LINKED_FOLDER = ("symbolic link to a folder, not followed (it could loop or lead anywhere): "
+                  "copy the folder into the inbox, or link its files")
+
+
 def athlete_for(folder_parts: tuple[str, ...], default_athlete: str) -> str:
     """Athlete of the files in a folder, from the folder's path relative to the inbox: the
     first folder names it, the inbox itself is the default athlete's (raises
@@ -92,6 +102,9 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
         )
         parts = here.relative_to(inbox).parts
         prefix = "".join(f"{p}/" for p in parts)
+        for d in dirnames:
+            if os.path.islink(os.path.join(dirpath, d)):  # os.walk lists it, never enters it
+                scan.invalid.append((text_name(f"{prefix}{d}/"), _LINKED_FOLDER))
         owner: str | GaitwatchError  # the folder's athlete, or why its name is not one
         try:
             owner = athlete_for(parts, cfg.default_athlete)
@@ -112,7 +125,7 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
                 # a named pipe would block the reader (and the run) for ever
                 scan.invalid.append((rel, "not a regular file (named pipe, socket or device): nothing to read"))
                 continue
-            if now - st.st_mtime < cfg.settle_seconds:
+            if -_FUTURE_SLACK_S < now - st.st_mtime < cfg.settle_seconds:
                 scan.unsettled.append(rel)
                 continue
             if isinstance(owner, GaitwatchError):

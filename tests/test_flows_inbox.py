@@ -183,22 +183,33 @@ def test_file_names_not_in_utf8_are_loaded_under_an_escaped_name(
 
 
 @pytest.mark.timeout(180)  # the named pipe used to block the run for ever
-def test_named_pipes_and_broken_links_are_rejected_without_blocking(
+def test_odd_inbox_entries_are_reported_and_never_block_the_run(
     prefect_harness: None, tmp_path: Path
 ) -> None:
+    # A named pipe blocked the run for ever; a broken link and a linked folder were passed
+    # over without a word; a file dated in the future (a clock set wrong, a FAT volume's
+    # local time) counted as "still being copied" until that time came.
     from flows.flows import ingest_inbox
 
     inbox = tmp_path / "inbox"
     _drop(inbox, "ana", GOOD[:1])
+    (ahead,) = _drop(inbox, "ana", GOOD[1:2])
+    os.utime(ahead, (time.time() + 10 * 3600, time.time() + 10 * 3600))
     os.mkfifo(inbox / "ana" / "pipe.fit")
     age([inbox / "ana" / "pipe.fit"])  # settled: else it waits, unread, for the next run
     (inbox / "ana" / "broken.fit").symlink_to(tmp_path / "nowhere.fit")
+    _drop(tmp_path / "elsewhere", "runs", GOOD[2:3])
+    (inbox / "ana" / "linked").symlink_to(tmp_path / "elsewhere" / "runs")
     report = ingest_inbox(config=_config(tmp_path))
-    assert [(o.rel, o.status) for o in report.outcomes] == [("ana/fenix5-run-dynamics-short.fit", "loaded")]
-    assert sorted((o.rel, o.reason) for o in report.rejected) == [
-        ("ana/broken.fit", "broken symbolic link: nothing to read"),
-        ("ana/pipe.fit", "not a regular file (named pipe, socket or device): nothing to read"),
+    assert sorted((o.rel, o.status) for o in report.outcomes) == [
+        ("ana/fenix5-bike-short.fit", "loaded"), ("ana/fenix5-run-dynamics-short.fit", "loaded"),
     ]
+    assert report.unsettled == []
+    reasons = dict((o.rel, o.reason) for o in report.rejected)
+    assert sorted(reasons) == ["ana/broken.fit", "ana/linked/", "ana/pipe.fit"]
+    assert reasons["ana/broken.fit"] == "broken symbolic link: nothing to read"
+    assert reasons["ana/pipe.fit"] == "not a regular file (named pipe, socket or device): nothing to read"
+    assert reasons["ana/linked/"].startswith("symbolic link to a folder, not followed")
 
 
 def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path) -> None:
