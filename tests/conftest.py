@@ -16,6 +16,7 @@ The session fails if any process it started outlives it (see ``pytest_sessionfin
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -30,12 +31,18 @@ from hypothesis import settings
 # Each test process gets its own Prefect home (its temporary servers keep an SQLite file
 # there): under pytest-xdist, workers inherit the controller's environment, so a home
 # this file made in the controller (marked by _OWN_HOME_VAR) is replaced, not shared.
-# A home the user set is kept. Ours is removed at the end of the session.
+# A home the user set is kept. Ours is removed when the process exits.
 _OWN_HOME_VAR = "GAITWATCH_TEST_PREFECT_HOME"
 _PREFECT_HOME: str | None = None
 if "PREFECT_HOME" not in os.environ or os.environ["PREFECT_HOME"] == os.environ.get(_OWN_HOME_VAR):
     _PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
     os.environ["PREFECT_HOME"] = os.environ[_OWN_HOME_VAR] = _PREFECT_HOME
+    # Removed at exit, not at the end of the session: Prefect stops the temporary servers
+    # it started in this process from its own exit handlers, and a server still running
+    # rewrote its database files while the folder was removed, leaving the folder behind
+    # (8 empty folders in /tmp per suite run). Handlers run last-in, first-out: this one,
+    # registered before Prefect is imported, runs after Prefect's.
+    atexit.register(shutil.rmtree, _PREFECT_HOME, True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -331,7 +338,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session loudly if any process started by it is still alive, or if the
-    decode pools cannot be stopped; then remove this process's Prefect home.
+    decode pools cannot be stopped (this process's Prefect home goes at exit).
 
     Runs after every fixture has been torn down. Survivors are listed, then killed, so a
     failing ``make test`` still leaves nothing behind (and a pool management thread
@@ -340,8 +347,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     what it found to the controller, which reports it and fails the session.
     """
     problems = _leftover_problems() if sys.platform == "linux" else []
-    if _PREFECT_HOME is not None:
-        shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: the controller reports
         workeroutput[_WORKER_PROBLEMS_KEY] = problems
