@@ -143,8 +143,7 @@ def ingest_files(cfg: Config, files: Sequence[InboxFile], workers: int | None = 
         decoded = divert_lists(decoded, {str(f.path): f for f in recordings},
                                cfg.limits.max_file_bytes, inside)
         loading = [f for f in ready if not list_kind(f.rel)]
-        for outcome in load_decoded(wh, decoded, loading, zones, cfg.batch_size, cfg.inbox,
-                                    cfg.limits):
+        for outcome in load_decoded(wh, decoded, loading, zones, cfg.batch_size, cfg.inbox, cfg.limits):
             outcomes.append(outcome)
             progress_advance("ingest", 1, outcome.rel)
         athletes = {f.athlete_id for f in ready}

@@ -77,10 +77,6 @@ zones_st = st.lists(
 )
 
 
-# Hypothesis warns when the global `random` state changes during a draw. Nothing here or
-# in gaitwatch uses it; other threads of a test worker do (Prefect's clients jitter their
-# retries with it), now and then during one of this test's draws.
-@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(zones=zones_st, data=st.data())
 def test_property_no_masked_point_in_a_zone_and_outside_untouched(

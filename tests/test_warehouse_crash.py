@@ -61,20 +61,22 @@ CHILD = textwrap.dedent(
 
 def _run_child(db: Path, data: Path, env_extra: dict[str, str], kill_after: float | None) -> int:
     env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
+    # communicate(), not wait(): it drains both pipes (a full one would block the child)
+    # and the with-block closes them
+    with subprocess.Popen(
         [sys.executable, "-c", CHILD, str(db), str(data), str(REPO / "tests")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.readline()
-    if first.strip() != "loading":
-        proc.wait(timeout=60)
-        raise AssertionError(f"child failed to start: {first} {proc.stderr.read() if proc.stderr else ''}")
-    if kill_after is not None:
-        time.sleep(kill_after)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=120)
+    ) as proc:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if first.strip() != "loading":
+            _out, err = proc.communicate(timeout=60)
+            raise AssertionError(f"child failed to start: {first} {err}")
+        if kill_after is not None:
+            time.sleep(kill_after)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=120)
     return proc.returncode
 
 
