@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -61,6 +62,18 @@ class ParsedJournal:
     problems: list[RowProblem]
 
 
+# Digits with at most one decimal point: float() alone would also take "inf", "nan",
+# "1e3" and "1_000", none of which a journal means (and int(inf) raised OverflowError).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+def _number(name: str, text: str) -> float:
+    """A plain decimal number; ValueError naming the column otherwise."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{name} {text!r} is not a number")
+    return float(text)
+
+
 def _norm(value: str) -> str:
     v = " ".join(value.strip().lower().split())
     return _ALIASES.get(v, v.replace(" ", "_"))
@@ -80,10 +93,7 @@ def validate(
         raise ValueError(f"unknown kind {raw.get('kind', '')!r} (expected one of {', '.join(KINDS)})")
     minutes: float | None = None
     if (m := (raw.get("minutes") or "").strip()):
-        try:
-            minutes = float(m)
-        except ValueError:
-            raise ValueError(f"minutes {m!r} is not a number") from None
+        minutes = _number("minutes", m)
         if not 0 < minutes <= JOURNAL_MAX_MINUTES:
             raise ValueError(f"minutes {m} out of range (0 < minutes <= {JOURNAL_MAX_MINUTES:g})")
     side = _norm(raw.get("side") or "") or None
@@ -91,10 +101,7 @@ def validate(
         raise ValueError(f"unknown side {raw.get('side')!r} (expected left, right or both)")
     severity: int | None = None
     if (s := (raw.get("severity") or "").strip()):
-        try:
-            sev = float(s)
-        except ValueError:
-            raise ValueError(f"severity {s!r} is not a number") from None
+        sev = _number("severity", s)
         if sev != int(sev) or not 0 <= sev <= PAIN_SCALE_MAX:
             raise ValueError(f"severity {s} out of range (a whole number 0-{PAIN_SCALE_MAX})")
         severity = int(sev)
@@ -147,7 +154,9 @@ def new_entry(kind: str, day: str, minutes: float | None = None, body_part: str 
               side: str | None = None, severity: int | None = None,
               text: str | None = None) -> dict[str, str]:
     """A journal row (column -> text) from typed values, as ``gaitwatch log`` takes them."""
-    return {"date": day, "kind": kind, "minutes": "" if minutes is None else f"{minutes:g}",
+    # fixed-point, trailing zeros dropped: "{:g}" writes 1e+06, which is not a number here
+    mins = "" if minutes is None else f"{minutes:f}".rstrip("0").rstrip(".")
+    return {"date": day, "kind": kind, "minutes": mins,
             "body_part": body_part or "", "side": side or "",
             "severity": "" if severity is None else str(severity), "text": text or ""}
 

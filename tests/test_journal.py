@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from cli_support import age, cli_env, run_cli, write_config
 
-from ingest.journal import append_entry, parse_journal
+from ingest.journal import append_entry, new_entry, parse_journal
 from warehouse.store import Warehouse
 from warehouse.summaries import load_journal
 
@@ -135,3 +135,28 @@ def test_gaitwatch_log_appends_and_the_next_run_loads_it(
                                "'strength_training' AND summary_only").fetchall()[0][0]
     assert rows == [("strength", 40.0, None, None), ("pain", None, "left hip", 3)]
     assert strength == 1
+
+
+def test_numbers_are_plain_decimals_and_inf_or_nan_is_a_row_problem() -> None:
+    text = (HEADER
+            + "2026-11-02,pain,,knee,left,inf,\n"  # line 2: crashed the whole load (OverflowError)
+            + "2026-11-03,pain,,knee,left,nan,\n"  # line 3
+            + "2026-11-04,strength,1e1,,,,\n"  # line 4
+            + "2026-11-05,strength,4_0,,,,\n"  # line 5
+            + "2026-11-06,strength,40.,,,,\n"  # line 6: fine
+            + "2026-11-07,pain,,knee,left,3.0,\n")  # line 7: fine, a whole number
+    parsed = parse_journal(NAME, text.encode(), "ann")
+    assert [(e.source_line, e.minutes, e.severity) for e in parsed.entries] == [
+        (6, 40.0, None), (7, None, 3)]
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (2, "severity 'inf' is not a number"), (3, "severity 'nan' is not a number"),
+        (4, "minutes '1e1' is not a number"), (5, "minutes '4_0' is not a number")]
+
+
+def test_log_writes_minutes_without_an_exponent(tmp_path: Path) -> None:
+    assert new_entry("strength", "2026-11-30", 45.5)["minutes"] == "45.5"
+    assert new_entry("strength", "2026-11-30", 40.0)["minutes"] == "40"
+    big = new_entry("strength", "2026-11-30", 1e6)
+    assert big["minutes"] == "1000000"  # "{:g}" wrote 1e+06: "not a number", not the range
+    with pytest.raises(ValueError, match=r"minutes 1000000 out of range"):
+        append_entry(tmp_path / "journal.csv", big, "ann")
