@@ -469,7 +469,7 @@ def log_entry(
     """Append an entry to inbox/<athlete>/journal.csv (loaded by the next run)."""
     from datetime import date
 
-    from ingest.journal import append_entry, new_entry
+    from ingest.journal import JournalError, append_entry, new_entry
     from ingest.safety import normalize_athlete_id
 
     with _handled():
@@ -480,7 +480,7 @@ def log_entry(
         path = cfg.inbox / athlete_id / "journal.csv"
         try:
             line = append_entry(path, entry, athlete_id)
-        except ValueError as exc:
+        except (ValueError, JournalError) as exc:
             _err(f"gaitwatch: journal entry not written: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
         typer.echo(f"journal: {path} line {line}: {entry['date']} {kind}")

@@ -5,6 +5,10 @@ Columns (header names, any order; only ``date`` and ``kind`` are required):
 pain | injury | illness | note), ``minutes``, ``body_part``, ``side`` (left | right |
 both), ``severity`` (0-10 pain scale), ``text``.
 
+Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
+UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
+(``45,5``) in files not separated by commas; LF, CRLF or CR line ends.
+
 Pure: :func:`parse_journal` turns bytes into valid :class:`JournalEntry` rows and one
 :class:`ingest.exports.RowProblem` (line + reason in words) per bad row; the other rows
 still load. :func:`format_entry` / :func:`append_entry` are what ``gaitwatch log`` uses.
@@ -12,11 +16,13 @@ still load. :func:`format_entry` / :func:`append_entry` are what ``gaitwatch log
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +34,9 @@ KINDS = ("strength", "cross_training", "pain", "injury", "illness", "note")
 SESSION_KINDS = ("strength", "cross_training")  # also become summary-only activities
 SIDES = ("left", "right", "both")
 COLUMNS = ("date", "kind", "minutes", "body_part", "side", "severity", "text")
+# The header decides which one separates the columns; "," first: it wins ties (the default).
+DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 _ALIASES = {"body part": "body_part", "bodypart": "body_part", "cross-training": "cross_training",
             "cross training": "cross_training", "crosstraining": "cross_training"}
 
@@ -64,14 +73,18 @@ class ParsedJournal:
 
 # Digits with at most one decimal point: float() alone would also take "inf", "nan",
 # "1e3" and "1_000", none of which a journal means (and int(inf) raised OverflowError).
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
 
 
-def _number(name: str, text: str) -> float:
-    """A plain decimal number; ValueError naming the column otherwise."""
+def _number(name: str, text: str, decimal_comma: bool) -> float:
+    """A plain decimal number (``45,5`` too when ``decimal_comma``); ValueError otherwise."""
     if not _NUMBER.fullmatch(text):
         raise ValueError(f"{name} {text!r} is not a number")
-    return float(text)
+    if "," in text and not decimal_comma:
+        # comma-separated files come from decimal-point locales, where "1,440" is 1440
+        raise ValueError(f"{name} {text!r} is not a number (a decimal comma is read only in "
+                         "files separated by semicolons or tabs)")
+    return float(text.replace(",", "."))
 
 
 def _norm(value: str) -> str:
@@ -80,9 +93,11 @@ def _norm(value: str) -> str:
 
 
 def validate(
-    raw: dict[str, str], athlete_id: str, source_file: str, line: int
+    raw: dict[str, str], athlete_id: str, source_file: str, line: int, *,
+    decimal_comma: bool = False,
 ) -> JournalEntry:
-    """One row's text values -> an entry; ValueError with the reason in words."""
+    """One row's text values -> an entry; ValueError with the reason in words.
+    ``decimal_comma``: the file is not comma-separated, so ``45,5`` is a number."""
     date_text = (raw.get("date") or "").strip()
     try:
         day = date.fromisoformat(date_text)
@@ -93,7 +108,7 @@ def validate(
         raise ValueError(f"unknown kind {raw.get('kind', '')!r} (expected one of {', '.join(KINDS)})")
     minutes: float | None = None
     if (m := (raw.get("minutes") or "").strip()):
-        minutes = _number("minutes", m)
+        minutes = _number("minutes", m, decimal_comma)
         if not 0 < minutes <= JOURNAL_MAX_MINUTES:
             raise ValueError(f"minutes {m} out of range (0 < minutes <= {JOURNAL_MAX_MINUTES:g})")
     side = _norm(raw.get("side") or "") or None
@@ -101,7 +116,7 @@ def validate(
         raise ValueError(f"unknown side {raw.get('side')!r} (expected left, right or both)")
     severity: int | None = None
     if (s := (raw.get("severity") or "").strip()):
-        sev = _number("severity", s)
+        sev = _number("severity", s, decimal_comma)
         if sev != int(sev) or not 0 <= sev <= PAIN_SCALE_MAX:
             raise ValueError(f"severity {s} out of range (a whole number 0-{PAIN_SCALE_MAX})")
         severity = int(sev)
@@ -111,42 +126,93 @@ def validate(
                         source_file, line)
 
 
-def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJournal:
-    """Every row of a journal.csv; bad rows become problems with their line."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise JournalError(source_file, f"not UTF-8 text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [_norm(h) for h in next(reader)]
-    except StopIteration:
-        raise JournalError(source_file, "empty file: no header (date,kind,minutes,...)") from None
-    except csv.Error as exc:
-        raise JournalError(source_file, f"unreadable CSV header: {exc}", 1) from None
+def decode(data: bytes) -> tuple[str, str]:
+    """A journal's text and the codec it was read with (``utf-8``, ``cp1252``, ``latin-1``).
+
+    Never fails. A journal is typed in a spreadsheet, and Excel on Windows saves "CSV" in
+    the ANSI code page, cp1252 in Western Europe (``Knöchel`` as byte 0xF6, not UTF-8):
+    refusing such files lost every entry for one umlaut. So: UTF-8 (a BOM is dropped)
+    when the bytes are valid UTF-8, which text in another encoding almost never is; else
+    cp1252; else latin-1, which takes any byte (cp1252 leaves five undefined). A file that
+    mixes UTF-8 and cp1252 reads as cp1252: its UTF-8 letters come out garbled, its rows load.
+    """
+    body = data.removeprefix(codecs.BOM_UTF8)
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return body.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    return body.decode("latin-1"), "latin-1"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A journal's CSV as read: the separator, header names (normalised) and rows."""
+
+    delimiter: str
+    header: list[str]
+    rows: list[tuple[int, list[str]]]  # (line the row starts on, its values)
+    unreadable: list[RowProblem]  # a row the csv module could not read ends the file
+
+
+def _read_table(source_file: str, text: str) -> _Table:
+    """Find the separator (the one whose header has the most of date and kind; "," on a
+    tie) and read the rows. JournalError when the header lacks date or kind."""
+    found: list[tuple[int, str, list[str]]] = []
+    error = ""
+    for delimiter in DELIMITERS:
+        try:
+            names = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except StopIteration:
+            raise JournalError(source_file, "empty file: no header (date,kind,minutes,...)") from None
+        except csv.Error as exc:
+            error = str(exc)
+            continue
+        header = [_norm(h) for h in names]
+        found.append((sum(c in header for c in ("date", "kind")), delimiter, header))
+    if not found:
+        raise JournalError(source_file, f"unreadable CSV header: {error}", 1)
+    _n, delimiter, header = max(found, key=lambda f: f[0])  # max keeps the first of a tie
     missing = [c for c in ("date", "kind") if c not in header]
     if missing:
         raise JournalError(source_file, f"no column {', '.join(missing)} in the header "
-                                        f"(expected {','.join(COLUMNS)})", 1)
+                                        f"(expected {','.join(COLUMNS)}, separated by "
+                                        "commas, semicolons or tabs)", 1)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    unreadable: list[RowProblem] = []
+    rows = list(csv_rows(reader, unreadable))
+    return _Table(delimiter, header, rows, unreadable)
+
+
+def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJournal:
+    """Every row of a journal.csv; bad rows become problems with their line."""
+    text, _codec = decode(data)
+    table = _read_table(source_file, text)
+    header = table.header
     entries: list[JournalEntry] = []
     problems: list[RowProblem] = []
-    for start, row in csv_rows(reader, problems):
+    for start, row in table.rows:
         if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
             problems.append(RowProblem(start, f"{len(row)} values for {len(header)} columns "
-                                              "(quote text that holds commas)"))
+                                              "(quote text that holds "
+                                              f"{_DELIMITER_NAMES[table.delimiter]})"))
             continue
         raw = dict(zip(header, row, strict=False))
         try:
-            entries.append(validate(raw, athlete_id, source_file, start))
+            entries.append(validate(raw, athlete_id, source_file, start,
+                                    decimal_comma=table.delimiter != ","))
         except ValueError as exc:
             problems.append(RowProblem(start, str(exc)))
-    return ParsedJournal(entries, problems)
+    return ParsedJournal(entries, problems + table.unreadable)
 
 
-def format_entry(entry: dict[str, str]) -> str:
-    """One CSV line (with newline) in :data:`COLUMNS` order."""
+def format_entry(entry: dict[str, str], columns: Sequence[str] = COLUMNS, delimiter: str = ",",
+                 newline: str = "\n") -> str:
+    """One CSV line (with ``newline``): the values of ``columns``, in that order."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([entry.get(c, "") for c in COLUMNS])
+    csv.writer(buf, delimiter=delimiter, lineterminator=newline).writerow(
+        [entry.get(c, "") for c in columns])
     return buf.getvalue()
 
 
@@ -165,20 +231,55 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
     """Validate ``entry`` (column -> text) and append it to the journal at ``path``,
     creating it with a header. Returns the line number written.
 
+    An existing journal keeps its own layout: the row is written in its header's column
+    order, with its separator, encoding and line ending, so a spreadsheet's file stays one
+    the spreadsheet reads. Refused, with nothing written: JournalError when the reader
+    refuses the file, its header lacks a column the entry fills, or the row would not read
+    back as a row of its own (an unclosed quote above it); ValueError when the entry is
+    invalid or holds a character the file's encoding has not.
+
     Atomic: the new content is written to a temporary file beside it, fsynced and renamed
     over the journal, so a reader (the next run) never sees half a line.
     """
     old = path.read_bytes() if path.exists() else b""
-    head = old if old else format_entry({c: c for c in COLUMNS}).encode()
-    if head and not head.endswith(b"\n"):
-        head += b"\n"
-    line = head.count(b"\n") + 1  # multi-line quoted text is rare; next run re-validates
-    validate(entry, athlete_id, str(path), line)  # raises ValueError with the reason
+    if old.strip():
+        text, codec = decode(old)
+        table = _read_table(str(path), text)
+        # Excel writes CRLF on Windows; "CSV (Macintosh)" ends lines with CR alone
+        newline = ("\r\n" if "\r\n" in text
+                   else "\r" if "\r" in text and "\n" not in text else "\n")
+        if not text.endswith(("\n", "\r")):
+            text, old = text + newline, old + newline.encode(codec)
+        lost = [c for c in COLUMNS if (entry.get(c) or "").strip() and c not in table.header]
+        if lost:
+            raise JournalError(str(path), f"no column {', '.join(lost)} in the header for "
+                                          "this entry: add it to the header first", 1)
+    else:  # new, or blank: nothing to keep
+        text, codec, newline = format_entry({c: c for c in COLUMNS}), "utf-8", "\n"
+        table = _read_table(str(path), text)
+        old = text.encode()
+    # raises ValueError with the reason (the line is set by reading back, below)
+    validate(entry, athlete_id, str(path), 0, decimal_comma=table.delimiter != ",")
+    row = format_entry(entry, table.header, table.delimiter, newline)
+    try:
+        new = row.encode(codec)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"the journal is {codec} text, which has no "
+                         f"{row[exc.start:exc.end]!r} (save it as CSV UTF-8 to write any "
+                         "character)") from None
+    # Read it back as the next run will: the csv module ends an unclosed quote at the end
+    # of the file without an error, so the new row would vanish into the field above it.
+    after = _read_table(str(path), text + row)
+    if (after.unreadable or len(after.rows) != len(table.rows) + 1
+            or after.rows[-1][1] != [entry.get(c, "") for c in table.header]):
+        bad = after.unreadable[0].line if after.unreadable else after.rows[-1][0]
+        raise JournalError(str(path), f"the new row would not read as a row of its own: "
+                                      f"fix line {bad} first (an unclosed quote?)", bad)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as fh:
-        fh.write(head + format_entry(entry).encode())
+        fh.write(old + new)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    return line
+    return after.rows[-1][0]
