@@ -1,13 +1,16 @@
 """The training journal: ``inbox/<athlete>/journal.csv`` (documented in docs/exports.md).
 
 Columns (header names, any order; only ``date`` and ``kind`` are required):
-``date`` (YYYY-MM-DD, the athlete's local day), ``kind`` (strength | cross_training |
+``date`` (the athlete's local day: :func:`parse_date`), ``kind`` (strength | cross_training |
 pain | injury | illness | note), ``minutes``, ``body_part``, ``side`` (left | right |
 both), ``severity`` (0-10 pain scale), ``text``.
 
 Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
 UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
-(``45,5``) in files not separated by commas; LF, CRLF or CR line ends.
+(``45,5``) in files not separated by commas; LF, CRLF or CR line ends. Dates: year first
+(``2025-03-05``, ``2025-3-5``, ``2025/3/5``, ``2025.3.5``) or dotted day first
+(``5.3.2025``); year-last slash dates (``05/03/2025``) only as the whole file settles
+them (:func:`slash_order`), else the row is refused as ambiguous.
 
 Pure: :func:`parse_journal` turns bytes into valid :class:`JournalEntry` rows and one
 :class:`ingest.exports.RowProblem` (line + reason in words) per bad row; the other rows
@@ -16,13 +19,14 @@ still load. :func:`format_entry` / :func:`append_entry` are what ``gaitwatch log
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import csv
 import hashlib
 import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -87,6 +91,82 @@ def _number(name: str, text: str, decimal_comma: bool) -> float:
     return float(text.replace(",", "."))
 
 
+DATE_FORMS = "YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D or D.M.YYYY"
+# Year first, one separator throughout: 2025-03-05, 2025-3-5, 2025/3/5, 2025.3.5 (no
+# convention puts the month before the day after a leading year).
+_YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+# Dots with the year last: day first, the German / Central European 5.3.2025.
+_DOTS_YEAR_LAST = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")
+# Slashes with the year last: 05/03/2025 is 5 March in Britain, May 3 in the US.
+_SLASHES_YEAR_LAST = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # not calendar's: locale-bound
+
+
+@dataclass(frozen=True)
+class SlashOrder:
+    """How a file's year-last slash dates read (:func:`slash_order`)."""
+
+    day_first: bool | None = None  # None: not settled
+    why: str = "no slash date in the file has a day above 12 to tell"  # why not settled
+
+
+def _real(year: int, month: int, day: int) -> bool:
+    return year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+def slash_order(dates: Iterable[tuple[int, str]]) -> SlashOrder:
+    """Settle the order of year-last slash dates from all of a file's ``(line, date)``:
+    day first when one of them is a real day only read day/month/year (13/03/2025),
+    month first when one is only month/day/year (03/13/2025); not settled when none is,
+    or when both are (the file mixes them: none can be trusted)."""
+    only: dict[bool, tuple[int, str]] = {}  # day_first -> the first (line, date) that shows it
+    for line, text in dates:
+        if m := _SLASHES_YEAR_LAST.fullmatch(text.strip()):
+            a, b, year = (int(g) for g in m.groups())
+            if _real(year, b, a) != _real(year, a, b):
+                only.setdefault(_real(year, b, a), (line, text.strip()))
+    if len(only) == 2:
+        (dl, dt), (ml, mt) = only[True], only[False]
+        return SlashOrder(None, f"the file's slash dates disagree: {dt!r} (line {dl}) is "
+                                f"day/month/year, {mt!r} (line {ml}) month/day/year")
+    if only:
+        return SlashOrder(True in only)
+    return SlashOrder()
+
+
+def _day(text: str, year: int, month: int, day: int, how: str = "") -> date:
+    """The date, or ValueError saying in words why there is no such day."""
+    if year < 1:
+        raise ValueError(f"bad date {text!r}{how}: there is no year 0")
+    if not 1 <= month <= 12:
+        raise ValueError(f"bad date {text!r}{how}: there is no month {month}")
+    if not _real(year, month, day):
+        raise ValueError(f"bad date {text!r}{how}: {_MONTHS[month - 1]} {year} has no day {day}")
+    return date(year, month, day)
+
+
+def parse_date(text: str, slashes: SlashOrder = SlashOrder()) -> date:
+    """A journal date in one of :data:`DATE_FORMS`, or a year-last slash date read as
+    ``slashes`` says; ValueError with the reason in words."""
+    t = text.strip()
+    if m := _YEAR_FIRST.fullmatch(t):
+        return _day(t, int(m[1]), int(m[3]), int(m[4]))
+    if m := _DOTS_YEAR_LAST.fullmatch(t):
+        return _day(t, int(m[3]), int(m[2]), int(m[1]))
+    if m := _SLASHES_YEAR_LAST.fullmatch(t):
+        a, b, year = (int(g) for g in m.groups())
+        if slashes.day_first is not None:
+            order = "day/month/year" if slashes.day_first else "month/day/year"
+            how = f" ({order}, as the file's other slash dates)"
+            return _day(t, year, b, a, how) if slashes.day_first else _day(t, year, a, b, how)
+        if a == b or not (_real(year, b, a) or _real(year, a, b)):
+            return _day(t, year, a, b)  # the same day either way, or no day either way
+        raise ValueError(f"ambiguous date {t!r}: day/month/year or month/day/year? "
+                         f"{slashes.why} (accepted: {DATE_FORMS})")
+    raise ValueError(f"bad date {t!r} (accepted: {DATE_FORMS})")
+
+
 def _norm(value: str) -> str:
     v = " ".join(value.strip().lower().split())
     return _ALIASES.get(v, v.replace(" ", "_"))
@@ -94,15 +174,12 @@ def _norm(value: str) -> str:
 
 def validate(
     raw: dict[str, str], athlete_id: str, source_file: str, line: int, *,
-    decimal_comma: bool = False,
+    decimal_comma: bool = False, slashes: SlashOrder = SlashOrder(),
 ) -> JournalEntry:
     """One row's text values -> an entry; ValueError with the reason in words.
-    ``decimal_comma``: the file is not comma-separated, so ``45,5`` is a number."""
-    date_text = (raw.get("date") or "").strip()
-    try:
-        day = date.fromisoformat(date_text)
-    except ValueError:
-        raise ValueError(f"bad date {date_text!r} (expected YYYY-MM-DD)") from None
+    ``decimal_comma``: the file is not comma-separated, so ``45,5`` is a number;
+    ``slashes``: how the file's year-last slash dates read."""
+    day = parse_date(raw.get("date") or "", slashes)
     kind = _norm(raw.get("kind") or "")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {raw.get('kind', '')!r} (expected one of {', '.join(KINDS)})")
@@ -185,11 +262,17 @@ def _read_table(source_file: str, text: str) -> _Table:
     return _Table(delimiter, header, rows, unreadable)
 
 
+def _slashes(table: _Table) -> SlashOrder:
+    return slash_order((line, dict(zip(table.header, row, strict=False)).get("date") or "")
+                       for line, row in table.rows)
+
+
 def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJournal:
     """Every row of a journal.csv; bad rows become problems with their line."""
     text, _codec = decode(data)
     table = _read_table(source_file, text)
     header = table.header
+    slashes = _slashes(table)
     entries: list[JournalEntry] = []
     problems: list[RowProblem] = []
     for start, row in table.rows:
@@ -201,7 +284,7 @@ def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJourn
         raw = dict(zip(header, row, strict=False))
         try:
             entries.append(validate(raw, athlete_id, source_file, start,
-                                    decimal_comma=table.delimiter != ","))
+                                    decimal_comma=table.delimiter != ",", slashes=slashes))
         except ValueError as exc:
             problems.append(RowProblem(start, str(exc)))
     return ParsedJournal(entries, problems + table.unreadable)
@@ -258,8 +341,6 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
         text, codec, newline = format_entry({c: c for c in COLUMNS}), "utf-8", "\n"
         table = _read_table(str(path), text)
         old = text.encode()
-    # raises ValueError with the reason (the line is set by reading back, below)
-    validate(entry, athlete_id, str(path), 0, decimal_comma=table.delimiter != ",")
     row = format_entry(entry, table.header, table.delimiter, newline)
     try:
         new = row.encode(codec)
@@ -275,6 +356,9 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
         bad = after.unreadable[0].line if after.unreadable else after.rows[-1][0]
         raise JournalError(str(path), f"the new row would not read as a row of its own: "
                                       f"fix line {bad} first (an unclosed quote?)", bad)
+    line = after.rows[-1][0]
+    validate(entry, athlete_id, str(path), line,  # raises ValueError with the reason
+             decimal_comma=table.delimiter != ",", slashes=_slashes(after))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as fh:
@@ -282,4 +366,4 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    return after.rows[-1][0]
+    return line

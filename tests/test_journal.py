@@ -10,7 +10,16 @@ import duckdb
 import pytest
 from cli_support import age, cli_env, run_cli, write_config
 
-from ingest.journal import JournalError, append_entry, decode, new_entry, parse_journal
+from ingest.journal import (
+    JournalError,
+    SlashOrder,
+    append_entry,
+    decode,
+    new_entry,
+    parse_date,
+    parse_journal,
+    slash_order,
+)
 from warehouse.store import Warehouse
 from warehouse.summaries import load_journal
 
@@ -300,3 +309,158 @@ def test_log_keeps_the_files_line_endings(
     path.write_bytes(before)
     assert append_entry(path, new_entry("note", "2026-11-03"), "ann") == line
     assert path.read_bytes() == after
+
+
+FORMS = "(accepted: YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D or D.M.YYYY)"
+
+
+@pytest.mark.parametrize(("text", "day"), [
+    ("2025-03-05", date(2025, 3, 5)),
+    ("2025-3-5", date(2025, 3, 5)),
+    ("2025/03/05", date(2025, 3, 5)),
+    ("2025/3/5", date(2025, 3, 5)),
+    ("2025.3.5", date(2025, 3, 5)),
+    ("5.3.2025", date(2025, 3, 5)),  # day first: German, Central European
+    ("05.03.2025", date(2025, 3, 5)),
+    ("31.12.2025", date(2025, 12, 31)),
+    ("29.2.2024", date(2024, 2, 29)),
+    (" 2025-12-31 ", date(2025, 12, 31)),
+    ("05/05/2025", date(2025, 5, 5)),  # the same day read either way
+])
+def test_accepted_date_forms(text: str, day: date) -> None:
+    assert parse_date(text) == day
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("2025-02-29", "bad date '2025-02-29': February 2025 has no day 29"),
+    ("30.2.2025", "bad date '30.2.2025': February 2025 has no day 30"),
+    ("2026/11/31", "bad date '2026/11/31': November 2026 has no day 31"),
+    ("2025-3-0", "bad date '2025-3-0': March 2025 has no day 0"),
+    ("2025-13-01", "bad date '2025-13-01': there is no month 13"),
+    ("3.13.2025", "bad date '3.13.2025': there is no month 13"),  # dots are day first
+    ("0000-01-01", "bad date '0000-01-01': there is no year 0"),
+    ("2025-03/05", f"bad date '2025-03/05' {FORMS}"),  # one separator throughout
+    ("5.3.25", f"bad date '5.3.25' {FORMS}"),  # which century?
+    ("05-03-2025", f"bad date '05-03-2025' {FORMS}"),
+    ("5 March 2025", f"bad date '5 March 2025' {FORMS}"),
+    ("2025-03-05T07:30", f"bad date '2025-03-05T07:30' {FORMS}"),
+    ("20250305", f"bad date '20250305' {FORMS}"),
+    ("", f"bad date '' {FORMS}"),
+    ("05/03/2025", "ambiguous date '05/03/2025': day/month/year or month/day/year? no slash "
+                   f"date in the file has a day above 12 to tell {FORMS}"),
+    ("31/31/2025", "bad date '31/31/2025': there is no month 31"),  # no day either way
+])
+def test_refused_dates_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ValueError) as err:
+        parse_date(text)
+    assert str(err.value) == reason
+
+
+def test_a_file_settles_its_slash_dates() -> None:
+    day_first = slash_order([(2, "05/03/2025"), (3, "2025-03-06"), (4, "13/03/2025")])
+    month_first = slash_order([(2, "05/03/2025"), (3, "03/13/2025")])
+    assert day_first == SlashOrder(True)
+    assert month_first == SlashOrder(False)
+    assert slash_order([(2, "29/02/2024")]) == SlashOrder(True)  # Feb 29th: leap year
+    assert parse_date("05/03/2025", day_first) == date(2025, 3, 5)
+    assert parse_date("05/03/2025", month_first) == date(2025, 5, 3)
+    with pytest.raises(ValueError) as err:
+        parse_date("31/04/2025", day_first)
+    assert str(err.value) == ("bad date '31/04/2025' (day/month/year, as the file's other "
+                              "slash dates): April 2025 has no day 31")
+    with pytest.raises(ValueError) as err:
+        parse_date("02/30/2025", month_first)
+    assert str(err.value) == ("bad date '02/30/2025' (month/day/year, as the file's other "
+                              "slash dates): February 2025 has no day 30")
+
+
+@pytest.mark.parametrize("dates", [
+    [(2, "05/03/2025"), (3, "06/03/2025")],  # 12 or less: either order
+    [(2, "31/04/2025"), (3, "29/02/2025"), (4, "45/03/2025")],  # no real day either way
+    [(2, "2025-03-13"), (3, "13.3.2025")],  # no slash dates at all
+])
+def test_what_does_not_settle_the_slash_order(dates: list[tuple[int, str]]) -> None:
+    assert slash_order(dates) == SlashOrder(
+        None, "no slash date in the file has a day above 12 to tell")
+
+
+def test_slash_dates_that_disagree_are_all_refused() -> None:
+    text = ("date,kind\n"
+            "13/03/2025,note\n"  # line 2: only day/month/year
+            "03/14/2025,note\n"  # line 3: only month/day/year
+            "05/03/2025,note\n"  # line 4
+            "05/05/2025,note\n"  # line 5: the same day either way
+            "2025-03-15,note\n")  # line 6
+    parsed = parse_journal(NAME, text.encode(), "ann")
+    assert [e.entry_date for e in parsed.entries] == [date(2025, 5, 5), date(2025, 3, 15)]
+    why = ("day/month/year or month/day/year? the file's slash dates disagree: '13/03/2025' "
+           "(line 2) is day/month/year, '03/14/2025' (line 3) month/day/year " + FORMS)
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (2, f"ambiguous date '13/03/2025': {why}"), (3, f"ambiguous date '03/14/2025': {why}"),
+        (4, f"ambiguous date '05/03/2025': {why}")]
+
+
+def test_a_day_first_file_reads_every_slash_date_day_first() -> None:
+    text = ("date;kind;minutes\n"
+            "05/03/2025;strength;30\n"  # settled by line 4
+            "2025-03-06;strength;30\n"
+            "13/03/2025;strength;30\n"
+            "31/04/2025;strength;30\n")  # no such day, read day first
+    parsed = parse_journal(NAME, text.encode(), "ann")
+    assert [e.entry_date for e in parsed.entries] == [
+        date(2025, 3, 5), date(2025, 3, 6), date(2025, 3, 13)]
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (5, "bad date '31/04/2025' (day/month/year, as the file's other slash dates): "
+            "April 2025 has no day 31")]
+
+
+def test_log_reads_a_slash_date_as_the_file_does(tmp_path: Path) -> None:
+    path = tmp_path / "journal.csv"
+    path.write_bytes(b"date;kind\n13/03/2025;note\n")
+    assert append_entry(path, new_entry("note", "05/04/2025"), "ann") == 3
+    with pytest.raises(ValueError, match="the file's slash dates disagree"):
+        append_entry(path, new_entry("note", "04/14/2025"), "ann")  # would unsettle the file
+    assert path.read_bytes() == b"date;kind\n13/03/2025;note\n05/04/2025;note\n"
+    assert [e.entry_date for e in parse_journal(NAME, path.read_bytes(), "ann").entries] == [
+        date(2025, 3, 13), date(2025, 4, 5)]
+
+
+# A journal kept in Excel on Windows, German locale, as it saves "CSV": cp1252, ";",
+# CRLF, decimal commas, dates typed in several ways.
+EXCEL_REAL = (
+    "Date;Kind;Minutes;Body part;Side;Severity;Text\r\n"
+    "03.11.2025;pain;;Knöchel;left;3;nach dem Intervalltraining\r\n"  # 2
+    "4.11.2025;strength;45,5;;;;Rumpf + Bänder\r\n"  # 3
+    "2025-11-05;cross_training;60;;;;Radfahren, locker\r\n"  # 4
+    "2025/11/6;pain;;Achillessehne;right;2,0;\r\n"  # 5
+    "30.02.2025;injury;;Knöchel;left;6;umgeknickt\r\n"  # 6: no such day
+    "07/11/2025;note;;;;;neue Schuhe\r\n"  # 7: 7 November or July 11?
+    "2025.11.8;illness;;;;;Erkältung\r\n"  # 8
+    "9.11.25;note;;;;;\r\n"  # 9: two-digit year
+    "2025-11-10;pain;;Knöchel;left;7,5;\r\n"  # 10: severity is whole
+).encode("cp1252")
+
+
+def test_a_real_looking_excel_journal_loads_every_good_row(tmp_path: Path) -> None:
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        out = load_journal(wh, "ann", NAME, EXCEL_REAL)
+        journal = _rows(wh, "SELECT entry_date, kind, minutes, body_part, side, severity, text, "
+                            "source_line FROM v_journal ORDER BY source_line")
+        bad = _rows(wh, "SELECT part, reason FROM ingest_log WHERE status = 'rejected' "
+                        "ORDER BY part")
+        wh.run_data_tests()
+    assert out.status == "loaded"
+    assert journal == [
+        (date(2025, 11, 3), "pain", None, "Knöchel", "left", 3, "nach dem Intervalltraining", 2),
+        (date(2025, 11, 4), "strength", 45.5, None, None, None, "Rumpf + Bänder", 3),
+        (date(2025, 11, 5), "cross_training", 60.0, None, None, None, "Radfahren, locker", 4),
+        (date(2025, 11, 6), "pain", None, "Achillessehne", "right", 2, None, 5),
+        (date(2025, 11, 8), "illness", None, None, None, None, "Erkältung", 8),
+    ]
+    assert bad == [
+        (6, "line 6: bad date '30.02.2025': February 2025 has no day 30; row not loaded"),
+        (7, "line 7: ambiguous date '07/11/2025': day/month/year or month/day/year? no slash "
+            f"date in the file has a day above 12 to tell {FORMS}; row not loaded"),
+        (9, f"line 9: bad date '9.11.25' {FORMS}; row not loaded"),
+        (10, "line 10: severity 7,5 out of range (a whole number 0-10); row not loaded"),
+    ]
