@@ -1,9 +1,10 @@
 """The training journal: ``inbox/<athlete>/journal.csv`` (documented in docs/exports.md).
 
-Columns (header names, any order; only ``date`` and ``kind`` are required):
-``date`` (the athlete's local day: :func:`parse_date`), ``kind`` (strength | cross_training |
-pain | injury | illness | note), ``minutes``, ``body_part``, ``side`` (left | right |
-both), ``severity`` (0-10 pain scale), ``text``.
+Columns (header names, any case, any order; only ``date`` and ``kind`` are required):
+``date`` (the athlete's local day: :func:`parse_date`), ``kind`` (strength |
+cross_training | pain | injury | illness | note, or a name in :data:`KIND_ALIASES`),
+``minutes``, ``body_part``, ``side`` (left | right | both), ``severity`` (0-10 pain
+scale), ``text``.
 
 Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
 UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
@@ -43,6 +44,12 @@ DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 _ALIASES = {"body part": "body_part", "bodypart": "body_part", "cross-training": "cross_training",
             "cross training": "cross_training", "crosstraining": "cross_training"}
+# What people call a kind in their own logs, only where the meaning is certain (keys as
+# _kind spells them: lower case, spaces and hyphens as "_"). "yoga", "run" or "rehab"
+# could be more than one kind: they stay row problems naming the kinds.
+KIND_ALIASES = {"strength_training": "strength", "weight_training": "strength",
+                "weights": "strength", "gym": "strength", "injured": "injury",
+                "sick": "illness", "ill": "illness"}
 
 
 class JournalError(ExportListError):
@@ -172,6 +179,11 @@ def _norm(value: str) -> str:
     return _ALIASES.get(v, v.replace(" ", "_"))
 
 
+def _kind(value: str) -> str:
+    k = _norm(value).replace("-", "_")
+    return KIND_ALIASES.get(k, k)
+
+
 def validate(
     raw: dict[str, str], athlete_id: str, source_file: str, line: int, *,
     decimal_comma: bool = False, slashes: SlashOrder = SlashOrder(),
@@ -180,7 +192,7 @@ def validate(
     ``decimal_comma``: the file is not comma-separated, so ``45,5`` is a number;
     ``slashes``: how the file's year-last slash dates read."""
     day = parse_date(raw.get("date") or "", slashes)
-    kind = _norm(raw.get("kind") or "")
+    kind = _kind(raw.get("kind") or "")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {raw.get('kind', '')!r} (expected one of {', '.join(KINDS)})")
     minutes: float | None = None

@@ -464,3 +464,25 @@ def test_a_real_looking_excel_journal_loads_every_good_row(tmp_path: Path) -> No
         (9, f"line 9: bad date '9.11.25' {FORMS}; row not loaded"),
         (10, "line 10: severity 7,5 out of range (a whole number 0-10); row not loaded"),
     ]
+
+
+@pytest.mark.parametrize(("written", "kind"), [
+    ("Strength training", "strength"), ("strength_training", "strength"),
+    ("Strength-Training", "strength"), ("gym", "strength"), ("Weights", "strength"),
+    ("weight training", "strength"), ("Cross-Training", "cross_training"),
+    ("crosstraining", "cross_training"), ("injured", "injury"), ("Sick", "illness"),
+    ("ill", "illness"), (" PAIN ", "pain"),
+])
+def test_other_names_for_a_kind(written: str, kind: str) -> None:
+    parsed = parse_journal(NAME, f"date;kind\n2025-11-03;{written}\n".encode(), "ann")
+    assert parsed.problems == []
+    assert [e.kind for e in parsed.entries] == [kind]
+
+
+@pytest.mark.parametrize("written", ["yoga", "rehab", "run", "Krafttraining", "strengths"])
+def test_a_kind_we_cannot_be_sure_of_is_a_row_problem(written: str) -> None:
+    parsed = parse_journal(NAME, f"date;kind\n2025-11-03;{written}\n".encode(), "ann")
+    assert parsed.entries == []
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (2, f"unknown kind {written!r} (expected one of strength, cross_training, pain, "
+            "injury, illness, note)")]
