@@ -51,14 +51,15 @@ from reports.data import (
 )
 from transforms.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from warehouse.instances import is_held
+from warehouse.migrate import memory_limit, utc_session
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # DuckDB keeps every block it reads cached up to its memory limit (80 % of RAM by
-# default), so over a whole history the cache grows with the database file. A limit a few
-# times one sample batch's needs (data.MAX_BATCH_SAMPLES) evicts earlier batches' blocks;
-# a query over it spills to a temporary folder, and one that still does not fit runs again
-# under DuckDB's default limit (_load_bounded).
-DUCKDB_MEMORY_LIMIT = "100MB"
+# default), so over a whole history the cache grows with the database file. The pipeline's
+# limit (warehouse.migrate.memory_limit, 100 MB: a few times one sample batch's needs,
+# data.MAX_BATCH_SAMPLES) evicts earlier batches' blocks; a query over it spills to a
+# temporary folder, and one that still does not fit runs again under DuckDB's default
+# limit (_load_bounded).
 # The report code's version, part of every page's data fingerprint: a changed template or
 # chart re-renders every page, unchanged code and data leave a page as it is.
 CODE_VERSION = hashlib.sha256(
@@ -472,9 +473,8 @@ def _load_bounded(
     con: duckdb.DuckDBPyConnection, targets: list[tuple[str, str]], th: Thresholds,
     fingerprints: Mapping[tuple[str, str], str],
 ) -> list[WeekData]:
-    """load_weeks under DUCKDB_MEMORY_LIMIT; a batch that does not fit (one week of
-    extreme recordings, over the sample budget on its own) gets DuckDB's default limit.
-    (Not warehouse.migrate.memory_limit: importing it loads polars, +35 MB here.)"""
+    """load_weeks under the pipeline's memory limit; a batch that does not fit (one week of
+    extreme recordings, over the sample budget on its own) gets DuckDB's default limit."""
     try:
         return load_weeks(con, targets, th, CODE_VERSION, fingerprints)
     except duckdb.OutOfMemoryException:
@@ -482,7 +482,7 @@ def _load_bounded(
         try:
             return load_weeks(con, targets, th, CODE_VERSION, fingerprints)
         finally:
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            con.execute("SET memory_limit = ?", [memory_limit()])
 
 
 def _connect(db_path: Path | str, spill: str) -> duckdb.DuckDBPyConnection:
@@ -495,8 +495,8 @@ def _connect(db_path: Path | str, spill: str) -> duckdb.DuckDBPyConnection:
     else:
         con = duckdb.connect(str(db_path), read_only=True)
         con.execute("SET temp_directory = ?", [spill])  # a read-only instance has none
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    utc_session(con)
+    con.execute("SET memory_limit = ?", [memory_limit()])
     return con
 
 

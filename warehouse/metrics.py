@@ -20,7 +20,7 @@ from transforms.risk import DEVICE_COLUMNS, weekly_risk
 from transforms.schema import ACTIVITY_INPUT_SCHEMA
 from transforms.thresholds import Thresholds, load_thresholds, threshold_values
 from warehouse.evaluation import refresh_evaluation
-from warehouse.migrate import StageState
+from warehouse.migrate import StageState, utc_session
 from warehouse.store import Warehouse
 
 
@@ -68,8 +68,7 @@ def _prefetched(wh: Warehouse, chunks: list[list[str]]) -> Iterator[tuple[list[s
     write."""
     if not chunks:
         return
-    cursor = wh.con.cursor()
-    cursor.execute("SET TimeZone = 'UTC'")  # as warehouse.migrate.connect: UTC timestamps
+    cursor = utc_session(wh.con.cursor())
 
     def read(chunk: list[str]) -> list[pl.DataFrame]:
         return [wh.samples_frame(chunk, cursor)]

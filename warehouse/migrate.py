@@ -110,6 +110,14 @@ def wal_path(database: Path) -> Path:
     return database.with_name(database.name + ".wal")
 
 
+def utc_session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Session time zone UTC on ``con``, a connection or a cursor (the setting is per
+    connection: a cursor starts at the machine's zone). TIMESTAMPTZ values come back to
+    polars as Datetime("us", "UTC") only under a UTC session."""
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
 def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open ``path`` (creating it in v1.5.0 storage if missing), session time zone UTC.
     ``read_only`` is ignored while this process holds the file for a run
@@ -130,8 +138,7 @@ def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnect
                 "meanwhile): close it there; analysts open the published copy instead"
             ) from e
         raise
-    # TIMESTAMPTZ values come back to polars as Datetime("us", "UTC") only under a UTC session.
-    con.execute("SET TimeZone = 'UTC'")
+    utc_session(con)
     # DuckDB's default memory limit is 80 % of RAM, so its buffer cache grows with the file
     # (docs/performance.md, F8/P7); a fixed cap keeps the flow process flat. Larger-than-
     # memory work spills to disk instead.
