@@ -20,6 +20,7 @@ import typer
 
 from flows.config import ConfigError, load_config
 from ingest.errors import GaitwatchError
+from ingest.safety import text_path
 
 if TYPE_CHECKING:
     from flows.config import Config
@@ -163,6 +164,8 @@ def _handled() -> Iterator[None]:
 
 def _config(config: Path | None, *, need_db: bool = False, **paths: Path | None) -> Config:
     cfg = load_config(config, must_exist=config is not None).with_paths(**paths)
+    for p in filter(None, (cfg.source, cfg.inbox, cfg.database, cfg.reports_dir, cfg.published_database)):
+        text_path(p)  # every one becomes a flow parameter
     if need_db and not cfg.database.exists():
         raise ConfigError(f"no database at {cfg.database}: run `gaitwatch run` or `ingest` first")
     return cfg
@@ -289,12 +292,13 @@ def ingest(
         from flows.flows import ingest_paths
         from ingest.inbox import prewarm_decoders
 
+        given = [text_path(p.resolve()) for p in paths]  # before any work: one clear line
         n = cfg.workers if workers is None else workers
         prewarm_decoders(cfg.rules, cfg.database, n, files=len(paths))
         ready()
         with _progress(True):
             report = ingest_paths(
-                paths=[p.resolve() for p in paths],
+                paths=given,
                 athlete=athlete,
                 config=cfg.source,
                 database=cfg.database,

@@ -13,6 +13,10 @@ class GaitwatchError(Exception):
     """Base class of every error gaitwatch raises on purpose."""
 
 
+class PathNotTextError(GaitwatchError):
+    """A path given to a command is not valid UTF-8 (:func:`ingest.safety.text_path`)."""
+
+
 class IngestError(GaitwatchError):
     """An input could not be turned into an activity.
 
@@ -60,6 +64,14 @@ class EmptyFileError(CorruptFileError):
 class NotAnActivityError(IngestError):
     """Readable, but not a recorded activity: FIT settings/monitoring files, GPX routes,
     metadata-only GPX, tracks without timestamps. Logged as ``skipped``."""
+
+    status = "skipped"
+
+
+class ImplausibleTimeError(IngestError):
+    """An activity recorded at a time no clock could have set (before
+    ``Limits.earliest_start_year``, or far ahead of the time of loading): logged as
+    ``skipped`` by the warehouse, not analysed."""
 
     status = "skipped"
 

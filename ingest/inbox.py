@@ -9,8 +9,8 @@ the configuration hands them its :class:`InboxRules`.
   use (``*.part``, ``*.crdownload``, ``*.tmp``, ``*.partial``, ``~`` suffix) are not
   inputs yet: they are renamed when the copy completes.
 - A file whose modification time is younger than ``settle_seconds`` is still being
-  copied and is left for the next run (one dated in the future by a clock set wrong is
-  not: nothing here is writing it); the ingest step looks again (size and mtime)
+  copied and is left for the next run (one dated minutes or more in the future by a clock
+  set wrong is judged by its last change here, its ctime); the ingest step looks again (size and mtime)
   right before and right after reading, and drops what it read if the file changed.
 - Which files are done (path, size, mtime, sha256, outcome) is kept in the warehouse's
   ``inbox_files`` table, written in the load transaction (warehouse.files).
@@ -61,10 +61,12 @@ class InboxScan:
 
 
 # A modification time this far ahead of the clock was not made by a copy in progress here
-# (which stamps the present): a device's or a copy's kept time, from a clock set wrong or a
-# FAT volume's local time read as UTC (up to 14 h ahead). Such a file counts as settled;
-# the size and mtime checks around reading still catch a change.
-_FUTURE_SLACK_S = 2.0
+# (which stamps the present): it is a time kept from a device or a copy, from a clock set
+# wrong or a FAT volume's local time read as UTC (whole quarter hours, up to 14 h ahead).
+# Such a file is judged by its last change here instead (ctime: a copy in progress moves
+# it; setting a modification time sets it to the present). The slack covers a network
+# share whose clock runs minutes ahead: within it, times count as the present.
+_FUTURE_SLACK_S = 300.0
 _LINKED_FOLDER = ("symbolic link to a folder, not followed (it could loop or lead anywhere): "
                   "copy the folder into the inbox, or link its files")
 
@@ -77,7 +79,15 @@ def athlete_for(folder_parts: tuple[str, ...], default_athlete: str) -> str:
 
     if not folder_parts:
         return default_athlete
-    return normalize_athlete_id(folder_parts[0])
+    name = folder_parts[0]
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        # not UTF-8 (Python kept the bytes as surrogates): read as Windows/Latin-1 text, so
+        # that a "Jörg" folder is the configured athlete jorg (with his time zone and
+        # privacy zones), not "jrg" with the letter dropped
+        name = name.encode("utf-8", "surrogateescape").decode("cp1252", "replace")
+    return normalize_athlete_id(name)
 
 
 def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
@@ -125,14 +135,40 @@ def scan_inbox(cfg: InboxRules, now: float | None = None) -> InboxScan:
                 # a named pipe would block the reader (and the run) for ever
                 scan.invalid.append((rel, "not a regular file (named pipe, socket or device): nothing to read"))
                 continue
-            if -_FUTURE_SLACK_S < now - st.st_mtime < cfg.settle_seconds:
+            # a modification time from a wrong clock: the last change here (ctime) tells
+            changed = st.st_ctime if st.st_mtime > now + _FUTURE_SLACK_S else st.st_mtime
+            if -_FUTURE_SLACK_S < now - changed < cfg.settle_seconds:
                 scan.unsettled.append(rel)
                 continue
             if isinstance(owner, GaitwatchError):
                 scan.invalid.append((rel, f"folder name is not a valid athlete id: {owner}"))
                 continue
             scan.ready.append(InboxFile(Path(path), rel, owner, st.st_size, st.st_mtime_ns, inbox))
+    _set_aside_name_collisions(scan)
     return scan
+
+
+def _set_aside_name_collisions(scan: InboxScan) -> None:
+    """A name escaped to text (:func:`ingest.safety.text_name`) can equal another file's
+    real name (``caf\\xe9.fit`` typed with a backslash): one key in inbox_files for two
+    files would stop the athlete's whole batch. The escaped one is reported instead."""
+    taken: dict[str, int] = {}
+    for f in scan.ready:
+        taken[f.rel] = taken.get(f.rel, 0) + 1
+    if all(n == 1 for n in taken.values()):
+        return
+    keep: list[InboxFile] = []
+    kept: set[str] = set()
+    # real names first, so that an escaped name gives way to the real one it imitates
+    for f in sorted(scan.ready, key=lambda f: f.path.relative_to(f.root).as_posix() != f.rel):
+        if f.rel in kept:
+            scan.invalid.append((f.rel, "its name, not valid UTF-8, reads the same as another "
+                                        "file's: rename it"))
+        else:
+            kept.add(f.rel)
+            keep.append(f)
+    order = {id(f): i for i, f in enumerate(scan.ready)}
+    scan.ready = sorted(keep, key=lambda f: order[id(f)])
 
 
 def new_since(

@@ -15,6 +15,7 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
@@ -25,6 +26,7 @@ from ingest.errors import (
     CorruptFileError,
     EmptyFileError,
     GaitwatchError,
+    PathNotTextError,
     ResourceLimitError,
     UnsafeInputError,
 )
@@ -78,6 +80,21 @@ def normalize_athlete_id(raw: str) -> str:
 
 
 # --------------------------------------------------------------------------- names
+
+
+def text_path(path: Path) -> Path:
+    """``path`` itself when it is valid UTF-8, else :class:`PathNotTextError`. A path a
+    command passes to a flow becomes a Prefect parameter, sent to its server as JSON,
+    which cannot carry the raw bytes of such a name. Files inside the inbox or inside a
+    folder given to ``gaitwatch ingest`` may have any name: they are never parameters."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise PathNotTextError(
+            f"{text_name(str(path))}: the path is not valid UTF-8 text; rename that folder or "
+            "file, or drop the files into the inbox (names inside it may be anything)"
+        ) from None
+    return path
 
 
 def text_name(name: str) -> str:

@@ -119,6 +119,18 @@ def test_usage_and_configuration_errors_exit_2(env: dict[str, str], tmp_path: Pa
     week = run_cli(["report", "--week", "2026-47", "--config", str(bad)], env)
     assert week.returncode == 2 and "2026-W47" in week.stderr
 
+    # a path that is not UTF-8 cannot be a flow's parameter (Prefect sends them as JSON):
+    # one line, before any work; it was a traceback from Prefect's client
+    latin = os.fsencode(tmp_path) + b"/J\xf6rg"
+    os.makedirs(latin + b"/inbox")
+    (tmp_path / "run.fit").write_bytes(b"")
+    os.rename(tmp_path / "run.fit", latin + b"/run.fit")
+    for args in (["ingest", os.fsdecode(latin + b"/run.fit")], ["run", "--inbox", os.fsdecode(latin + b"/inbox")]):
+        odd = run_cli([*args, "--db", str(tmp_path / "gw.duckdb")], env, cwd=tmp_path)
+        assert odd.returncode == 2, odd.stderr
+        assert odd.stderr.count("\n") == 1 and "J\\xf6rg" in odd.stderr and "not valid UTF-8" in odd.stderr
+        assert "Traceback" not in odd.stderr
+
     no_server = cli_env()  # no PREFECT_API_URL: schedules cannot work
     no_server.pop("PREFECT_API_URL", None)
     serve = run_cli(["serve"], no_server, cwd=tmp_path)

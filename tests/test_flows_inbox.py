@@ -173,7 +173,7 @@ def test_file_names_not_in_utf8_are_loaded_under_an_escaped_name(
         ("J\\xf6rg/caf\\xe9 run.fit", "loaded"), ("ana/\\xe9t\\xe9.fit", "loaded"),
     ]
     assert _log(tmp_path) == [
-        ("ana", "ana/\\xe9t\\xe9.fit", "loaded"), ("jrg", "J\\xf6rg/caf\\xe9 run.fit", "loaded"),
+        ("ana", "ana/\\xe9t\\xe9.fit", "loaded"), ("jorg", "J\\xf6rg/caf\\xe9 run.fit", "loaded"),
     ]
     done = sorted(os.listdir(os.fsencode(tmp_path / "done" / "ana")))
     assert done == [b"\xe9t\xe9.fit"]  # moved under its own name
@@ -196,11 +196,12 @@ def test_odd_inbox_entries_are_reported_and_never_block_the_run(
     (ahead,) = _drop(inbox, "ana", GOOD[1:2])
     os.utime(ahead, (time.time() + 10 * 3600, time.time() + 10 * 3600))
     os.mkfifo(inbox / "ana" / "pipe.fit")
-    age([inbox / "ana" / "pipe.fit"])  # settled: else it waits, unread, for the next run
+    age([inbox / "ana" / "pipe.fit"])  # settled: the previous code then read it, and blocked
     (inbox / "ana" / "broken.fit").symlink_to(tmp_path / "nowhere.fit")
     _drop(tmp_path / "elsewhere", "runs", GOOD[2:3])
     (inbox / "ana" / "linked").symlink_to(tmp_path / "elsewhere" / "runs")
-    report = ingest_inbox(config=_config(tmp_path))
+    time.sleep(1.5)  # the last change here (ctime) of every file is older than settle_seconds
+    report = ingest_inbox(config=_config(tmp_path, settle_seconds=1))
     assert sorted((o.rel, o.status) for o in report.outcomes) == [
         ("ana/fenix5-bike-short.fit", "loaded"), ("ana/fenix5-run-dynamics-short.fit", "loaded"),
     ]
@@ -210,6 +211,40 @@ def test_odd_inbox_entries_are_reported_and_never_block_the_run(
     assert reasons["ana/broken.fit"] == "broken symbolic link: nothing to read"
     assert reasons["ana/pipe.fit"] == "not a regular file (named pipe, socket or device): nothing to read"
     assert reasons["ana/linked/"].startswith("symbolic link to a folder, not followed")
+
+
+def test_scan_judges_future_dates_by_the_last_change_and_sets_aside_name_twins(tmp_path: Path) -> None:
+    from ingest.inbox import InboxRules, scan_inbox
+
+    inbox = tmp_path / "inbox"
+    folder = inbox / "ana"
+    folder.mkdir(parents=True)
+    src = (CORPUS / GOOD[0]).read_bytes()
+    # dated 10 h ahead (a FAT volume's local time), just copied: still settling
+    (folder / "ahead.fit").write_bytes(src)
+    os.utime(folder / "ahead.fit", (time.time() + 36_000, time.time() + 36_000))
+    # a Latin-1 name whose escaped text equals a real name typed with a backslash
+    (folder / "caf\\xe9.fit").write_bytes(src)
+    with open(os.fsencode(folder) + b"/caf\xe9.fit", "wb") as out:
+        out.write(src)
+    (folder / "other.fit").write_bytes(src)
+    # a Latin-1 athlete folder: the configured athlete "jorg", not "jrg"
+    os.makedirs(os.fsencode(inbox) + b"/J\xf6rg")
+    with open(os.fsencode(inbox) + b"/J\xf6rg/run.fit", "wb") as out:
+        out.write(src)
+    rules = InboxRules(inbox, "solo", 60.0, tmp_path / "done", tmp_path / "rejected")
+    # now: every file was just written here, the one dated 10 h ahead too (by its ctime)
+    assert "ana/ahead.fit" in scan_inbox(rules).unsettled
+    scan = scan_inbox(rules, now=time.time() + 120)  # two minutes on: all settled
+    assert scan.unsettled == []
+    assert sorted((f.rel, f.athlete_id) for f in scan.ready) == [
+        ("J\\xf6rg/run.fit", "jorg"), ("ana/ahead.fit", "ana"), ("ana/caf\\xe9.fit", "ana"),
+        ("ana/other.fit", "ana"),
+    ]
+    # the real name "caf\\xe9.fit" stays; the Latin-1 one that reads the same is set aside
+    assert [f.path.name for f in scan.ready if f.rel == "ana/caf\\xe9.fit"] == ["caf\\xe9.fit"]
+    assert scan.invalid == [("ana/caf\\xe9.fit", "its name, not valid UTF-8, reads the same as "
+                                                "another file's: rename it")]
 
 
 def test_one_task_per_batch_of_one_athlete(prefect_harness: None, tmp_path: Path) -> None:

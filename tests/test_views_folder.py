@@ -64,6 +64,7 @@ CHANGED_COMMENTS = {
     ("v_report_samples", "steps_per_min"): _IN_USE, ("v_report_samples", "step_length_calc_m"): _IN_USE,
     ("v_report_samples", "is_moving"): _IN_USE,
     ("v_report_weeks", "prebreak_run_time_s"): "null without regular training",
+    ("v_ingest_problems", "status"): "recorded at a time no clock could have set",
 }
 
 # Views added to the folder since, over tables of later migrations (011: the report's chart

@@ -76,7 +76,11 @@ def _run_child(db: Path, data: Path, env_extra: dict[str, str], kill_after: floa
             time.sleep(kill_after)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=120)
+        try:
+            proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # else leaving the with-block waits for the hung child without bound
+            raise
     return proc.returncode
 
 

@@ -418,3 +418,31 @@ def test_activities_recorded_at_implausible_times_are_skipped_with_the_time(tmp_
         earlier = dataclasses.replace(DEFAULT_LIMITS, earliest_start_year=1980)
         again = moved("unset-again.gpx", datetime(1989, 12, 31, 1, 5, tzinfo=UTC))
         assert wh.load([again], "cy", limits=earlier).loaded == 1
+
+
+def test_a_file_skipped_for_its_recording_time_says_so_in_its_outcome(tmp_path: Path) -> None:
+    # The warehouse, not the reader, decides this skip: the file's outcome (the console
+    # line, inbox_files) said "no activity in it" while only ingest_log had the reason.
+    import duckdb
+
+    from flows import pipeline
+    from flows.config import config_from_dict
+
+    fit = next(r for r in corpus_results() if r.error is None and r.activities[0].meta.format == "fit"
+               and r.activities[0].samples["lat_deg"].null_count() == 0)
+    samples = fit.activities[0].samples.head(120)
+    shift = datetime(1989, 12, 31, 0, 5, tzinfo=UTC) - samples["ts"][0]
+    (tmp_path / "inbox" / "cy").mkdir(parents=True)
+    (tmp_path / "inbox" / "cy" / "unset.gpx").write_bytes(
+        gpx_bytes(samples.with_columns(pl.col("ts") + shift)))
+    cfg = config_from_dict(
+        {"inbox": str(tmp_path / "inbox"), "database": str(tmp_path / "gw.duckdb"),
+         "published_database": str(tmp_path / "pub.duckdb"), "reports": str(tmp_path / "reports"),
+         "inbox_options": {"settle_seconds": 0}},
+        tmp_path,
+    )
+    (outcome,) = pipeline.ingest_files(cfg, pipeline.scan_new_files(cfg).ready, workers=1)
+    assert outcome.status == "skipped"
+    assert outcome.reason.startswith("recorded at 1989-12-31 00:05 UTC, before 2000"), outcome.reason
+    with duckdb.connect(str(cfg.database), read_only=True) as con:
+        assert con.execute("SELECT reason FROM inbox_files").fetchall() == [(outcome.reason,)]

@@ -252,24 +252,34 @@ def test_013_gives_rejections_logged_by_absolute_path_their_inbox_name(tmp_path:
     test = "inbox_files rejected/skipped have a reason and an ingest_log row"
     assert test in TESTS
     log = ("INSERT INTO ingest_log (athlete_id, source_file, sha256, part, size_bytes, status, "
-           "reason, first_seen_at, seen_at, status_changed_at) VALUES ")
-    row = "('ann', '{}', NULL, 0, 0, 'rejected', 'decoder process crashed', now(), now(), now())"
+           "reason, error_type, first_seen_at, seen_at, status_changed_at) VALUES ")
+    row = "('{}', '{}', NULL, 0, 0, 'rejected', 'decoder process crashed', '{}', now(), now(), now())"
     with connect(tmp_path / "gw.duckdb") as con:
         assert migrate(con, old)[-1] == 12
         con.execute(
             "INSERT INTO inbox_files VALUES "
             "('ann/x.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
             "('ann/y.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
-            "('ann/b/x.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now())"
+            "('ann/b/x.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
+            "('ann/z.fit', 1, 1, 'h', 'rejected', 'crashed', 'ann', now()), "
+            "('run.fit', 1, 1, 'h', 'rejected', 'bad crc', 'me', now())"
         )
-        con.execute(log + ", ".join(row.format(p) for p in (
-            "/in/ann/x.fit",  # renamed
-            "/in/ann/y.fit", "ann/y.fit",  # the same rejection twice: one row stays
-            "/in/ann/b/x.fit",  # ends with ann/x.fit's name too: the longer name wins
-            "/elsewhere/z.fit",  # named on the command line, not in the inbox: kept
+        con.execute(log + ", ".join(row.format(*r) for r in (
+            ("ann", "/in/ann/x.fit", "IngestError"),  # renamed
+            ("ann", "/in/ann/y.fit", "IngestError"), ("ann", "ann/y.fit", "IngestError"),  # one stays
+            ("ann", "/in/ann/b/x.fit", "IngestError"),  # ends with ann/x.fit's name too: the longer wins
+            ("ann", "/old/inbox/ann/z.fit", "IngestError"),  # the inbox reached by two paths:
+            ("ann", "/new/inbox/ann/z.fit", "IngestError"),  # one row stays
+            ("me", "/home/u/exports/run.fit", "CorruptFileError"),  # a reader's error: kept as it is
+            ("me", "run.fit", "CorruptFileError"),
+            ("ann", "/elsewhere/w.fit", "IngestError"),  # not in the inbox: kept
         )))
         assert [r.name for r in run(con, False, names={test}) if not r.passed] == [test]
-        assert migrate(con) == [13]
+        assert migrate(con) == [13, 14]
         names = sorted(r[0] for r in con.execute("SELECT source_file FROM ingest_log").fetchall())
-        assert names == ["/elsewhere/z.fit", "ann/b/x.fit", "ann/x.fit", "ann/y.fit"]
+        assert names == ["/elsewhere/w.fit", "/home/u/exports/run.fit", "ann/b/x.fit", "ann/x.fit",
+                         "ann/y.fit", "ann/z.fit", "run.fit"]
+        unique = "ingest_log (athlete_id, source_file, sha256, part) unique"
+        assert unique in TESTS
+        assert [r.name for r in run(con, False, names={unique}) if not r.passed] == []
         assert [r.name for r in run(con, False, names={test}) if not r.passed] == []

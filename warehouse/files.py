@@ -216,7 +216,8 @@ def file_outcome(
     else:
         status = "skipped"
         skipped = [e for e in errors if e.status == "skipped"]
-        reason = _why(skipped[0], f) if skipped else "no activity in it"
+        reason = (_why(skipped[0], f) if skipped
+                  else _logged_reason(wh, f, "skipped") if s.skipped else "no activity in it")
     partial = rejected if status != "rejected" else 0
     return FileOutcome(f.rel, f.athlete_id, status, reason, new, members, partial)
 
@@ -231,14 +232,19 @@ def _rejection_reason(wh: Warehouse, f: InboxFile, errors: Sequence[IngestError]
     bad = [e for e in errors if e.status == "rejected"]
     if bad:
         return _why(bad[0], f)
-    # Rejected by the warehouse itself (e.g. samples outside the activity's time window):
-    # the reason is only in ingest_log (this transaction's rows included).
+    return _logged_reason(wh, f, "rejected")
+
+
+def _logged_reason(wh: Warehouse, f: InboxFile, status: str) -> str:
+    """The reason of a file's latest ``status`` row in ingest_log (this transaction's rows
+    included): what the warehouse itself decided (samples outside the activity's time
+    window, a start no clock could have set) is written only there."""
     row = wh.con.execute(
-        "SELECT reason FROM ingest_log WHERE athlete_id = ? AND status = 'rejected' "
+        "SELECT reason FROM ingest_log WHERE athlete_id = ? AND status = ? "
         "AND (source_file = ? OR starts_with(source_file, ?)) ORDER BY seen_at DESC LIMIT 1",
-        [f.athlete_id, f.rel, f.rel + "/"],
+        [f.athlete_id, status, f.rel, f.rel + "/"],
     ).fetchall()
-    return str(row[0][0]) if row and row[0][0] else "rejected by the warehouse"
+    return str(row[0][0]) if row and row[0][0] else f"{status} by the warehouse"
 
 
 @dataclass

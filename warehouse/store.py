@@ -50,7 +50,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from ingest.errors import GaitwatchError
+from ingest.errors import GaitwatchError, ImplausibleTimeError
 from ingest.limits import DEFAULT_LIMITS, Limits
 from ingest.schema import (
     EXTRA_SCHEMA,
@@ -456,8 +456,8 @@ def _implausible_start(started_at: datetime | None, now: datetime, limits: Limit
     see :class:`ingest.limits.Limits`."""
     if started_at is None:
         return None
-    t = started_at if started_at.tzinfo else started_at.replace(tzinfo=_UTC)
-    when = f"recorded at {t.astimezone(_UTC):%Y-%m-%d %H:%M} UTC"
+    t = (started_at if started_at.tzinfo else started_at.replace(tzinfo=_UTC)).astimezone(_UTC)
+    when = f"recorded at {t:%Y-%m-%d %H:%M} UTC"
     if t.year < limits.earliest_start_year:
         return (f"{when}, before {limits.earliest_start_year} (earliest_start_year): the "
                 "watch's clock was not set; not analysed")
@@ -938,7 +938,7 @@ class Warehouse:
     ) -> None:
         why_not = _implausible_start(act.meta.started_at, now, state.limits)
         if why_not is not None:
-            state.put_log(key, now, size, "skipped", why_not, "ImplausibleTime", None)
+            state.put_log(key, now, size, "skipped", why_not, ImplausibleTimeError.__name__, None)
             summary.skipped += 1
             return
         try:

@@ -20,7 +20,7 @@ WHERE l.status IN ('rejected', 'skipped');
 COMMENT ON VIEW v_ingest_problems IS 'Grain: one row per input (file, or activity inside a file) that was rejected or skipped, with the reason.';
 COMMENT ON COLUMN v_ingest_problems.athlete_id IS 'Athlete slug the input was dropped for';
 COMMENT ON COLUMN v_ingest_problems.source_file IS 'Input file name as dropped, with the path inside archives';
-COMMENT ON COLUMN v_ingest_problems.status IS 'rejected (an error) or skipped (readable, not an activity)';
+COMMENT ON COLUMN v_ingest_problems.status IS 'rejected (an error) or skipped (readable, but not an activity or recorded at a time no clock could have set: not analysed)';
 COMMENT ON COLUMN v_ingest_problems.reason IS 'One readable line saying why';
 COMMENT ON COLUMN v_ingest_problems.error_type IS 'gaitwatch error class';
 COMMENT ON COLUMN v_ingest_problems.size_bytes IS 'Size of the input, bytes';
