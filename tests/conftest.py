@@ -30,18 +30,24 @@ from hypothesis import settings
 
 # Each test process gets its own Prefect home (its temporary servers keep an SQLite file
 # there): under pytest-xdist, workers inherit the controller's environment, so a home
-# this file made in the controller (marked by _OWN_HOME_VAR) is replaced, not shared.
-# A home the user set is kept. Ours is removed when the process exits.
+# this file made in the controller (marked by _OWN_HOME_VAR, for _OWNER_VAR's process) is
+# replaced, not shared. A process a test starts that imports this file (the crash tests'
+# children) keeps its parent's: it may die by SIGKILL or os._exit, and a home of its own
+# would be left behind (7 empty folders in /tmp per suite run). A home the user set is kept.
 _OWN_HOME_VAR = "GAITWATCH_TEST_PREFECT_HOME"
+_OWNER_VAR = "GAITWATCH_TEST_PREFECT_HOME_OWNER"
+_ME = os.environ.get("PYTEST_XDIST_WORKER", "controller")
 _PREFECT_HOME: str | None = None
-if "PREFECT_HOME" not in os.environ or os.environ["PREFECT_HOME"] == os.environ.get(_OWN_HOME_VAR):
+if "PREFECT_HOME" not in os.environ or (
+    os.environ["PREFECT_HOME"] == os.environ.get(_OWN_HOME_VAR) and os.environ.get(_OWNER_VAR) != _ME
+):
     _PREFECT_HOME = tempfile.mkdtemp(prefix="gaitwatch-prefect-")
     os.environ["PREFECT_HOME"] = os.environ[_OWN_HOME_VAR] = _PREFECT_HOME
+    os.environ[_OWNER_VAR] = _ME
     # Removed at exit, not at the end of the session: Prefect stops the temporary servers
-    # it started in this process from its own exit handlers, and a server still running
-    # rewrote its database files while the folder was removed, leaving the folder behind
-    # (8 empty folders in /tmp per suite run). Handlers run last-in, first-out: this one,
-    # registered before Prefect is imported, runs after Prefect's.
+    # it started in this process from its own exit handlers, and one still running could
+    # write there while the folder was removed. Handlers run last-in, first-out: this
+    # one, registered before Prefect is imported, runs after Prefect's.
     atexit.register(shutil.rmtree, _PREFECT_HOME, True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
