@@ -9,9 +9,10 @@ scale), ``text``.
 Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
 UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
 (``45,5``) in files not separated by commas; LF, CRLF or CR line ends. Dates: year first
-(``2025-03-05``, ``2025-3-5``, ``2025/3/5``, ``2025.3.5``) or dotted day first
-(``5.3.2025``); year-last slash dates (``05/03/2025``) only as the whole file settles
-them (:func:`slash_order`), else the row is refused as ambiguous.
+(``2025-03-05``, ``2025-3-5``, ``2025/3/5``, ``2025.3.5``, ``20250305``) or dotted day
+first (``5.3.2025``); year-last slash dates (``05/03/2025``) as most of the file's rows
+that tell read them (:func:`slash_order`), else the row is refused as ambiguous; from
+the year 2000 to tomorrow (the activity loader's bounds, :class:`ingest.limits.Limits`).
 
 Pure: :func:`parse_journal` turns bytes into valid :class:`JournalEntry` rows and one
 :class:`ingest.exports.RowProblem` (line + reason in words) per bad row; the other rows
@@ -29,11 +30,11 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from ingest.exports import ExportListError, RowProblem, csv_rows
-from ingest.limits import JOURNAL_MAX_MINUTES, PAIN_SCALE_MAX
+from ingest.limits import DEFAULT_LIMITS, JOURNAL_MAX_MINUTES, PAIN_SCALE_MAX, Limits
 
 KINDS = ("strength", "cross_training", "pain", "injury", "illness", "note")
 SESSION_KINDS = ("strength", "cross_training")  # also become summary-only activities
@@ -98,10 +99,14 @@ def _number(name: str, text: str, decimal_comma: bool) -> float:
     return float(text.replace(",", "."))
 
 
-DATE_FORMS = "YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D or D.M.YYYY"
+DATE_FORMS = "YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D, YYYYMMDD or D.M.YYYY"
 # Year first, one separator throughout: 2025-03-05, 2025-3-5, 2025/3/5, 2025.3.5 (no
 # convention puts the month before the day after a leading year).
 _YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+# ISO 8601's basic form, 20250305: unambiguous, and it loaded before the journal read
+# spreadsheet dates (date.fromisoformat takes it). Its week dates (2025-W10-3), which
+# fromisoformat took too, are not read: no spreadsheet writes them.
+_BASIC = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 # Dots with the year last: day first, the German / Central European 5.3.2025.
 _DOTS_YEAR_LAST = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")
 # Slashes with the year last: 05/03/2025 is 5 March in Britain, May 3 in the US.
@@ -116,6 +121,9 @@ class SlashOrder:
 
     day_first: bool | None = None  # None: not settled
     why: str = "no slash date in the file has a day above 12 to tell"  # why not settled
+    # (rows that are a real day only read day/month/year, only read month/day/year): the
+    # reason a row of the smaller side is refused names them
+    shown: tuple[int, int] = (0, 0)
 
 
 def _real(year: int, month: int, day: int) -> bool:
@@ -123,23 +131,31 @@ def _real(year: int, month: int, day: int) -> bool:
 
 
 def slash_order(dates: Iterable[tuple[int, str]]) -> SlashOrder:
-    """Settle the order of year-last slash dates from all of a file's ``(line, date)``:
-    day first when one of them is a real day only read day/month/year (13/03/2025),
-    month first when one is only month/day/year (03/13/2025); not settled when none is,
-    or when both are (the file mixes them: none can be trusted)."""
-    only: dict[bool, tuple[int, str]] = {}  # day_first -> the first (line, date) that shows it
+    """Settle the order of year-last slash dates from all of a file's ``(line, date)``.
+
+    A slash date shows the order when it is a real day read only one way: 13/03/2025 only
+    day/month/year, 03/13/2025 only month/day/year. The order more of the file's dates
+    show wins (:func:`parse_date` then refuses only the rows that show the other one);
+    not settled when none shows an order, or as many show one as the other. A majority,
+    not "any disagreement unsettles the file": one US-style date typed into a day-first
+    file refused every slash date of it, and entries loaded the run before disappeared.
+    """
+    shown: dict[bool, list[tuple[int, str]]] = {True: [], False: []}  # day_first -> rows
     for line, text in dates:
         if m := _SLASHES_YEAR_LAST.fullmatch(text.strip()):
             a, b, year = (int(g) for g in m.groups())
             if _real(year, b, a) != _real(year, a, b):
-                only.setdefault(_real(year, b, a), (line, text.strip()))
-    if len(only) == 2:
-        (dl, dt), (ml, mt) = only[True], only[False]
-        return SlashOrder(None, f"the file's slash dates disagree: {dt!r} (line {dl}) is "
-                                f"day/month/year, {mt!r} (line {ml}) month/day/year")
-    if only:
-        return SlashOrder(True in only)
-    return SlashOrder()
+                shown[_real(year, b, a)].append((line, text.strip()))
+    days, months = shown[True], shown[False]
+    counts = (len(days), len(months))
+    if not days and not months:
+        return SlashOrder()
+    if len(days) == len(months):
+        (dl, dt), (ml, mt) = days[0], months[0]
+        return SlashOrder(None, f"the file's slash dates disagree, {len(days)} against "
+                                f"{len(months)}: {dt!r} (line {dl}) is only day/month/year, "
+                                f"{mt!r} (line {ml}) only month/day/year", counts)
+    return SlashOrder(len(days) > len(months), shown=counts)
 
 
 def _day(text: str, year: int, month: int, day: int, how: str = "") -> date:
@@ -159,14 +175,26 @@ def parse_date(text: str, slashes: SlashOrder = SlashOrder()) -> date:
     t = text.strip()
     if m := _YEAR_FIRST.fullmatch(t):
         return _day(t, int(m[1]), int(m[3]), int(m[4]))
+    if m := _BASIC.fullmatch(t):
+        return _day(t, int(m[1]), int(m[2]), int(m[3]))
     if m := _DOTS_YEAR_LAST.fullmatch(t):
         return _day(t, int(m[3]), int(m[2]), int(m[1]))
     if m := _SLASHES_YEAR_LAST.fullmatch(t):
         a, b, year = (int(g) for g in m.groups())
         if slashes.day_first is not None:
-            order = "day/month/year" if slashes.day_first else "month/day/year"
-            how = f" ({order}, as the file's other slash dates)"
-            return _day(t, year, b, a, how) if slashes.day_first else _day(t, year, a, b, how)
+            if slashes.day_first:
+                order, other, month, day = "day/month/year", "month/day/year", b, a
+            else:
+                order, other, month, day = "month/day/year", "day/month/year", a, b
+            if not _real(year, month, day) and _real(year, day, month):
+                # a row of the smaller side: refused, not read its own way, since the file
+                # mixing orders makes its writer's intent uncertain; it names the day it
+                # would be so the fix is one edit
+                ours, theirs = slashes.shown if slashes.day_first else slashes.shown[::-1]
+                raise ValueError(f"bad date {t!r}: a day only read {other}, but the file's "
+                                 f"slash dates are {order} ({ours} rows against {theirs}); "
+                                 f"write {date(year, day, month).isoformat()} if that is the day")
+            return _day(t, year, month, day, f" ({order}, as the file's other slash dates)")
         if a == b or not (_real(year, b, a) or _real(year, a, b)):
             return _day(t, year, a, b)  # the same day either way, or no day either way
         raise ValueError(f"ambiguous date {t!r}: day/month/year or month/day/year? "
@@ -184,14 +212,35 @@ def _kind(value: str) -> str:
     return KIND_ALIASES.get(k, k)
 
 
+def _implausible(text: str, day: date, today: date,
+                 limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """Why an entry's day is no day a journal can mean (None: it is). The bounds of the
+    activity loader (:class:`ingest.limits.Limits`): a typo such as 5.3.2205 or 5.3.1925
+    gave the athlete decades of empty weeks and a "return after a break" on real ones."""
+    if day.year < limits.earliest_start_year:
+        return (f"date {text.strip()!r} is before the year {limits.earliest_start_year} "
+                "(earliest_start_year): a typo?")
+    # The entry's day may start up to max_start_ahead_h after today began: 36 h lets in
+    # tomorrow, the day of an athlete up to a day ahead of this machine's clock.
+    latest = datetime.combine(today, time()) + timedelta(hours=limits.max_start_ahead_h)
+    if day > latest.date():
+        return (f"date {text.strip()!r} is more than {limits.max_start_ahead_h:g} h after "
+                f"today, {today.isoformat()} (max_start_ahead_h): a typo?")
+    return None
+
+
 def validate(
     raw: dict[str, str], athlete_id: str, source_file: str, line: int, *,
-    decimal_comma: bool = False, slashes: SlashOrder = SlashOrder(),
+    decimal_comma: bool = False, slashes: SlashOrder = SlashOrder(), today: date | None = None,
 ) -> JournalEntry:
     """One row's text values -> an entry; ValueError with the reason in words.
     ``decimal_comma``: the file is not comma-separated, so ``45,5`` is a number;
-    ``slashes``: how the file's year-last slash dates read."""
+    ``slashes``: how the file's year-last slash dates read; ``today``: the day the
+    entry's date is checked against (default ``date.today()``), so tests fix it."""
     day = parse_date(raw.get("date") or "", slashes)
+    if why := _implausible(raw.get("date") or "", day,
+                           date.today() if today is None else today):
+        raise ValueError(why)
     kind = _kind(raw.get("kind") or "")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {raw.get('kind', '')!r} (expected one of {', '.join(KINDS)})")
@@ -279,12 +328,15 @@ def _slashes(table: _Table) -> SlashOrder:
                        for line, row in table.rows)
 
 
-def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJournal:
-    """Every row of a journal.csv; bad rows become problems with their line."""
+def parse_journal(source_file: str, data: bytes, athlete_id: str, *,
+                  today: date | None = None) -> ParsedJournal:
+    """Every row of a journal.csv; bad rows become problems with their line. ``today``:
+    what an entry's date is checked against (default ``date.today()``)."""
     text, _codec = decode(data)
     table = _read_table(source_file, text)
     header = table.header
     slashes = _slashes(table)
+    today = date.today() if today is None else today
     entries: list[JournalEntry] = []
     problems: list[RowProblem] = []
     for start, row in table.rows:
@@ -295,7 +347,7 @@ def parse_journal(source_file: str, data: bytes, athlete_id: str) -> ParsedJourn
             continue
         raw = dict(zip(header, row, strict=False))
         try:
-            entries.append(validate(raw, athlete_id, source_file, start,
+            entries.append(validate(raw, athlete_id, source_file, start, today=today,
                                     decimal_comma=table.delimiter != ",", slashes=slashes))
         except ValueError as exc:
             problems.append(RowProblem(start, str(exc)))
@@ -322,9 +374,11 @@ def new_entry(kind: str, day: str, minutes: float | None = None, body_part: str 
             "severity": "" if severity is None else str(severity), "text": text or ""}
 
 
-def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
+def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
+                 today: date | None = None) -> int:
     """Validate ``entry`` (column -> text) and append it to the journal at ``path``,
-    creating it with a header. Returns the line number written.
+    creating it with a header. Returns the line number written. ``today``: what the
+    entry's date is checked against (default ``date.today()``).
 
     An existing journal keeps its own layout: the row is written in its header's column
     order, with its separator, encoding and line ending, so a spreadsheet's file stays one
@@ -369,7 +423,7 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str) -> int:
         raise JournalError(str(path), f"the new row would not read as a row of its own: "
                                       f"fix line {bad} first (an unclosed quote?)", bad)
     line = after.rows[-1][0]
-    validate(entry, athlete_id, str(path), line,  # raises ValueError with the reason
+    validate(entry, athlete_id, str(path), line, today=today,  # ValueError with the reason
              decimal_comma=table.delimiter != ",", slashes=_slashes(after))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -19,6 +19,7 @@ from ingest.journal import (
     parse_date,
     parse_journal,
     slash_order,
+    validate,
 )
 from warehouse.store import Warehouse
 from warehouse.summaries import load_journal
@@ -311,7 +312,7 @@ def test_log_keeps_the_files_line_endings(
     assert path.read_bytes() == after
 
 
-FORMS = "(accepted: YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D or D.M.YYYY)"
+FORMS = "(accepted: YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D, YYYYMMDD or D.M.YYYY)"
 
 
 @pytest.mark.parametrize(("text", "day"), [
@@ -326,6 +327,8 @@ FORMS = "(accepted: YYYY-MM-DD, YYYY-M-D, YYYY/M/D, YYYY.M.D or D.M.YYYY)"
     ("29.2.2024", date(2024, 2, 29)),
     (" 2025-12-31 ", date(2025, 12, 31)),
     ("05/05/2025", date(2025, 5, 5)),  # the same day read either way
+    ("20250305", date(2025, 3, 5)),  # ISO basic form: date.fromisoformat read it before
+    ("20240229", date(2024, 2, 29)),
 ])
 def test_accepted_date_forms(text: str, day: date) -> None:
     assert parse_date(text) == day
@@ -344,7 +347,9 @@ def test_accepted_date_forms(text: str, day: date) -> None:
     ("05-03-2025", f"bad date '05-03-2025' {FORMS}"),
     ("5 March 2025", f"bad date '5 March 2025' {FORMS}"),
     ("2025-03-05T07:30", f"bad date '2025-03-05T07:30' {FORMS}"),
-    ("20250305", f"bad date '20250305' {FORMS}"),
+    ("20250230", "bad date '20250230': February 2025 has no day 30"),
+    ("2025035", f"bad date '2025035' {FORMS}"),
+    ("2025-W10-3", f"bad date '2025-W10-3' {FORMS}"),  # ISO week date: no spreadsheet writes it
     ("", f"bad date '' {FORMS}"),
     ("05/03/2025", "ambiguous date '05/03/2025': day/month/year or month/day/year? no slash "
                    f"date in the file has a day above 12 to tell {FORMS}"),
@@ -359,9 +364,9 @@ def test_refused_dates_say_why(text: str, reason: str) -> None:
 def test_a_file_settles_its_slash_dates() -> None:
     day_first = slash_order([(2, "05/03/2025"), (3, "2025-03-06"), (4, "13/03/2025")])
     month_first = slash_order([(2, "05/03/2025"), (3, "03/13/2025")])
-    assert day_first == SlashOrder(True)
-    assert month_first == SlashOrder(False)
-    assert slash_order([(2, "29/02/2024")]) == SlashOrder(True)  # Feb 29th: leap year
+    assert day_first == SlashOrder(True, shown=(1, 0))
+    assert month_first == SlashOrder(False, shown=(0, 1))
+    assert slash_order([(2, "29/02/2024")]) == SlashOrder(True, shown=(1, 0))  # leap year
     assert parse_date("05/03/2025", day_first) == date(2025, 3, 5)
     assert parse_date("05/03/2025", month_first) == date(2025, 5, 3)
     with pytest.raises(ValueError) as err:
@@ -384,7 +389,7 @@ def test_what_does_not_settle_the_slash_order(dates: list[tuple[int, str]]) -> N
         None, "no slash date in the file has a day above 12 to tell")
 
 
-def test_slash_dates_that_disagree_are_all_refused() -> None:
+def test_slash_dates_that_disagree_evenly_are_all_refused() -> None:
     text = ("date,kind\n"
             "13/03/2025,note\n"  # line 2: only day/month/year
             "03/14/2025,note\n"  # line 3: only month/day/year
@@ -393,8 +398,9 @@ def test_slash_dates_that_disagree_are_all_refused() -> None:
             "2025-03-15,note\n")  # line 6
     parsed = parse_journal(NAME, text.encode(), "ann")
     assert [e.entry_date for e in parsed.entries] == [date(2025, 5, 5), date(2025, 3, 15)]
-    why = ("day/month/year or month/day/year? the file's slash dates disagree: '13/03/2025' "
-           "(line 2) is day/month/year, '03/14/2025' (line 3) month/day/year " + FORMS)
+    why = ("day/month/year or month/day/year? the file's slash dates disagree, 1 against 1: "
+           "'13/03/2025' (line 2) is only day/month/year, '03/14/2025' (line 3) only "
+           "month/day/year " + FORMS)
     assert [(p.line, p.reason) for p in parsed.problems] == [
         (2, f"ambiguous date '13/03/2025': {why}"), (3, f"ambiguous date '03/14/2025': {why}"),
         (4, f"ambiguous date '05/03/2025': {why}")]
@@ -418,11 +424,18 @@ def test_log_reads_a_slash_date_as_the_file_does(tmp_path: Path) -> None:
     path = tmp_path / "journal.csv"
     path.write_bytes(b"date;kind\n13/03/2025;note\n")
     assert append_entry(path, new_entry("note", "05/04/2025"), "ann") == 3
-    with pytest.raises(ValueError, match="the file's slash dates disagree"):
+    with pytest.raises(ValueError, match="the file's slash dates disagree, 1 against 1"):
         append_entry(path, new_entry("note", "04/14/2025"), "ann")  # would unsettle the file
     assert path.read_bytes() == b"date;kind\n13/03/2025;note\n05/04/2025;note\n"
+    assert append_entry(path, new_entry("note", "14/04/2025"), "ann") == 4
+    with pytest.raises(ValueError) as err:  # the smaller side: refused, the file stays settled
+        append_entry(path, new_entry("note", "04/15/2025"), "ann")
+    assert str(err.value) == ("bad date '04/15/2025': a day only read month/day/year, but the "
+                              "file's slash dates are day/month/year (2 rows against 1); "
+                              "write 2025-04-15 if that is the day")
+    assert path.read_bytes() == b"date;kind\n13/03/2025;note\n05/04/2025;note\n14/04/2025;note\n"
     assert [e.entry_date for e in parse_journal(NAME, path.read_bytes(), "ann").entries] == [
-        date(2025, 3, 13), date(2025, 4, 5)]
+        date(2025, 3, 13), date(2025, 4, 5), date(2025, 4, 14)]
 
 
 # A journal kept in Excel on Windows, German locale, as it saves "CSV": cp1252, ";",
@@ -486,3 +499,82 @@ def test_a_kind_we_cannot_be_sure_of_is_a_row_problem(written: str) -> None:
     assert [(p.line, p.reason) for p in parsed.problems] == [
         (2, f"unknown kind {written!r} (expected one of strength, cross_training, pain, "
             "injury, illness, note)")]
+
+
+# ------------------------------------------------------------------ dates: bounds, slash order
+
+TODAY = date(2026, 12, 2)
+
+
+def test_implausible_dates_are_row_problems() -> None:
+    text = ("date;kind\n"
+            "5.3.2205;note\n"  # line 2: 2205 for 2025
+            "5.3.1925;note\n"  # line 3
+            "1999-12-31;note\n"  # line 4
+            "2000-01-01;note\n"  # line 5: the first day allowed
+            "2026-12-03;note\n"  # line 6: tomorrow, within 36 h of today's start
+            "2026-12-04;note\n")  # line 7
+    parsed = parse_journal(NAME, text.encode(), "ann", today=TODAY)
+    assert [e.entry_date for e in parsed.entries] == [date(2000, 1, 1), date(2026, 12, 3)]
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (2, "date '5.3.2205' is more than 36 h after today, 2026-12-02 (max_start_ahead_h): "
+            "a typo?"),
+        (3, "date '5.3.1925' is before the year 2000 (earliest_start_year): a typo?"),
+        (4, "date '1999-12-31' is before the year 2000 (earliest_start_year): a typo?"),
+        (7, "date '2026-12-04' is more than 36 h after today, 2026-12-02 (max_start_ahead_h): "
+            "a typo?")]
+
+
+def test_validate_and_log_check_the_date_against_the_day_given(tmp_path: Path) -> None:
+    row = {"date": "2026-12-04", "kind": "note"}
+    assert validate(row, "ann", NAME, 2, today=date(2026, 12, 3)).entry_date == date(2026, 12, 4)
+    with pytest.raises(ValueError, match=r"'2026-12-04' is more than 36 h after today, 2026-12-02"):
+        validate(row, "ann", NAME, 2, today=TODAY)
+    path = tmp_path / "journal.csv"
+    path.write_bytes(b"date,kind\n")
+    with pytest.raises(ValueError, match=r"'2205-03-05' is more than 36 h after today, 2026-12-02"):
+        append_entry(path, new_entry("note", "2205-03-05"), "ann", today=TODAY)
+    assert path.read_bytes() == b"date,kind\n"
+
+
+# A day-first journal that one US-style date was typed into (line 4).
+DAY_FIRST_AND_ONE_US = ("date,kind\n"
+                        "13/03/2025,note\n"  # line 2: only day/month/year
+                        "05/03/2025,note\n"  # line 3: either
+                        "03/14/2025,note\n"  # line 4: only month/day/year
+                        "20/03/2025,note\n"  # line 5: only day/month/year
+                        "06/03/2025,note\n")  # line 6: either
+
+
+def test_the_order_most_slash_dates_show_wins() -> None:
+    assert slash_order([(2, "13/03/2025"), (3, "05/03/2025"), (4, "03/14/2025"),
+                        (5, "20/03/2025")]) == SlashOrder(True, shown=(2, 1))
+    parsed = parse_journal(NAME, DAY_FIRST_AND_ONE_US.encode(), "ann")
+    assert [(e.source_line, e.entry_date) for e in parsed.entries] == [
+        (2, date(2025, 3, 13)), (3, date(2025, 3, 5)), (5, date(2025, 3, 20)),
+        (6, date(2025, 3, 6))]
+    assert [(p.line, p.reason) for p in parsed.problems] == [
+        (4, "bad date '03/14/2025': a day only read month/day/year, but the file's slash "
+            "dates are day/month/year (2 rows against 1); write 2025-03-14 if that is the day")]
+
+
+def test_one_us_date_does_not_drop_the_entries_loaded_before() -> None:
+    before = DAY_FIRST_AND_ONE_US.replace("03/14/2025,note\n", "")
+    loaded = [e.entry_date for e in parse_journal(NAME, before.encode(), "ann").entries]
+    assert loaded == [date(2025, 3, 13), date(2025, 3, 5), date(2025, 3, 20), date(2025, 3, 6)]
+    after = parse_journal(NAME, DAY_FIRST_AND_ONE_US.encode(), "ann")
+    assert [e.entry_date for e in after.entries] == loaded
+    assert [p.line for p in after.problems] == [4]
+
+
+def test_a_month_first_file_refuses_its_day_first_rows() -> None:
+    order = slash_order([(2, "03/13/2025"), (3, "03/14/2025"), (4, "03/15/2025"),
+                         (5, "16/03/2025")])
+    assert order == SlashOrder(False, shown=(1, 3))
+    assert parse_date("03/05/2025", order) == date(2025, 3, 5)
+    with pytest.raises(ValueError) as err:
+        parse_date("16/03/2025", order)
+    assert str(err.value) == ("bad date '16/03/2025': a day only read day/month/year, but the "
+                              "file's slash dates are month/day/year (3 rows against 1); "
+                              "write 2025-03-16 if that is the day")
+
