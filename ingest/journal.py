@@ -8,7 +8,8 @@ scale), ``text``.
 
 Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
 UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
-(``45,5``) in files not separated by commas; LF, CRLF or CR line ends. Dates: year first
+(``45,5``) in files not separated by commas, and ``1.200`` / ``1,200`` refused as
+ambiguous in every file; LF, CRLF or CR line ends. Dates: year first
 (``2025-03-05``, ``2025-3-5``, ``2025/3/5``, ``2025.3.5``, ``20250305``) or dotted day
 first (``5.3.2025``); year-last slash dates (``05/03/2025``) as most of the file's rows
 that tell read them (:func:`slash_order`), else the row is refused as ambiguous; from
@@ -86,6 +87,13 @@ class ParsedJournal:
 # Digits with at most one decimal point: float() alone would also take "inf", "nan",
 # "1e3" and "1_000", none of which a journal means (and int(inf) raised OverflowError).
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)")
+# One to three digits, a point or a comma, then exactly three digits: "1.200" is 1200 where
+# the point groups thousands (German) and 1.2 where it is the decimal mark; "1,200" is 1200
+# in the US and 1.2 in Germany. The value cannot tell, and its file cannot either (a tab
+# file comes from either kind of locale, and a hand-typed file follows its writer), so it
+# is a row problem: read either way it could be a thousand times off. Any other number of
+# digits after the mark cannot be a thousands group, so "45,5" and "1.25" stay plain decimals.
+_THOUSANDS = re.compile(r"([+-]?)([0-9]{1,3})([.,])([0-9]{3})")
 
 
 def _number(name: str, text: str, decimal_comma: bool) -> float:
@@ -96,6 +104,13 @@ def _number(name: str, text: str, decimal_comma: bool) -> float:
         # comma-separated files come from decimal-point locales, where "1,440" is 1440
         raise ValueError(f"{name} {text!r} is not a number (a decimal comma is read only in "
                          "files separated by semicolons or tabs)")
+    if m := _THOUSANDS.fullmatch(text):
+        sign, whole, mark, part = m.groups()
+        thousands = f"{sign}{whole}{part}"
+        decimal = f"{sign}{whole}{mark}{part.rstrip('0')}".rstrip(mark)
+        word = "comma" if mark == "," else "point"
+        raise ValueError(f"{name} {text!r} is ambiguous: {thousands} (a thousands separator) "
+                         f"or {decimal} (a decimal {word})? write {thousands} or {decimal}")
     return float(text.replace(",", "."))
 
 
@@ -328,6 +343,16 @@ def _slashes(table: _Table) -> SlashOrder:
                        for line, row in table.rows)
 
 
+def _decimal_comma(table: _Table) -> bool:
+    """Whether the file's numbers may have a decimal comma: in files separated by ";" or
+    tab. ";" is the list separator of decimal-comma locales. Tab files come from both
+    kinds of locale (Excel's "Text (Tab delimited)" and "Unicode Text" in every one), but
+    there a comma can only be a decimal comma or a thousands separator, and the second is
+    followed by exactly three digits: those values are refused as ambiguous (_THOUSANDS),
+    so "45,5" is read as the German file means it and no US "1,200" is read as 1.2."""
+    return table.delimiter != ","
+
+
 def parse_journal(source_file: str, data: bytes, athlete_id: str, *,
                   today: date | None = None) -> ParsedJournal:
     """Every row of a journal.csv; bad rows become problems with their line. ``today``:
@@ -348,7 +373,7 @@ def parse_journal(source_file: str, data: bytes, athlete_id: str, *,
         raw = dict(zip(header, row, strict=False))
         try:
             entries.append(validate(raw, athlete_id, source_file, start, today=today,
-                                    decimal_comma=table.delimiter != ",", slashes=slashes))
+                                    decimal_comma=_decimal_comma(table), slashes=slashes))
         except ValueError as exc:
             problems.append(RowProblem(start, str(exc)))
     return ParsedJournal(entries, problems + table.unreadable)
@@ -369,9 +394,37 @@ def new_entry(kind: str, day: str, minutes: float | None = None, body_part: str 
     """A journal row (column -> text) from typed values, as ``gaitwatch log`` takes them."""
     # fixed-point, trailing zeros dropped: "{:g}" writes 1e+06, which is not a number here
     mins = "" if minutes is None else f"{minutes:f}".rstrip("0").rstrip(".")
+    if _THOUSANDS.fullmatch(mins):
+        # 1.125 would be refused as ambiguous (1125 with a thousands separator?); a fourth
+        # decimal digit makes it a plain decimal with the same value
+        mins += "0"
     return {"date": day, "kind": kind, "minutes": mins,
             "body_part": body_part or "", "side": side or "",
             "severity": "" if severity is None else str(severity), "text": text or ""}
+
+
+_NUMBER_COLUMNS = ("minutes", "severity")
+
+
+def _decimal_mark(table: _Table) -> str:
+    """The decimal mark to write numbers with in this file: the one its own minutes and
+    severity show more often; when they show neither (or as many of each), "," where a
+    decimal comma is read (files separated by ";" or tab: :func:`_decimal_comma`), else
+    ".". German Excel reads "30.5" as a date (30 May), so a decimal-comma file must not
+    get one; a tab file whose rows already hold "45.5" comes from a decimal-point locale."""
+    if not _decimal_comma(table):
+        return "."
+    marks = {",": 0, ".": 0}
+    cols = [i for i, name in enumerate(table.header) if name in _NUMBER_COLUMNS]
+    for _line, row in table.rows:
+        for i in cols:
+            v = row[i].strip() if i < len(row) else ""
+            if _NUMBER.fullmatch(v) and not _THOUSANDS.fullmatch(v):
+                for mark in marks:
+                    marks[mark] += mark in v
+    if marks["."] > marks[","]:
+        return "."
+    return ","
 
 
 def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
@@ -381,11 +434,12 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
     entry's date is checked against (default ``date.today()``).
 
     An existing journal keeps its own layout: the row is written in its header's column
-    order, with its separator, encoding and line ending, so a spreadsheet's file stays one
-    the spreadsheet reads. Refused, with nothing written: JournalError when the reader
-    refuses the file, its header lacks a column the entry fills, or the row would not read
-    back as a row of its own (an unclosed quote above it); ValueError when the entry is
-    invalid or holds a character the file's encoding has not.
+    order, with its separator, encoding and line ending, and numbers with its decimal mark
+    (:func:`_decimal_mark`), so a spreadsheet's file stays one the spreadsheet reads.
+    Refused, with nothing written: JournalError when the reader refuses the file, its
+    header lacks a column the entry fills, or the row would not read back as a row of its
+    own (an unclosed quote above it); ValueError when the entry is invalid or holds a
+    character the file's encoding has not.
 
     Atomic: the new content is written to a temporary file beside it, fsynced and renamed
     over the journal, so a reader (the next run) never sees half a line.
@@ -407,6 +461,9 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
         text, codec, newline = format_entry({c: c for c in COLUMNS}), "utf-8", "\n"
         table = _read_table(str(path), text)
         old = text.encode()
+    if _decimal_mark(table) == ",":
+        entry = {c: v.replace(".", ",") if c in _NUMBER_COLUMNS and _NUMBER.fullmatch(v.strip())
+                 else v for c, v in entry.items()}
     row = format_entry(entry, table.header, table.delimiter, newline)
     try:
         new = row.encode(codec)
@@ -424,7 +481,7 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
                                       f"fix line {bad} first (an unclosed quote?)", bad)
     line = after.rows[-1][0]
     validate(entry, athlete_id, str(path), line, today=today,  # ValueError with the reason
-             decimal_comma=table.delimiter != ",", slashes=_slashes(after))
+             decimal_comma=_decimal_comma(table), slashes=_slashes(after))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("wb") as fh:

@@ -255,9 +255,10 @@ def test_log_appends_in_the_files_own_layout(tmp_path: Path) -> None:
                      "pain;2026-11-02;Knöchel;x;;\r\n".encode("cp1252"))
     entry = new_entry("pain", "2026-11-03", 30.5, "Bänder", text="Knöchel; links")
     assert append_entry(path, entry, "ann") == 3
+    # 30,5, not 30.5: a ";" file is German Excel's, which reads "30.5" as a date (30 May)
     assert path.read_bytes() == ("kind;date;body_part;Notiz;text;minutes\r\n"
                                  "pain;2026-11-02;Knöchel;x;;\r\n"
-                                 'pain;2026-11-03;Bänder;;"Knöchel; links";30.5\r\n'
+                                 'pain;2026-11-03;Bänder;;"Knöchel; links";30,5\r\n'
                                  ).encode("cp1252")
     parsed = parse_journal(NAME, path.read_bytes(), "ann")
     assert parsed.problems == []
@@ -577,4 +578,77 @@ def test_a_month_first_file_refuses_its_day_first_rows() -> None:
     assert str(err.value) == ("bad date '16/03/2025': a day only read day/month/year, but the "
                               "file's slash dates are month/day/year (3 rows against 1); "
                               "write 2025-03-16 if that is the day")
+
+
+# ------------------------------------------------------------------ thousands, decimal mark
+
+def test_a_thousands_separator_is_ambiguous_in_every_file() -> None:
+    tab = parse_journal(NAME, b"date\tkind\tminutes\n"
+                              b"2025-11-03\tstrength\t1,200\n"  # line 2: US Excel, 1200
+                              b"2025-11-04\tstrength\t1,5\n", "ann")  # line 3: a decimal comma
+    assert [(e.source_line, e.minutes) for e in tab.entries] == [(3, 1.5)]
+    assert [(p.line, p.reason) for p in tab.problems] == [
+        (2, "minutes '1,200' is ambiguous: 1200 (a thousands separator) or 1,2 (a decimal "
+            "comma)? write 1200 or 1,2")]
+    semi = parse_journal(NAME, b"date;kind;minutes;severity\n"
+                               b"2025-11-03;strength;1.200;\n"  # line 2: German Excel, 1200
+                               b"2025-11-04;strength;+1.250;\n"  # line 3
+                               b"2025-11-05;pain;;1,000\n"  # line 4
+                               b"2025-11-06;strength;1234.500;\n", "ann")  # line 5: 4 digits first
+    assert [(e.source_line, e.minutes) for e in semi.entries] == [(5, 1234.5)]
+    assert [(p.line, p.reason) for p in semi.problems] == [
+        (2, "minutes '1.200' is ambiguous: 1200 (a thousands separator) or 1.2 (a decimal "
+            "point)? write 1200 or 1.2"),
+        (3, "minutes '+1.250' is ambiguous: +1250 (a thousands separator) or +1.25 (a decimal "
+            "point)? write +1250 or +1.25"),
+        (4, "severity '1,000' is ambiguous: 1000 (a thousands separator) or 1 (a decimal "
+            "comma)? write 1000 or 1")]
+    comma = parse_journal(NAME, b"date,kind,minutes\n2025-11-03,strength,1.440\n", "ann")
+    assert [(p.line, p.reason) for p in comma.problems] == [
+        (2, "minutes '1.440' is ambiguous: 1440 (a thousands separator) or 1.44 (a decimal "
+            "point)? write 1440 or 1.44")]
+
+
+def test_a_tab_file_reads_a_decimal_comma_and_a_decimal_point() -> None:
+    # Tab files come from decimal-comma and decimal-point locales alike; a comma there is
+    # a decimal comma unless three digits follow it (then refused, above).
+    parsed = parse_journal(NAME, b"date\tkind\tminutes\n2025-11-03\tstrength\t45,5\n"
+                                 b"2025-11-04\tstrength\t45.25\n2025-11-05\tstrength\t1,2345\n",
+                           "ann")
+    assert parsed.problems == []
+    assert [e.minutes for e in parsed.entries] == [45.5, 45.25, 1.2345]
+
+
+@pytest.mark.parametrize(("before", "written"), [
+    (b"date;kind;minutes\r\n", b"2026-11-03;strength;30,5\r\n"),  # ";": decimal comma
+    (b"date\tkind\tminutes\n", b"2026-11-03\tstrength\t30,5\n"),  # tab, no numbers to tell
+    (b"date\tkind\tminutes\n2026-11-02\tstrength\t45,5\n", b"2026-11-03\tstrength\t30,5\n"),
+    # a tab file whose own numbers have points: a US "Text (Tab delimited)"
+    (b"date\tkind\tminutes\n2026-11-02\tstrength\t45.5\n", b"2026-11-03\tstrength\t30.5\n"),
+    # more points than commas, in a ";" file typed by hand
+    (b"date;kind;minutes\n2026-11-01;strength;45.5\n2026-11-02;strength;40.25\n"
+     b"2026-11-02;strength;20,5\n", b"2026-11-03;strength;30.5\n"),
+    # "1,200" shows no mark: ambiguous; whole numbers show none either
+    (b"date\tkind\tminutes\n2026-11-01\tstrength\t1,200\n2026-11-02\tstrength\t40\n",
+     b"2026-11-03\tstrength\t30,5\n"),
+    (b"date,kind,minutes\n", b"2026-11-03,strength,30.5\n"),  # commas: a decimal point
+])
+def test_log_writes_minutes_with_the_files_decimal_mark(
+    tmp_path: Path, before: bytes, written: bytes
+) -> None:
+    path = tmp_path / "journal.csv"
+    path.write_bytes(before)
+    append_entry(path, new_entry("strength", "2026-11-03", 30.5), "ann")
+    assert path.read_bytes() == before + written
+    assert parse_journal(NAME, path.read_bytes(), "ann").entries[-1].minutes == 30.5
+
+
+def test_log_never_writes_minutes_that_read_as_ambiguous(tmp_path: Path) -> None:
+    entry = new_entry("strength", "2026-11-03", 1.125)
+    assert entry["minutes"] == "1.1250"  # "1.125" would be refused: 1125 or 1.125?
+    path = tmp_path / "journal.csv"
+    path.write_bytes(b"date;kind;minutes\n")
+    append_entry(path, entry, "ann")
+    assert path.read_bytes() == b"date;kind;minutes\n2026-11-03;strength;1,1250\n"
+    assert [e.minutes for e in parse_journal(NAME, path.read_bytes(), "ann").entries] == [1.125]
 
