@@ -7,9 +7,9 @@ cross_training | pain | injury | illness | note, or a name in :data:`KIND_ALIASE
 scale), ``text``.
 
 Read as a spreadsheet saves it: separated by ``,``, ``;`` or tab (the header decides);
-UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`); a decimal comma
-(``45,5``) in files not separated by commas, and ``1.200`` / ``1,200`` refused as
-ambiguous in every file; LF, CRLF or CR line ends. Dates: year first
+UTF-16 with a BOM, else UTF-8 (BOM or not), else cp1252, else latin-1 (:func:`decode`);
+a decimal comma (``45,5``) in files not separated by commas, and ``1.200`` / ``1,200``
+refused as ambiguous in every file; LF, CRLF or CR line ends. Dates: year first
 (``2025-03-05``, ``2025-3-5``, ``2025/3/5``, ``2025.3.5``, ``20250305``) or dotted day
 first (``5.3.2025``); year-last slash dates (``05/03/2025``) as most of the file's rows
 that tell read them (:func:`slash_order`), else the row is refused as ambiguous; from
@@ -279,16 +279,26 @@ def validate(
                         source_file, line)
 
 
+_UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 def decode(data: bytes) -> tuple[str, str]:
-    """A journal's text and the codec it was read with (``utf-8``, ``cp1252``, ``latin-1``).
+    """A journal's text and the codec it was read with (``utf-16-le``, ``utf-16-be``,
+    ``utf-8``, ``cp1252``, ``latin-1``); a byte-order mark is dropped.
 
     Never fails. A journal is typed in a spreadsheet, and Excel on Windows saves "CSV" in
     the ANSI code page, cp1252 in Western Europe (``Knöchel`` as byte 0xF6, not UTF-8):
-    refusing such files lost every entry for one umlaut. So: UTF-8 (a BOM is dropped)
-    when the bytes are valid UTF-8, which text in another encoding almost never is; else
-    cp1252; else latin-1, which takes any byte (cp1252 leaves five undefined). A file that
-    mixes UTF-8 and cp1252 reads as cp1252: its UTF-8 letters come out garbled, its rows load.
+    refusing such files lost every entry for one umlaut. So: UTF-16 when the file starts
+    with its BOM (Excel's "Unicode Text" export: UTF-16 with a BOM, tab-separated; ASCII
+    text never starts with bytes FF FE or FE FF); UTF-8 when the bytes are valid UTF-8,
+    which text in another encoding almost never is; else cp1252; else latin-1, which takes
+    any byte (cp1252 leaves five undefined). A file that mixes UTF-8 and cp1252 reads as
+    cp1252: its UTF-8 letters come out garbled, its rows load. Damaged UTF-16 (half a
+    character at the end) reads with U+FFFD in its place, so the other rows still load.
     """
+    for bom, codec in _UTF16_BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(codec, errors="replace"), codec
     body = data.removeprefix(codecs.BOM_UTF8)
     for codec in ("utf-8", "cp1252"):
         try:
@@ -404,6 +414,7 @@ def new_entry(kind: str, day: str, minutes: float | None = None, body_part: str 
 
 
 _NUMBER_COLUMNS = ("minutes", "severity")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def _decimal_mark(table: _Table) -> str:
@@ -434,19 +445,24 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
     entry's date is checked against (default ``date.today()``).
 
     An existing journal keeps its own layout: the row is written in its header's column
-    order, with its separator, encoding and line ending, and numbers with its decimal mark
-    (:func:`_decimal_mark`), so a spreadsheet's file stays one the spreadsheet reads.
-    Refused, with nothing written: JournalError when the reader refuses the file, its
-    header lacks a column the entry fills, or the row would not read back as a row of its
-    own (an unclosed quote above it); ValueError when the entry is invalid or holds a
-    character the file's encoding has not.
+    order, with its separator, encoding (UTF-16 too, in the file's byte order) and line
+    ending, and numbers with its decimal mark (:func:`_decimal_mark`), so a spreadsheet's
+    file stays one the spreadsheet reads. A line break inside a value becomes a space: a
+    journal row is one line, and a break the file's line ends do not use made the row not
+    read back as its own. A new file, or one holding only white space or a byte-order mark,
+    gets a header: UTF-8 (keeping a UTF-8 BOM, which tells Excel the file is UTF-8),
+    commas, LF. Refused, with nothing written: JournalError when the reader refuses the
+    file, its header lacks a column the entry fills, or the file would not read back with
+    the new row as a row of its own (an unclosed quote above it, damaged UTF-16);
+    ValueError when the entry is invalid or holds a character the file's encoding has not.
 
     Atomic: the new content is written to a temporary file beside it, fsynced and renamed
     over the journal, so a reader (the next run) never sees half a line.
     """
+    entry = {c: _LINE_BREAK.sub(" ", v) for c, v in entry.items()}
     old = path.read_bytes() if path.exists() else b""
-    if old.strip():
-        text, codec = decode(old)
+    text, codec = decode(old)
+    if text.strip():
         table = _read_table(str(path), text)
         # Excel writes CRLF on Windows; "CSV (Macintosh)" ends lines with CR alone
         newline = ("\r\n" if "\r\n" in text
@@ -457,10 +473,11 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
         if lost:
             raise JournalError(str(path), f"no column {', '.join(lost)} in the header for "
                                           "this entry: add it to the header first", 1)
-    else:  # new, or blank: nothing to keep
+    else:  # new, blank, or only a byte-order mark: nothing to keep but a UTF-8 BOM
+        bom = codecs.BOM_UTF8 if old.startswith(codecs.BOM_UTF8) else b""
         text, codec, newline = format_entry({c: c for c in COLUMNS}), "utf-8", "\n"
         table = _read_table(str(path), text)
-        old = text.encode()
+        old = bom + text.encode()
     if _decimal_mark(table) == ",":
         entry = {c: v.replace(".", ",") if c in _NUMBER_COLUMNS and _NUMBER.fullmatch(v.strip())
                  else v for c, v in entry.items()}
@@ -471,8 +488,14 @@ def append_entry(path: Path, entry: dict[str, str], athlete_id: str, *,
         raise ValueError(f"the journal is {codec} text, which has no "
                          f"{row[exc.start:exc.end]!r} (save it as CSV UTF-8 to write any "
                          "character)") from None
-    # Read it back as the next run will: the csv module ends an unclosed quote at the end
-    # of the file without an error, so the new row would vanish into the field above it.
+    # Read it back from the bytes, as the next run will. Decoded: appending to damaged
+    # UTF-16 (an odd number of bytes) would shift every character after it. Parsed: the
+    # csv module ends an unclosed quote at the end of the file without an error, so the
+    # new row would vanish into the field above it.
+    if decode(old + new)[0] != text + row:
+        raise JournalError(str(path), f"the journal would not read back with the new row: its "
+                                      f"{codec} text is damaged (half a character at the "
+                                      "end?); save it again from the spreadsheet first")
     after = _read_table(str(path), text + row)
     if (after.unreadable or len(after.rows) != len(table.rows) + 1
             or after.rows[-1][1] != [entry.get(c, "") for c in table.header]):

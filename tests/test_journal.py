@@ -303,6 +303,11 @@ def test_gaitwatch_log_says_why_nothing_was_written(tmp_path: Path) -> None:
     (b"date,kind\r2026-11-02,note\r", b"date,kind\r2026-11-02,note\r2026-11-03,note\r", 3),
     (b"date;kind", b"date;kind\n2026-11-03;note\n", 2),
     (b"\n", HEADER.encode() + b"2026-11-03,note,,,,,\n", 2),  # blank: a new journal
+    (b" \t\r\n", HEADER.encode() + b"2026-11-03,note,,,,,\n", 2),  # white space only
+    # only a BOM (Excel's "CSV UTF-8" of an empty sheet): blank; the BOM tells Excel "UTF-8"
+    (b"\xef\xbb\xbf", b"\xef\xbb\xbf" + HEADER.encode() + b"2026-11-03,note,,,,,\n", 2),
+    (b"\xef\xbb\xbf\r\n", b"\xef\xbb\xbf" + HEADER.encode() + b"2026-11-03,note,,,,,\n", 2),
+    (b"\xff\xfe", HEADER.encode() + b"2026-11-03,note,,,,,\n", 2),  # a UTF-16 BOM: blank too
 ])
 def test_log_keeps_the_files_line_endings(
     tmp_path: Path, before: bytes, after: bytes, line: int
@@ -652,3 +657,70 @@ def test_log_never_writes_minutes_that_read_as_ambiguous(tmp_path: Path) -> None
     assert path.read_bytes() == b"date;kind;minutes\n2026-11-03;strength;1,1250\n"
     assert [e.minutes for e in parse_journal(NAME, path.read_bytes(), "ann").entries] == [1.125]
 
+
+# ------------------------------------------------------------------ UTF-16, blank files, one line
+
+# Excel's "Unicode Text" export, German locale: UTF-16 LE with a BOM, tabs, CRLF, a
+# decimal comma.
+UNICODE_TEXT = b"\xff\xfe" + ("date\tkind\tminutes\tbody_part\ttext\r\n"
+                              "2026-11-02\tpain\t\tKnöchel\tnach dem Lauf ✓\r\n"
+                              "2026-11-03\tstrength\t45,5\t\tBänder\r\n").encode("utf-16-le")
+
+
+def test_a_utf16_journal_loads() -> None:
+    parsed = parse_journal(NAME, UNICODE_TEXT, "ann")
+    assert parsed.problems == []
+    assert [(e.kind, e.minutes, e.body_part, e.text) for e in parsed.entries] == [
+        ("pain", None, "Knöchel", "nach dem Lauf ✓"), ("strength", 45.5, None, "Bänder")]
+    big_endian = b"\xfe\xff" + "date\tkind\r\n2026-11-02\tnote\r\n".encode("utf-16-be")
+    assert [e.entry_date for e in parse_journal(NAME, big_endian, "ann").entries] == [
+        date(2026, 11, 2)]
+
+
+@pytest.mark.parametrize(("data", "text", "codec"), [
+    (b"\xff\xfe" + "Knöchel\r\n".encode("utf-16-le"), "Knöchel\r\n", "utf-16-le"),
+    (b"\xfe\xff" + "Knöchel\r\n".encode("utf-16-be"), "Knöchel\r\n", "utf-16-be"),
+    (b"\xff\xfeK\x00n", "K\ufffd", "utf-16-le"),  # half a character at the end
+])
+def test_utf16_is_read_by_its_bom(data: bytes, text: str, codec: str) -> None:
+    assert decode(data) == (text, codec)
+
+
+def test_log_appends_utf16_in_the_files_byte_order(tmp_path: Path) -> None:
+    path = tmp_path / "journal.csv"
+    path.write_bytes(UNICODE_TEXT)
+    assert append_entry(path, new_entry("strength", "2026-11-04", 30.5, text="Rücken ✓"),
+                        "ann") == 4
+    assert path.read_bytes() == UNICODE_TEXT + "2026-11-04\tstrength\t30,5\t\tRücken ✓\r\n".encode(
+        "utf-16-le")
+    assert [e.text for e in parse_journal(NAME, path.read_bytes(), "ann").entries] == [
+        "nach dem Lauf ✓", "Bänder", "Rücken ✓"]
+    big_endian = b"\xfe\xff" + "date\tkind\r\n2026-11-02\tnote\r\n".encode("utf-16-be")
+    path.write_bytes(big_endian)
+    assert append_entry(path, new_entry("note", "2026-11-03"), "ann") == 3
+    assert path.read_bytes() == big_endian + "2026-11-03\tnote\r\n".encode("utf-16-be")
+
+
+def test_log_refuses_damaged_utf16_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "journal.csv"
+    damaged = UNICODE_TEXT + b"2"  # half a character: all after it would be shifted
+    path.write_bytes(damaged)
+    with pytest.raises(JournalError, match=r"would not read back with the new row: its "
+                                           r"utf-16-le text is damaged"):
+        append_entry(path, new_entry("note", "2026-11-04"), "ann")
+    assert path.read_bytes() == damaged
+
+
+@pytest.mark.parametrize(("before", "text", "after"), [
+    (b"date,kind,text\r2026-11-02,note,x\r", "a\nb", b"2026-11-03,note,a b\r"),  # CR only
+    (b"date,kind,text\n2026-11-02,note,x\n", "a\rb", b"2026-11-03,note,a b\n"),
+    (b"date,kind,text\n2026-11-02,note,x\n", "a\r\nb\nc", b"2026-11-03,note,a b c\n"),
+    (b"date,kind,text\r\n", "sore\r\n\r\nafter", b"2026-11-03,note,sore  after\r\n"),
+])
+def test_log_writes_an_entry_on_one_line(
+    tmp_path: Path, before: bytes, text: str, after: bytes
+) -> None:
+    path = tmp_path / "journal.csv"
+    path.write_bytes(before)
+    append_entry(path, new_entry("note", "2026-11-03", text=text), "ann")
+    assert path.read_bytes() == before + after
