@@ -31,7 +31,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 
 from ingest.exports import ExportListError, RowProblem, csv_rows
@@ -232,13 +232,13 @@ def _implausible(text: str, day: date, today: date,
     """Why an entry's day is no day a journal can mean (None: it is). The bounds of the
     activity loader (:class:`ingest.limits.Limits`): a typo such as 5.3.2205 or 5.3.1925
     gave the athlete decades of empty weeks and a "return after a break" on real ones."""
-    if day.year < limits.earliest_start_year:
-        return (f"date {text.strip()!r} is before the year {limits.earliest_start_year} "
-                "(earliest_start_year): a typo?")
     # The entry's day may start up to max_start_ahead_h after today began: 36 h lets in
     # tomorrow, the day of an athlete up to a day ahead of this machine's clock.
-    latest = datetime.combine(today, time()) + timedelta(hours=limits.max_start_ahead_h)
-    if day > latest.date():
+    broken = limits.start_bound_broken(datetime.combine(day, time()), datetime.combine(today, time()))
+    if broken == "earliest_start_year":
+        return (f"date {text.strip()!r} is before the year {limits.earliest_start_year} "
+                "(earliest_start_year): a typo?")
+    if broken == "max_start_ahead_h":
         return (f"date {text.strip()!r} is more than {limits.max_start_ahead_h:g} h after "
                 f"today, {today.isoformat()} (max_start_ahead_h): a typo?")
     return None

@@ -6,6 +6,7 @@ exceeds one is refused with :class:`ingest.errors.ResourceLimitError` or
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -28,6 +29,17 @@ class Limits:
     # UTC is at most 14 h ahead (UTC+14): 36 h of slack past the time of loading.
     earliest_start_year: int = 2000
     max_start_ahead_h: float = 36.0
+
+    def start_bound_broken(self, start: datetime, now: datetime) -> str | None:
+        """The bound of a plausible recording time that ``start`` breaks, by its setting's
+        name (``earliest_start_year``: an earlier year; ``max_start_ahead_h``: later than
+        that after ``now``), or None. The one check of the activity loader and the
+        journal; both datetimes aware (UTC) or both naive."""
+        if start.year < self.earliest_start_year:
+            return "earliest_start_year"
+        if start > now + timedelta(hours=self.max_start_ahead_h):
+            return "max_start_ahead_h"
+        return None
 
     def with_overrides(self, overrides: dict[str, Any]) -> Limits:
         known = {f.name for f in fields(self)}

@@ -458,10 +458,11 @@ def _implausible_start(started_at: datetime | None, now: datetime, limits: Limit
         return None
     t = (started_at if started_at.tzinfo else started_at.replace(tzinfo=_UTC)).astimezone(_UTC)
     when = f"recorded at {t:%Y-%m-%d %H:%M} UTC"
-    if t.year < limits.earliest_start_year:
+    broken = limits.start_bound_broken(t, now)
+    if broken == "earliest_start_year":
         return (f"{when}, before {limits.earliest_start_year} (earliest_start_year): the "
                 "watch's clock was not set; not analysed")
-    if t > now + timedelta(hours=limits.max_start_ahead_h):
+    if broken == "max_start_ahead_h":
         return (f"{when}, later than {limits.max_start_ahead_h:g} h after loading "
                 "(max_start_ahead_h): the watch's clock was set wrong; not analysed")
     return None
@@ -473,7 +474,6 @@ class _AthleteState:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, athlete_id: str) -> None:
         self.athlete_id = athlete_id
-        self.limits = DEFAULT_LIMITS  # the current load()'s
         cols = list(_LOG_SCHEMA)
         self.log: dict[_LogKey, dict[str, Any]] = {}
         for values in con.execute(
@@ -788,7 +788,6 @@ class Warehouse:
         t0 = time.perf_counter()
         summary = LoadSummary(athlete_id=athlete_id)
         state = self._state(athlete_id)
-        state.limits = limits
         batches = _batches(results)
         batch = next(batches, None)
         if batch is None and finish is not None:
@@ -802,7 +801,7 @@ class Warehouse:
             for r in batch:
                 summary.inputs += 1
                 before = [getattr(summary, c) for c in _OUTCOME_COUNTERS]
-                self._decide(r, state, now, summary)
+                self._decide(r, state, now, summary, limits)
                 summary.per_input.append(InputOutcome(r.source_file, *(
                     getattr(summary, c) - b for c, b in zip(_OUTCOME_COUNTERS, before, strict=True)
                 )))
@@ -878,7 +877,8 @@ class Warehouse:
                 self.con.unregister("_gw_log")
 
     def _decide(
-        self, r: ReadResultLike, state: _AthleteState, now: datetime, summary: LoadSummary
+        self, r: ReadResultLike, state: _AthleteState, now: datetime, summary: LoadSummary,
+        limits: Limits,
     ) -> None:
         """Decide what becomes of one input, updating ``state`` (no SQL)."""
         size = r.size_bytes
@@ -924,7 +924,7 @@ class Warehouse:
                                        _utc_second(act.meta.started_at), part)
             used.add(activity_id)
             self._decide_activity(act, (r.source_file, r.sha256, part), size, activity_id,
-                                  state, now, summary)
+                                  state, now, summary, limits)
 
     def _decide_activity(
         self,
@@ -935,8 +935,9 @@ class Warehouse:
         state: _AthleteState,
         now: datetime,
         summary: LoadSummary,
+        limits: Limits,
     ) -> None:
-        why_not = _implausible_start(act.meta.started_at, now, state.limits)
+        why_not = _implausible_start(act.meta.started_at, now, limits)
         if why_not is not None:
             state.put_log(key, now, size, "skipped", why_not, ImplausibleTimeError.__name__, None)
             summary.skipped += 1
