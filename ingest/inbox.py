@@ -10,8 +10,9 @@ the configuration hands them its :class:`InboxRules`.
   inputs yet: they are renamed when the copy completes.
 - A file whose modification time is younger than ``settle_seconds`` is still being
   copied and is left for the next run (one dated minutes or more in the future by a clock
-  set wrong is judged by its last change here, its ctime); the ingest step looks again (size and mtime)
-  right before and right after reading, and drops what it read if the file changed.
+  set wrong is judged by its last change here, its ctime); the ingest step looks again
+  (size and mtime) right before and right after reading, and drops what it read if the
+  file changed.
 - Which files are done (path, size, mtime, sha256, outcome) is kept in the warehouse's
   ``inbox_files`` table, written in the load transaction (warehouse.files).
 - Inputs are never deleted. Processed and rejected files stay where they are or are moved
@@ -152,23 +153,20 @@ def _set_aside_name_collisions(scan: InboxScan) -> None:
     """A name escaped to text (:func:`ingest.safety.text_name`) can equal another file's
     real name (``caf\\xe9.fit`` typed with a backslash): one key in inbox_files for two
     files would stop the athlete's whole batch. The escaped one is reported instead."""
-    taken: dict[str, int] = {}
-    for f in scan.ready:
-        taken[f.rel] = taken.get(f.rel, 0) + 1
-    if all(n == 1 for n in taken.values()):
+    if len({f.rel for f in scan.ready}) == len(scan.ready):
         return
+    escaped = {id(f) for f in scan.ready if f.path.relative_to(f.root).as_posix() != f.rel}
+    real = {f.rel for f in scan.ready if id(f) not in escaped}
     keep: list[InboxFile] = []
     kept: set[str] = set()
-    # real names first, so that an escaped name gives way to the real one it imitates
-    for f in sorted(scan.ready, key=lambda f: f.path.relative_to(f.root).as_posix() != f.rel):
-        if f.rel in kept:
+    for f in scan.ready:
+        if id(f) in escaped and (f.rel in real or f.rel in kept):
             scan.invalid.append((f.rel, "its name, not valid UTF-8, reads the same as another "
                                         "file's: rename it"))
         else:
-            kept.add(f.rel)
             keep.append(f)
-    order = {id(f): i for i, f in enumerate(scan.ready)}
-    scan.ready = sorted(keep, key=lambda f: order[id(f)])
+            kept.add(f.rel)
+    scan.ready = keep
 
 
 def new_since(
