@@ -10,7 +10,8 @@ warehouse or reports (through the thin adapters of :mod:`flows.pipeline`).
 
 One gate: every flow that changes the warehouse runs the data tests
 (:func:`warehouse.datatests.gate`) at its end, and publishing and rendering reports run
-them first; a failing test raises :class:`warehouse.datatests.DataTestError` and blocks
+them first (in the nightly run, the gate task just before them, once for both); a failing
+test raises :class:`warehouse.datatests.DataTestError` and blocks
 both (the CLI exits with 3).
 
 Parameters are typed and validated by Prefect (pydantic). Tasks pass paths and small
@@ -118,8 +119,9 @@ def metrics_task(cfg: Config, full: bool) -> pipeline.MetricsSummary:
 
 
 @_task("render-reports", "reports -> {cfg.reports_dir.name}", retry=False)
-def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
-    return pipeline.write_reports(cfg, athletes=athletes, weeks=weeks)
+def reports_task(cfg: Config, athletes: list[str] | None, weeks: list[str] | None,
+                 gated: bool = False) -> list[Path]:
+    return pipeline.write_reports(cfg, athletes=athletes, weeks=weeks, gated=gated)
 
 
 @_task("data-tests", "data tests {cfg.database.name}", retry=False)
@@ -129,8 +131,8 @@ def data_tests_task(cfg: Config, checkpoint: bool = False) -> None:
 
 
 @_task("publish", "publish -> {cfg.published_database.name}", retry=True)
-def publish_task(cfg: Config) -> Path:
-    return pipeline.publish(cfg)
+def publish_task(cfg: Config, gated: bool = False) -> Path:
+    return pipeline.publish(cfg, gated=gated)
 
 
 # ------------------------------------------------------------------ flows
@@ -220,9 +222,10 @@ def weekly_reports(
     return paths
 
 
-def _report_steps(cfg: Config, athletes: list[str] | None, weeks: list[str] | None) -> list[Path]:
-    """Render the reports, then the summary artifact."""
-    paths = reports_task(cfg, athletes, weeks)
+def _report_steps(cfg: Config, athletes: list[str] | None, weeks: list[str] | None,
+                  gated: bool = False) -> list[Path]:
+    """Render the reports (``gated``: after the caller's gate), then the summary artifact."""
+    paths = reports_task(cfg, athletes, weeks, gated)
     summary = pipeline.summary_markdown(cfg, athletes, weeks)
     if summary:
         create_markdown_artifact(summary, key="weekly-summary", description="gaitwatch weekly summary")
@@ -259,10 +262,11 @@ def nightly(
         metrics = metrics_task(cfg, False)
         logger.info("metrics: %s", metrics.one_line())
         data_tests_task(cfg, checkpoint=True)  # the file complete before the readers start
-        publishing = publish_task.submit(cfg)
+        # the gate above covers both readers: nothing is written between it and them
+        publishing = publish_task.submit(cfg, gated=True)
         changed = metrics.weeks > 0 or any(o.activities or o.status == "loaded" for o in ingest.outcomes)
         if changed or not (cfg.reports_dir / "index.html").exists():
-            reports = _report_steps(cfg, None, None)
+            reports = _report_steps(cfg, None, None, gated=True)
         else:  # nothing new since the reports were written: re-rendering would change nothing
             logger.info("reports up to date in %s", cfg.reports_dir)
             reports = []

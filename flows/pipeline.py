@@ -216,16 +216,19 @@ def preload_reports() -> None:
 
 
 def write_reports(
-    cfg: Config, athletes: list[str] | None = None, weeks: list[str] | None = None
+    cfg: Config, athletes: list[str] | None = None, weeks: list[str] | None = None,
+    gated: bool = False,
 ) -> list[Path]:
     """HTML + Markdown weekly reports (reports.render), from the working database, after
-    the data-test gate passed (a failing test raises and nothing is rendered)."""
+    the data-test gate passed (a failing test raises and nothing is rendered). ``gated``:
+    the caller's gate passed and nothing was written since (:func:`publish`)."""
     from reports.render import render_reports
     from transforms.thresholds import load_thresholds
 
     if not cfg.database.exists():
         return []
-    run_gate(cfg)
+    if not gated:
+        run_gate(cfg)
     th = load_thresholds(dict(cfg.thresholds))
     return render_reports(cfg.database, cfg.reports_dir, athletes=athletes, weeks=weeks, thresholds=th)
 
@@ -254,14 +257,18 @@ def run_data_tests(cfg: Config, full: bool = False) -> list[str]:
     return []
 
 
-def publish(cfg: Config, full_checks: bool = False) -> Path:
+def publish(cfg: Config, full_checks: bool = False, gated: bool = False) -> Path:
     """The gate, then the analysts' copy (:func:`warehouse.publish.publish`), stripping
-    coordinates when configured."""
+    coordinates when configured. ``gated``: the caller ran the gate in this run, within
+    :func:`held`, and wrote nothing since: the nightly flow, whose publish and reports
+    read at the same time. Gating them again cost two digests of the warehouse per run,
+    and on a warehouse still without activities two concurrent writes of the gate's
+    state row."""
     from warehouse.publish import publish as publish_file
 
     with Warehouse.open(cfg.database) as wh:
         return publish_file(
-            wh.con, wh.path, cfg.published_database, cfg.strip_coordinates, full_checks
+            wh.con, wh.path, cfg.published_database, cfg.strip_coordinates, full_checks, gated
         )
 
 

@@ -153,6 +153,44 @@ def test_a_journal_change_reruns_the_tests_reading_the_journal_only(
     assert "export_activities -> athletes" not in ran
 
 
+def test_a_warehouse_without_activities_is_checked_once_then_incrementally(tmp_path: Path) -> None:
+    """An empty warehouse, then one holding only a journal: after a passing gate, an
+    unchanged repeat runs nothing and writes nothing (the nightly run's publish and
+    reports gates run at the same time: two writes of the gate's state row conflict), a
+    journal change runs only the journal's tests, and the first activity loaded after is
+    checked in the incremental gate."""
+    from ingest.reader import read_path
+    from warehouse.migrate import read_stage_state
+    from warehouse.store import Warehouse
+    from warehouse.summaries import load_journal
+
+    fit = CORPUS / "fit" / "fenix5-run-dynamics-short.fit"
+    if not fit.exists():
+        pytest.skip(f"corpus file {fit} missing")
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        first = gate(wh.con)
+        assert first and all(r.passed for r in first)  # no state yet: a full run
+        saved = read_stage_state(wh.con, "datatests")
+        assert gate(wh.con) == []
+        assert read_stage_state(wh.con, "datatests") == saved  # not written again
+        # pain and notes only: no summary-only activity from it
+        pains = "".join(ln + "\n" for ln in JOURNAL.splitlines() if ",strength," not in ln
+                        and ",cross_training," not in ln)
+        load_journal(wh, ATHLETE, f"{ATHLETE}/journal.csv", pains.encode())
+        assert wh.con.execute("SELECT count(*) FROM activities").fetchall() == [(0,)]
+        ran = {r.name for r in gate(wh.con)}
+        assert "journal.kind accepted" in ran
+        assert "activities hold their samples (count = n_samples, at least one)" not in ran
+        assert gate(wh.con) == []
+        wh.load(list(read_path(fit)), ATHLETE)
+        # a sample moved out of its activity: the incremental gate must look at it (no
+        # watermark was saved while there was no activity: every activity is new)
+        wh.con.execute("UPDATE samples SET ts = ts + INTERVAL 1 DAY WHERE rowid = 0")
+        with pytest.raises(DataTestError, match="sample times within their activity"):
+            gate(wh.con)
+        assert read_stage_state(wh.con, "datatests").full_at == saved.full_at  # incremental
+
+
 def test_a_journal_session_replaced_by_its_recording_passes(tmp_path: Path) -> None:
     """The loader keeps the richer of two overlapping activities: a ride recorded at
     12:01 UTC, loaded after a journal cross-training entry of that day (stored at local

@@ -269,3 +269,43 @@ def test_privacy_zone_never_reaches_published_file_or_reports(nightly_run: Night
     for p in nightly_run.reports.rglob("*"):
         if p.is_file() and p.suffix in (".html", ".md", ".svg", ".json"):
             assert not home.search(p.read_text(errors="ignore")), p
+
+
+def test_an_empty_inbox_then_a_journal_alone_run_green_and_gate_once_per_change(
+    prefect_harness: None, tmp_path: Path
+) -> None:
+    """A first nightly run on an empty inbox, the same again, then a journal with no
+    activity in it: each run publishes; an unchanged warehouse is not checked again (the
+    gate's state row is not rewritten). The publish and reports steps read at the same
+    time: each re-running the gate on a warehouse without activities (a full check every
+    time) wrote the gate's state row twice at once, and DuckDB failed the run with
+    "Conflict on tuple deletion"."""
+    from flows.flows import nightly
+
+    (tmp_path / "inbox").mkdir()
+    config = tmp_path / "gaitwatch.toml"
+    config.write_text(to_toml({
+        "inbox": "inbox", "database": "out/gw.duckdb", "reports": "out/reports",
+        "default_athlete": "ann", "inbox_options": {"settle_seconds": 0},
+    }))
+    db = tmp_path / "out" / "gw.duckdb"
+    state = "SELECT fingerprint, updated_at FROM pipeline_state WHERE name = 'datatests'"
+
+    assert nightly(config=config).published == tmp_path / "out" / "gw-published.duckdb"
+    first = _query(db, state)
+    assert len(first) == 1
+    assert nightly(config=config).published is not None
+    assert _query(db, state) == first  # nothing changed: nothing checked, nothing written
+
+    journal = tmp_path / "inbox" / "ann" / "journal.csv"
+    journal.parent.mkdir()
+    journal.write_text("date,kind,minutes,body_part,side,severity,text\n"
+                       "2025-03-03,pain,,left hip,left,3,after the long run\n", encoding="utf-8")
+    age([journal])
+    run = nightly(config=config)
+    assert [o.status for o in run.ingest.outcomes] == ["loaded"]
+    assert _query(db, "SELECT count(*) FROM activities") == [(0,)]
+    after = _query(db, state)
+    assert after != first  # the journal changed what the tests read: checked once
+    assert nightly(config=config).published is not None
+    assert _query(db, state) == after
