@@ -226,6 +226,32 @@ def test_a_published_file_changed_by_someone_else_is_copied_afresh(tmp_path: Pat
     assert dest.stat().st_ino != inode and _differences(work, dest) == {}
 
 
+def test_an_update_that_ends_with_other_counts_is_rolled_back_and_copied(
+    tmp_path: Path, inputs: Any
+) -> None:
+    """A published file that its stamp vouches for but that holds an extra sample of an
+    unchanged activity (what a lost or doubled write would leave): the in-place update
+    ends with other row counts than the working file, is rolled back whole, and the file
+    is copied afresh instead."""
+    from warehouse.publish import _write_stamp
+
+    fits, _v1, _v2 = inputs
+    work, dest = tmp_path / "work.duckdb", tmp_path / "pub" / "gaitwatch.duckdb"
+    with Warehouse.open(work) as wh:
+        wh.load(fits[:2], "ann")
+    _publish(work, dest)
+    inode = dest.stat().st_ino
+    con = duckdb.connect(str(dest))
+    con.execute("INSERT INTO samples SELECT * FROM samples LIMIT 1")
+    con.close()
+    _write_stamp(work.resolve(), dest.resolve(), False)  # as if nobody had touched it
+    with Warehouse.open(work) as wh:
+        wh.load(fits[2:3], "ann")
+    _publish(work, dest)
+    assert dest.stat().st_ino != inode and _differences(work, dest) == {}
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
+
+
 WRITE_AND_DIE = textwrap.dedent(
     """
     import os, sys, duckdb
