@@ -101,6 +101,7 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
         from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
         _filter_prefect_console()
+        stack.enter_context(_no_heartbeat_wait())
         if server and PREFECT_API_URL.value():  # a server named in a Prefect profile
             server.stop()
             server = None
@@ -118,6 +119,28 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
                 stack.callback(tempserver.drain_prefect)  # first: logs and events still sent
 
         yield ready
+
+
+@contextmanager
+def _no_heartbeat_wait() -> Iterator[None]:
+    """No flow-run heartbeats in a command's own flow runs, unless the operator set
+    ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``. Prefect's heartbeat thread sleeps in whole
+    seconds and the engine joins it at the end of every flow run: each run waited 0-1 s
+    (half a second on average) after its work was done, as long as the whole nightly run
+    with one new file. The command's process reports its run's end itself, a failure
+    included; heartbeats only let a server mark runs whose process vanished (killed) as
+    crashed, and only with an automation set up for it. ``gaitwatch serve`` keeps them."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _filter_prefect_console() -> None:

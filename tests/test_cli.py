@@ -202,6 +202,28 @@ def _newcomer_env(home: Path) -> dict[str, str]:
     return env
 
 
+HEARTBEAT = (
+    "from flows.cli import _no_heartbeat_wait\n"
+    "from prefect.settings import get_current_settings\n"
+    "with _no_heartbeat_wait():\n"
+    "    print(get_current_settings().flows.heartbeat_frequency)\n"
+    "print(get_current_settings().flows.heartbeat_frequency)\n"
+)
+
+
+def test_commands_run_flows_without_heartbeats_unless_the_operator_sets_them() -> None:
+    """Prefect joins its heartbeat thread, which sleeps in whole seconds, at the end of
+    every flow run: a command's runs have none (0-1 s saved per run) unless
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY says otherwise; outside them, Prefect's default."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")}
+    for setting, inside, outside in ((None, "None", "180"), ("60", "60", "60")):
+        run_env = env | ({"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": setting} if setting else {})
+        out = subprocess.run([sys.executable, "-c", HEARTBEAT], env=run_env, capture_output=True,
+                             text=True, timeout=300, check=True)
+        assert out.stdout.split() == [inside, outside], out.stderr
+
+
 @pytest.mark.slow
 def test_run_on_sample_data_is_quiet_whatever_fonts_are_installed(tmp_path: Path) -> None:
     """`gaitwatch run` as `make run` runs it (its own temporary Prefect server, a fresh
