@@ -123,13 +123,10 @@ def _flow_command(verbose: bool, early_server: bool = True) -> Iterator[Callable
 
 @contextmanager
 def _no_heartbeat_wait() -> Iterator[None]:
-    """No flow-run heartbeats in a command's own flow runs, unless the operator set
-    ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``. Prefect's heartbeat thread sleeps in whole
-    seconds and the engine joins it at the end of every flow run: each run waited 0-1 s
-    (half a second on average) after its work was done, as long as the whole nightly run
-    with one new file. The command's process reports its run's end itself, a failure
-    included; heartbeats only let a server mark runs whose process vanished (killed) as
-    crashed, and only with an automation set up for it. ``gaitwatch serve`` keeps them."""
+    """No flow-run heartbeats unless ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` is set: the engine
+    joins its heartbeat thread, which sleeps in whole seconds, after every flow run (0-1 s
+    of waiting). The process reports its run's end, failures too; heartbeats only flag runs
+    whose process was killed, given an automation for it. ``gaitwatch serve`` keeps them."""
     from prefect.settings import (
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
         get_current_settings,

@@ -220,8 +220,8 @@ def write_reports(
     gated: bool = False,
 ) -> list[Path]:
     """HTML + Markdown weekly reports (reports.render), from the working database, after
-    the data-test gate passed (a failing test raises and nothing is rendered). ``gated``:
-    the caller's gate passed and nothing was written since (:func:`publish`)."""
+    the data-test gate passed (a failing test raises and nothing is rendered); ``gated``:
+    as for :func:`publish`."""
     from reports.render import render_reports
     from transforms.thresholds import load_thresholds
 
@@ -259,11 +259,8 @@ def run_data_tests(cfg: Config, full: bool = False) -> list[str]:
 
 def publish(cfg: Config, full_checks: bool = False, gated: bool = False) -> Path:
     """The gate, then the analysts' copy (:func:`warehouse.publish.publish`), stripping
-    coordinates when configured. ``gated``: the caller ran the gate in this run, within
-    :func:`held`, and wrote nothing since: the nightly flow, whose publish and reports
-    read at the same time. Gating them again cost two digests of the warehouse per run,
-    and on a warehouse still without activities two concurrent writes of the gate's
-    state row."""
+    coordinates when configured. ``gated``: the caller's gate passed within :func:`held`
+    and nothing was written since (the nightly flow: publish and reports read at once)."""
     from warehouse.publish import publish as publish_file
 
     with Warehouse.open(cfg.database) as wh:
