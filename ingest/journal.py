@@ -58,6 +58,11 @@ class JournalError(ExportListError):
     """A journal entry or file that cannot be used (the reason names file and line)."""
 
 
+class BlankJournalError(JournalError):
+    """A journal file with nothing in it, not even its header: a journal just created, or
+    one whose content was lost (an editor or a sync that failed half-way)."""
+
+
 @dataclass(frozen=True)
 class JournalEntry:
     athlete_id: str
@@ -321,13 +326,13 @@ class _Table:
 def _read_table(source_file: str, text: str) -> _Table:
     """Find the separator (the one whose header has the most of date and kind; "," on a
     tie) and read the rows. JournalError when the header lacks date or kind."""
+    if not text.strip():  # nothing, or only line breaks and spaces
+        raise BlankJournalError(source_file, "empty file: no header (date,kind,minutes,...)")
     found: list[tuple[int, str, list[str]]] = []
     error = ""
     for delimiter in DELIMITERS:
         try:
             names = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        except StopIteration:
-            raise JournalError(source_file, "empty file: no header (date,kind,minutes,...)") from None
         except csv.Error as exc:
             error = str(exc)
             continue

@@ -98,6 +98,26 @@ def test_header_problems_are_one_readable_rejection(tmp_path: Path) -> None:
     assert bad[0][:2] == (NAME, "rejected") and "no column date, kind" in str(bad[0][2])
 
 
+@pytest.mark.parametrize("blank", [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\n"])
+def test_a_blank_journal_is_new_unless_entries_were_loaded_from_it(
+        tmp_path: Path, blank: bytes) -> None:
+    """A blank journal.csv (just created; Excel's "CSV UTF-8" of an empty sheet is a BOM)
+    loads nothing and is no rejection. The same file emptied after entries were loaded
+    from it is refused, in words, and its entries kept: more likely a failed save than a
+    journal emptied on purpose, which keeps its header line."""
+    with Warehouse.open(tmp_path / "gw.duckdb") as wh:
+        new = load_journal(wh, "ann", NAME, blank)
+        assert (new.status, new.rows) == ("unchanged", 0)
+        assert _rows(wh, "SELECT count(*) FROM ingest_log") == [(0,)]
+        assert load_journal(wh, "ann", NAME, GOOD_AND_BAD.encode()).status == "loaded"
+        emptied = load_journal(wh, "ann", NAME, blank)
+        kept = _rows(wh, "SELECT count(*) FROM journal")
+        wh.run_data_tests()
+    assert emptied.status == "rejected"
+    assert "the 5 entries loaded from it before are kept" in emptied.reason
+    assert kept == [(5,)]
+
+
 def test_append_creates_the_file_with_a_header_and_validates(tmp_path: Path) -> None:
     path = tmp_path / "inbox" / "ann" / "journal.csv"
     assert append_entry(path, {"date": "2026-11-30", "kind": "strength", "minutes": "40"}, "ann") == 2

@@ -41,7 +41,7 @@ from ingest.exports import (
     read_zip_lists,
     strava_sport,
 )
-from ingest.journal import SESSION_KINDS, JournalEntry, parse_journal
+from ingest.journal import SESSION_KINDS, BlankJournalError, JournalEntry, parse_journal
 from ingest.schema import UTC_TS
 from warehouse.files import FileOutcome, sha256_file
 from warehouse.store import InboxFileRow
@@ -465,6 +465,20 @@ def load_journal(wh: Warehouse, athlete_id: str, source_file: str, data: bytes) 
     now = datetime.now(UTC)
     try:
         parsed = parse_journal(source_file, data, athlete_id)
+    except BlankJournalError:
+        # Just created: as a journal with its header and no entry (nothing to load, no
+        # complaint). Emptied after entries were loaded from it: refused, and the entries
+        # kept; more likely a failed save than a wish (a journal emptied on purpose keeps
+        # its header line).
+        row = wh.con.execute("SELECT count(*) FROM journal WHERE athlete_id = ? AND source_file = ?",
+                             [athlete_id, source_file]).fetchall()
+        n = int(row[0][0])
+        if n == 0:
+            return ListOutcome(source_file, athlete_id, "unchanged", 0)
+        kept = BlankJournalError(source_file, f"empty file: the {n} entries loaded from it "
+                                              "before are kept (an emptied journal keeps its "
+                                              "header line: date,kind,minutes,...)")
+        return _reject_file(wh, athlete_id, source_file, sha, len(data), kept, now)
     except ExportListError as exc:
         return _reject_file(wh, athlete_id, source_file, sha, len(data), exc, now)
     journal_rows = [
