@@ -482,7 +482,7 @@ def log_entry(
         help="strength, cross_training, pain, injury, illness or note.")],
     athlete: Annotated[str | None, typer.Option(help="Athlete (config: default_athlete).")] = None,
     minutes: Annotated[float | None, typer.Option(help="Duration, minutes.")] = None,
-    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD, or another date form the journal reads (docs/exports.md); default: today.")] = None,
     body_part: Annotated[str | None, typer.Option("--body-part", help='e.g. "left hip".')] = None,
     side: Annotated[str | None, typer.Option(help="left, right or both.")] = None,
     severity: Annotated[int | None, typer.Option(help="Pain, 0-10 scale.")] = None,
