@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import IngestError
+from ingest.limits import DEFAULT_LIMITS, Limits
 
 STRAVA_CSV = "strava_csv"
 GARMIN_JSON = "garmin_json"
@@ -227,6 +228,22 @@ def parse_strava_date(text: str) -> datetime:
     raise ValueError(f"unrecognised date {text!r}")
 
 
+def check_start(started: datetime, now: datetime, limits: Limits = DEFAULT_LIMITS) -> datetime:
+    """``started`` (UTC) when a plausible start, else ValueError in words: the activity
+    loader's bounds (:class:`ingest.limits.Limits`). A list row dated 1970 (a missing
+    timestamp read as 0) or years ahead would give the athlete decades of empty weeks and
+    a "return after a break" flag on real ones, as an unset watch clock did."""
+    broken = limits.start_bound_broken(started, now)
+    if broken == "earliest_start_year":
+        raise ValueError(f"start {started:%Y-%m-%d %H:%M} UTC is before the year "
+                         f"{limits.earliest_start_year} (earliest_start_year); row not used")
+    if broken == "max_start_ahead_h":
+        raise ValueError(f"start {started:%Y-%m-%d %H:%M} UTC is more than "
+                         f"{limits.max_start_ahead_h:g} h after loading (max_start_ahead_h); "
+                         "row not used")
+    return started
+
+
 def _decode_text(source: str, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -302,6 +319,7 @@ def parse_strava_csv(source: str, data: bytes) -> ParsedList:
     rows: list[ListedActivity] = []
     problems: list[RowProblem] = []
     seen: set[str] = set()
+    now = datetime.now(UTC)
     distance_cols = cols.get("distance", [])
     for start, row in csv_rows(reader, problems):
         try:
@@ -310,7 +328,7 @@ def parse_strava_csv(source: str, data: bytes) -> ParsedList:
                 raise ValueError("no Activity ID")
             if ext_id in seen:
                 raise ValueError(f"Activity ID {ext_id} listed twice; first row kept")
-            started = parse_strava_date(first(row, "activity date"))
+            started = check_start(parse_strava_date(first(row, "activity date")), now)
             sport, sub = strava_sport(first(row, "activity type"))
             elapsed = _number(first(row, "elapsed time"))
             moving = _number(first(row, "moving time"))
@@ -391,6 +409,7 @@ def parse_garmin_json(source: str, data: bytes) -> ParsedList:
     rows: list[ListedActivity] = []
     problems: list[RowProblem] = []
     seen: set[str] = set()
+    now = datetime.now(UTC)
     for pos, rec in enumerate(records, start=1):
         try:
             if not isinstance(rec, dict):
@@ -406,7 +425,8 @@ def parse_garmin_json(source: str, data: bytes) -> ParsedList:
             begin = rec.get("beginTimestamp", rec.get("startTimeGmt"))
             if not isinstance(begin, int | float):
                 raise ValueError("no beginTimestamp (ms since 1970, UTC)")
-            started = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=float(begin))
+            started = check_start(
+                datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=float(begin)), now)
             type_key = rec.get("activityType")
             if isinstance(type_key, dict):  # newer layouts nest it: {"typeKey": ...}
                 type_key = type_key.get("typeKey")

@@ -287,6 +287,33 @@ def test_strava_csv_other_layout_by_header_name() -> None:
     assert [(p.line, "yesterday" in p.reason) for p in parsed.problems] == [(5, True)]
 
 
+def test_list_rows_at_implausible_times_are_row_problems() -> None:
+    """The activity loader's recording-time bounds hold for list rows too: a Garmin entry
+    whose timestamp is 0 (1970) or a Strava row years ahead would give the athlete decades
+    of empty weeks. Each is a problem with its line; the other rows load."""
+    text = (
+        b'Activity ID,Activity Date,Activity Name,Activity Type,Elapsed Time\n'
+        b'1,"16 Apr 2014, 17:34:54",Run,Run,3600\n'
+        b'2,"1 Jan 1999, 07:00:00",Old,Run,3600\n'
+        b'3,"1 Jan 2099, 07:00:00",Ahead,Run,3600\n'
+    )
+    strava = parse_strava_csv("ann/export/activities.csv", text)
+    assert [r.external_id for r in strava.rows] == ["1"]
+    assert [(p.line, p.reason) for p in strava.problems] == [
+        (3, "start 1999-01-01 07:00 UTC is before the year 2000 (earliest_start_year); "
+            "row not used"),
+        (4, "start 2099-01-01 07:00 UTC is more than 36 h after loading (max_start_ahead_h); "
+            "row not used")]
+    start = datetime(2024, 3, 5, 6, 30, tzinfo=UTC)
+    garmin = parse_garmin_json("ann/x_summarizedActivities.json", _garmin_doc([
+        {"activityId": 11, "activityType": "running", "beginTimestamp": _ms(start)},
+        {"activityId": 12, "activityType": "running", "beginTimestamp": 0},
+    ]))
+    assert [r.external_id for r in garmin.rows] == ["11"]
+    assert [(p.line, "1970-01-01 00:00 UTC is before the year 2000" in p.reason)
+            for p in garmin.problems] == [(2, True)]
+
+
 def test_strava_export_zip_dropped_whole(prefect_harness: None, tmp_path: Path) -> None:
     """The zip as Strava sends it (here with only its first five files: the others count
     as missing): the CSV inside is loaded, not logged as "not an activity"; listed
