@@ -191,6 +191,46 @@ def test_a_warehouse_without_activities_is_checked_once_then_incrementally(tmp_p
         assert read_stage_state(wh.con, "datatests").full_at == saved.full_at  # incremental
 
 
+SCOPED_SAMPLE_CASES = {
+    "samples.session_index -> sessions": "UPDATE samples SET session_index = 99 WHERE rowid IN "
+                                         "(SELECT min(rowid) FROM samples WHERE activity_id = ?)",
+    "activities hold their samples (count = n_samples, at least one)":
+        "DELETE FROM samples WHERE rowid IN (SELECT min(rowid) FROM samples WHERE activity_id = ?)",
+    "sample times within their activity": "UPDATE samples SET ts = ts + INTERVAL 1 DAY WHERE rowid "
+                                          "IN (SELECT min(rowid) FROM samples WHERE activity_id = ?)",
+}
+
+
+@pytest.mark.parametrize("name", list(SCOPED_SAMPLE_CASES))
+def test_the_incremental_gate_checks_the_samples_of_new_activities(
+        tmp_path: Path, name: str) -> None:
+    """The sample tests of an incremental gate read the new activities' samples once (a
+    temporary table): a sample of a new activity broken the way each forbids fails
+    exactly that test, and only the new activity is checked."""
+    from ingest.reader import read_path
+    from warehouse.migrate import read_stage_state
+    from warehouse.store import Warehouse
+
+    first, second = CORPUS / "fit" / "fenix5-run-dynamics-short.fit", CORPUS / "fit" / "fr630-run-dynamics.fit"
+    if not (first.exists() and second.exists()):
+        pytest.skip("corpus files missing")
+    with Warehouse.open(tmp_path / "w.duckdb") as wh:
+        wh.load(list(read_path(first)), ATHLETE)
+        gate(wh.con)  # full: no state yet
+        full_at = read_stage_state(wh.con, "datatests").full_at
+        old = {i for (i,) in wh.con.execute("SELECT activity_id FROM activities").fetchall()}
+        wh.load(list(read_path(second)), ATHLETE)
+        (new,) = {i for (i,) in wh.con.execute("SELECT activity_id FROM activities").fetchall()} - old
+        wh.con.execute(SCOPED_SAMPLE_CASES[name], [new])
+        with pytest.raises(DataTestError) as failed:
+            gate(wh.con)
+        # a missing sample also leaves the sample total short of the activities' count
+        also = ["samples -> activities"] if "hold their samples" in name else []
+        assert sorted(r.name for r in failed.value.failed) == sorted([name, *also])
+        assert new in str(failed.value)
+        assert read_stage_state(wh.con, "datatests").full_at == full_at  # it was incremental
+
+
 def test_a_journal_session_replaced_by_its_recording_passes(tmp_path: Path) -> None:
     """The loader keeps the richer of two overlapping activities: a ride recorded at
     12:01 UTC, loaded after a journal cross-training entry of that day (stored at local
