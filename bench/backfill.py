@@ -149,8 +149,12 @@ def _nightly_cell(n: dict[str, Any]) -> str:
     """Work of the nightly run with one new file: CLI runs with their own temporary
     Prefect server, then against a running server (as the deployment runs)."""
     def one(r: dict[str, Any], how: str) -> str:
+        flow = r.get("flow_work_s")
+        inside = (f"; the flow run alone {flow:.2f} (idle flow {r['flow_idle_s']:.2f})"
+                  if flow is not None else "")
         return (f"{r['work_s']:.2f} wall, {r.get('work_cpu_s', float('nan')):.2f} CPU {how} "
-                f"(median of {r.get('pairs', 1)}: run {r['with_new_s']:.1f} - idle {r['idle_s']:.1f})")
+                f"(median of {r.get('pairs', 1)}: run {r['with_new_s']:.1f} - idle {r['idle_s']:.1f}"
+                f"{inside})")
     cells = [one(n, "with a temporary server")]
     if n.get("served"):
         cells.append(one(n["served"], "against a running server"))

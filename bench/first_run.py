@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,12 +97,17 @@ def prefect_server() -> Iterator[str]:
             proc.wait()
 
 
-def _cli(work: Path, workers: int, api_url: str | None = None) -> tuple[float, str]:
-    env = os.environ | {"PREFECT_API_URL": api_url} if api_url else None
+def _cli(work: Path, workers: int, api_url: str | None = None,
+         verbose: bool = False) -> tuple[float, str]:
+    env = dict(os.environ)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    if verbose:  # the bench's children run with Prefect at WARNING, which -v does not override
+        env["PREFECT_LOGGING_LEVEL"] = "INFO"
     cmd = [
         _gaitwatch(), "run", "--inbox", str(work / "inbox"), "--db", str(work / "gaitwatch.duckdb"),
         "--reports", str(work / "reports"), "--published-db", str(work / "published.duckdb"),
-        "--workers", str(workers),
+        "--workers", str(workers), *(["-v"] if verbose else []),
     ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, timeout=7200, env=env)
@@ -146,6 +152,26 @@ def first(files: list[tuple[Path, str]], work: Path, workers: int) -> dict[str, 
     return out
 
 
+_LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) \| ")
+
+
+def flow_seconds(output: str) -> float | None:
+    """The nightly flow run's own duration, from the ``-v`` log's first and last flow-run
+    lines ("Beginning flow run" to "Finished in state"): the run without the process's
+    start (interpreter, imports, server connection), which varies by tenths of a second
+    from one run to the next on a shared 2-core machine."""
+    times = []
+    for line in output.splitlines():
+        m = _LOG_TIME.match(line)
+        if m and "Flow run '" in line and ("Beginning flow run" in line or "Finished in state" in line):
+            h, mi, s = m.groups()
+            times.append(int(h) * 3600 + int(mi) * 60 + float(s))
+    if len(times) < 2:
+        return None
+    span = times[-1] - times[0]
+    return span + 86400 if span < 0 else span  # across midnight
+
+
 def nightly(work: Path, workers: int, pairs: int = 3, api_url: str | None = None) -> dict[str, Any]:
     """On the first run's folder, ``pairs`` times: ``gaitwatch run`` with nothing new (the
     fixed cost of a process: interpreter, imports, Prefect's temporary server, scan), then
@@ -159,9 +185,10 @@ def nightly(work: Path, workers: int, pairs: int = 3, api_url: str | None = None
     import duckdb
 
     rows = []
+    flows = []  # (idle flow s, +1 flow s)
     for k in range(pairs):
         c0 = tree_cpu_s()
-        idle, _ = _cli(work, workers, api_url)
+        idle, idle_out = _cli(work, workers, api_url, verbose=True)
         c1 = tree_cpu_s()
         with duckdb.connect(str(work / "gaitwatch.duckdb"), read_only=True) as con:
             athlete, last = con.execute(
@@ -173,14 +200,19 @@ def nightly(work: Path, workers: int, pairs: int = 3, api_url: str | None = None
         old = datetime.now(UTC).timestamp() - 3600
         os.utime(new, (old, old))
         c2 = tree_cpu_s()
-        one, output = _cli(work, workers, api_url)
+        one, output = _cli(work, workers, api_url, verbose=True)
         c3 = tree_cpu_s()
         rows.append((idle, one, c1 - c0, c3 - c2))
+        flows.append((flow_seconds(idle_out), flow_seconds(output)))
     med = statistics.median
+    flow_work = [b - a for a, b in flows if a is not None and b is not None]
     return {"idle_s": med(r[0] for r in rows), "with_new_s": med(r[1] for r in rows),
             "work_s": med(max(r[1] - r[0], 0.0) for r in rows),
             "work_cpu_s": med(r[3] - r[2] for r in rows), "pairs": pairs,
-            "all_pairs": rows, "output": output.strip().splitlines()[-4:]}
+            "flow_work_s": med(flow_work) if flow_work else None,
+            "flow_idle_s": med(a for a, _ in flows if a is not None) if flow_work else None,
+            "all_pairs": rows, "all_flows": flows,
+            "output": [ln for ln in output.strip().splitlines() if not _LOG_TIME.match(ln)][-4:]}
 
 
 def fitparse_plain(files: list[tuple[Path, str]], budget_s: float) -> dict[str, Any]:

@@ -71,4 +71,7 @@ def test_bench_backfill_runs_5(prefect_harness: None, tmp_path: Path) -> None:
     first = res["first_run"]["generated 5"]
     assert first["run"]["files"] == 5 and first["run"]["warning_lines"] == 0
     assert "ingest: 1 loaded, 5 unchanged" in first["nightly"]["output"]
+    # the flow run's own time, read from the -v log: both runs of the pair have one
+    assert all(a is not None and b is not None and 0 < a < b
+               for a, b in first["nightly"]["all_flows"])
     assert "| generated 5 | 5 |" in proc.stdout
