@@ -511,5 +511,28 @@ def log_entry(
     raise typer.Exit(EXIT_OK)
 
 
+def main() -> None:
+    """The ``gaitwatch`` command, then an exit without the interpreter's teardown of every
+    module (0.35-0.4 s after each command's work). First, as Python orders it: the
+    threads' exit hooks (Prefect sends queued logs and events), then ``atexit``."""
+    import atexit
+    import threading
+
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    sys.stdout.flush()
+    threading._shutdown()  # type: ignore[attr-defined]  # joins non-daemon threads too
+    atexit._run_exitfuncs()
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    if not isinstance(code, int | None):
+        print(code, file=sys.stderr)  # as the interpreter prints a SystemExit message
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    app()
+    main()

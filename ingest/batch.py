@@ -386,14 +386,17 @@ class _Worker:
 
 
 def _worker_main(conn: Connection) -> None:
-    """Worker loop: ``(chunk, limits, root)`` in, one payload out; EOF or None ends it."""
+    """Worker loop: ``(chunk, limits, root)`` in, one payload out; EOF or None ends it,
+    at once: the parent waits for its workers at exit, and the interpreter's teardown of
+    polars and the readers took a tenth of a second or more, with nothing to save."""
     while True:
         try:
             task = conn.recv()
         except (EOFError, OSError):
-            return  # the parent is gone
+            os._exit(0)  # the parent is gone
         if task is None:
-            return
+            conn.close()
+            os._exit(0)
         try:
             payload = decode_chunk(*task)
         except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure

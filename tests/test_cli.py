@@ -86,6 +86,25 @@ def test_run_exit_codes_rejected_then_nothing_new(env: dict[str, str], tmp_path:
     assert "fenix5-run-dynamics-short.fit" in full.stdout
 
 
+def test_a_command_sends_its_last_logs_before_it_exits(env: dict[str, str], tmp_path: Path) -> None:
+    """``gaitwatch`` exits without the interpreter's teardown (flows.cli.main), after the
+    threads' exit hooks: Prefect sends the logs it still holds (it batches them) then.
+    The run's last log line is on the server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, LogFilter
+
+    config = _setup(tmp_path, GOOD)
+    done = run_cli(["run", "-v", "--config", str(config)], env | {"PREFECT_LOGGING_LEVEL": "INFO"})
+    assert done.returncode == 0, done.stderr
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs(flow_run_filter=FlowRunFilter())
+                if (r.parameters or {}).get("config") == str(config)]
+        assert len(runs) == 1 and runs[0].state is not None and runs[0].state.is_completed()
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id={"any_": [runs[0].id]}))
+    assert any(log.message.startswith("nightly: 2 loaded") for log in logs), [
+        log.message for log in logs]
+
+
 def test_failed_data_test_exits_3_and_publishes_nothing(env: dict[str, str], tmp_path: Path) -> None:
     config = _setup(tmp_path, GOOD)
     assert run_cli(["run", "--config", str(config)], env).returncode == 0
