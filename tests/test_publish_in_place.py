@@ -210,19 +210,33 @@ def test_a_reader_holding_the_file_gets_a_copy_and_keeps_its_data(tmp_path: Path
     assert is_current(work, dest)
 
 
-def test_a_published_file_changed_by_someone_else_is_copied_afresh(tmp_path: Path, inputs: Any) -> None:
-    fits, _v1, _v2 = inputs
+def _tamper_then_publish(tmp_path: Path, fits: list[Any], sql: str,
+                         restamp: bool = False) -> tuple[Path, Path, int]:
+    """Two files loaded and published, ``sql`` run on the published file (then its stamp
+    written again when ``restamp``: as if nobody had touched it), a third file loaded and
+    published. Returns the working file, the published file and its first inode."""
+    from warehouse.publish import _write_stamp
+
     work, dest = tmp_path / "work.duckdb", tmp_path / "pub" / "gaitwatch.duckdb"
     with Warehouse.open(work) as wh:
         wh.load(fits[:2], "ann")
     _publish(work, dest)
     inode = dest.stat().st_ino
     con = duckdb.connect(str(dest))
-    con.execute("DELETE FROM samples WHERE ts = (SELECT min(ts) FROM samples)")
+    con.execute(sql)
     con.close()
+    if restamp:
+        _write_stamp(work.resolve(), dest.resolve(), False)
     with Warehouse.open(work) as wh:
         wh.load(fits[2:3], "ann")
     _publish(work, dest)
+    return work, dest, inode
+
+
+def test_a_published_file_changed_by_someone_else_is_copied_afresh(tmp_path: Path, inputs: Any) -> None:
+    fits, _v1, _v2 = inputs
+    work, dest, inode = _tamper_then_publish(
+        tmp_path, fits, "DELETE FROM samples WHERE ts = (SELECT min(ts) FROM samples)")
     assert dest.stat().st_ino != inode and _differences(work, dest) == {}
 
 
@@ -233,21 +247,9 @@ def test_an_update_that_ends_with_other_counts_is_rolled_back_and_copied(
     unchanged activity (what a lost or doubled write would leave): the in-place update
     ends with other row counts than the working file, is rolled back whole, and the file
     is copied afresh instead."""
-    from warehouse.publish import _write_stamp
-
     fits, _v1, _v2 = inputs
-    work, dest = tmp_path / "work.duckdb", tmp_path / "pub" / "gaitwatch.duckdb"
-    with Warehouse.open(work) as wh:
-        wh.load(fits[:2], "ann")
-    _publish(work, dest)
-    inode = dest.stat().st_ino
-    con = duckdb.connect(str(dest))
-    con.execute("INSERT INTO samples SELECT * FROM samples LIMIT 1")
-    con.close()
-    _write_stamp(work.resolve(), dest.resolve(), False)  # as if nobody had touched it
-    with Warehouse.open(work) as wh:
-        wh.load(fits[2:3], "ann")
-    _publish(work, dest)
+    work, dest, inode = _tamper_then_publish(
+        tmp_path, fits, "INSERT INTO samples SELECT * FROM samples LIMIT 1", restamp=True)
     assert dest.stat().st_ino != inode and _differences(work, dest) == {}
     assert sorted(p.name for p in dest.parent.iterdir()) == ["gaitwatch.duckdb"]
 
